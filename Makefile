@@ -1,0 +1,50 @@
+# Two commands matter: `make demo` (set up + run the main job) and `make test` (set up + pass the tests).
+# Each builds its own virtual environment from the lock (constraints.txt) the first time.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+# PostgreSQL for the storage tests; `make test` skips them with a reason when nothing answers here.
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: venv demo demo-quick test test-storage test-postgres bench faults lint lock clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[all,dev]'
+	touch $@
+
+demo: venv
+	$(VENV)/bin/hibachi demo
+
+demo-quick: venv
+	$(VENV)/bin/hibachi demo --quick
+
+test: venv
+	$(PY) -m pytest
+
+# The storage tests alone, against PostgreSQL (each run gets a fresh schema that it drops at the end).
+test-postgres: venv
+	HIBACHI_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m storage
+
+bench: venv
+	$(PY) -m benchmarks
+
+faults: venv
+	$(PY) -m pytest tests/faults -v
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+# Regenerate the lock from a fresh resolve (review the diff before committing it).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q 'torch==2.13.0' -e '.[all,dev]'
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^torch==' > constraints.txt.new
+	echo 'torch==2.13.0' >> constraints.txt.new && sort -f constraints.txt.new -o constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache build *.egg-info

@@ -1,0 +1,245 @@
+"""The platform's settings: one pydantic-settings class, read from the environment and an optional YAML file.
+
+Environment variables use the ``HIBACHI_`` prefix and ``__`` for nested sections
+(``HIBACHI_GATEWAY__PORT=8080``); ``DATABASE_URL`` is accepted as well. A YAML file named by
+``HIBACHI_CONFIG_FILE`` (default ``hibachi.yaml`` in the working directory, if present) can hold
+any of them, which is the convenient place for the provider list.
+
+The embedded default and a cluster differ only in these values (URLs, files, sizes); no code
+below the configuration layer branches on the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_KNOWLEDGE_BASE = PACKAGE_DIR / "data" / "my-hibachi.yaml"
+
+# Values that must never reach production: a deployment that still carries one refuses to start.
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "dev-admin-key", "dev-customer-key", "secret"}
+
+
+class ProviderConfig(BaseModel):
+    """One LLM endpoint the gateway can call; the key is read from ``api_key_env`` at call time."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    kind: Literal["openai", "anthropic", "openai_compatible"]
+    role: Literal["teacher", "student"] = "teacher"
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = Field(default=20.0, gt=0, le=600)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    price_in_per_1k: float = Field(default=0.0, ge=0)
+    price_out_per_1k: float = Field(default=0.0, ge=0)
+    enabled: bool = True
+
+    def api_key(self) -> str:
+        # Simulators and an in-cluster student accept any key; the SDKs insist on one being set.
+        if self.api_key_env and os.environ.get(self.api_key_env):
+            return os.environ[self.api_key_env]
+        return "not-needed-for-loopback"
+
+
+def _default_providers() -> list[ProviderConfig]:
+    """The embedded default: loopback simulators speaking each provider's wire protocol."""
+    sim = "http://127.0.0.1:8901"
+    return [
+        ProviderConfig(
+            name="openai", kind="openai", model="gpt-4o", base_url=f"{sim}/v1",
+            api_key_env="OPENAI_API_KEY", price_in_per_1k=0.0025, price_out_per_1k=0.01,
+        ),
+        ProviderConfig(
+            name="anthropic", kind="anthropic", model="claude-sonnet-4-5", base_url=sim,
+            api_key_env="ANTHROPIC_API_KEY", price_in_per_1k=0.003, price_out_per_1k=0.015,
+        ),
+        ProviderConfig(
+            name="xai", kind="openai_compatible", model="grok-4", base_url=f"{sim}/xai/v1",
+            api_key_env="XAI_API_KEY", price_in_per_1k=0.003, price_out_per_1k=0.015,
+        ),
+        ProviderConfig(
+            name="local", kind="openai_compatible", role="student", model="hibachi-llama",
+            base_url="http://127.0.0.1:8902/openai/v1", timeout_s=30.0, max_retries=0,
+        ),
+    ]
+
+
+class GatewaySettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8900, ge=1, le=65535)
+    # sha256 hex digests of the keys; `hibachi keys hash KEY` prints one. Plain keys are never stored.
+    customer_key_hashes: list[str] = Field(default_factory=list)
+    admin_key_hashes: list[str] = Field(default_factory=list)
+    # Development only: plain keys accepted when no hashes are configured (refused in production).
+    dev_customer_key: str = "dev-customer-key"
+    dev_admin_key: str = "dev-admin-key"
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    max_body_bytes: int = Field(default=64_000, ge=1024)
+    max_messages: int = Field(default=50, ge=1)
+    max_message_chars: int = Field(default=4_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    # Where signals wait when the database is unreachable (an append-only journal, replayed later).
+    outbox_dir: Path | None = None
+    retry_after_s: int = Field(default=5, ge=1)
+
+
+class TrafficSettings(BaseModel):
+    policy: Literal["teacher", "shadow", "split"] = "teacher"
+    split_percent: float = Field(default=0.0, ge=0, le=100)
+    student_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class GateSettings(BaseModel):
+    """The evaluation gate: the strategy's targets, versioned here rather than in code branches."""
+
+    min_accuracy: float = Field(default=0.85, ge=0, le=1)
+    max_hallucination_rate: float = Field(default=0.05, ge=0, le=1)
+    min_business_logic: float = Field(default=0.95, ge=0, le=1)
+    min_samples: int = Field(default=20, ge=1)
+    similarity_threshold: float = Field(default=0.75, ge=0, le=1)
+    # A candidate may be at most this much worse than production on any metric.
+    production_tolerance: float = Field(default=0.0, ge=0, le=1)
+
+
+class FilterSettings(BaseModel):
+    min_quality: float = Field(default=0.9, ge=0, le=1)
+    min_rating: int = Field(default=4, ge=1, le=5)
+    require_outcome: bool = True
+    require_critic_pass: bool = True
+    dedup_threshold: float = Field(default=0.9, ge=0, le=1)
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 13
+
+
+class TrainingSettings(BaseModel):
+    base_model: Path | None = None  # a Llama checkpoint directory; None builds the tiny offline model
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    max_steps: int = Field(default=60, ge=1)
+    learning_rate: float = Field(default=2e-3, gt=0)
+    batch_size: int = Field(default=8, ge=1)
+    max_length: int = Field(default=256, ge=16)
+    seed: int = 13
+
+
+class RolloutSettings(BaseModel):
+    isvc_name: str = "hibachi-llama"
+    namespace: str = "hibachi"
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 90])
+    entry: Literal["shadow", "canary"] = "shadow"
+    entry_percent: int = Field(default=10, ge=0, le=100)
+    # Use the kubernetes client against a cluster; otherwise the overlay files are the state.
+    use_cluster: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HIBACHI_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    tenant: str = "my-hibachi"
+    data_dir: Path = Path("var")
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("HIBACHI_DATABASE_URL", "DATABASE_URL", "database_url")
+    )
+    knowledge_base: Path = DEFAULT_KNOWLEDGE_BASE
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    providers: list[ProviderConfig] = Field(default_factory=_default_providers)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    traffic: TrafficSettings = Field(default_factory=TrafficSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    filter: FilterSettings = Field(default_factory=FilterSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("HIBACHI_CONFIG_FILE", "hibachi.yaml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgres://") or value.startswith("postgresql://"):
+            # SQLAlchemy picks psycopg2 for a bare scheme; this project ships psycopg 3.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_and_refuse_placeholders(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'hibachi.db'}"
+        if self.gateway.outbox_dir is None:
+            self.gateway.outbox_dir = self.data_dir / "outbox"
+        names = [p.name for p in self.providers]
+        if len(names) != len(set(names)):
+            raise ValueError(f"providers: names must be unique, got {names}")
+        if self.environment == "production":
+            if not self.gateway.admin_key_hashes or not self.gateway.customer_key_hashes:
+                raise ValueError(
+                    "gateway: production needs customer_key_hashes and admin_key_hashes "
+                    "(the development keys are refused outside development)"
+                )
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("database_url: production needs PostgreSQL, not SQLite")
+        return self
+
+    @property
+    def accepts_dev_keys(self) -> bool:
+        return self.environment != "production"
+
+    def provider(self, name: str) -> ProviderConfig:
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        raise KeyError(f"no provider named {name!r}; configured: {[p.name for p in self.providers]}")
+
+    @property
+    def teachers(self) -> list[ProviderConfig]:
+        return [p for p in self.providers if p.enabled and p.role == "teacher"]
+
+    @property
+    def students(self) -> list[ProviderConfig]:
+        return [p for p in self.providers if p.enabled and p.role == "student"]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and commands that change the environment call this so the next read sees it."""
+    get_settings.cache_clear()
