@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite", "postgresql")):
+        if value and not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         if value.startswith("postgres://") or value.startswith("postgresql://"):
             # SQLAlchemy picks psycopg2 for a bare scheme; this project ships psycopg 3.
