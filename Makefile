@@ -33,7 +33,7 @@ bench: venv
 	$(PY) -m benchmarks
 
 faults: venv
-	$(PY) -m pytest tests/faults -v
+	$(PY) -m pytest -m fault -v
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -89,3 +89,41 @@ def db(db_url: str):
         yield engine, session_factory(engine)
     finally:
         engine.dispose()
+
+
+# --- Fault suite: tests marked `fault` record what they injected; `make faults` prints the table. ---
+
+_FAULT_ROWS: list[dict] = []
+
+
+class FaultTable:
+    """Collects one row per injected fault: requests sent, answered, signals stored, and lost."""
+
+    def record(self, fault: str, *, sent: int, answered: int, stored: int, expected_stored: int | None = None,
+               note: str = "") -> None:
+        expected = answered if expected_stored is None else expected_stored
+        _FAULT_ROWS.append({"fault": fault, "sent": sent, "answered": answered, "stored": stored,
+                            "lost": max(expected - stored, 0), "unanswered": sent - answered, "note": note})
+
+
+@pytest.fixture
+def fault_table() -> FaultTable:
+    return FaultTable()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001 - pytest hook signature
+    if not _FAULT_ROWS:
+        return
+    header = ("fault", "sent", "answered", "stored", "lost", "unanswered", "note")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in _FAULT_ROWS]
+    totals = {h: sum(row[h] for row in _FAULT_ROWS) for h in ("sent", "answered", "stored", "lost", "unanswered")}
+    lines.append(f"| total | {totals['sent']} | {totals['answered']} | {totals['stored']} | {totals['lost']} | "
+                 f"{totals['unanswered']} | |")
+    terminalreporter.write_sep("=", "fault suite")
+    for line in lines:
+        terminalreporter.write_line(line)
+    out = Path("var/faults.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("# Fault suite\n\n" + "\n".join(lines) + "\n")
+    terminalreporter.write_line(f"written to {out}")
