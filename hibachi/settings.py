@@ -93,6 +93,16 @@ class GatewaySettings(BaseModel):
     # Where signals wait when the database is unreachable (an append-only journal, replayed later).
     outbox_dir: Path | None = None
     retry_after_s: int = Field(default=5, ge=1)
+    # Capture: journal entries are drained to the database in batches; the writer backs off while it is down.
+    capture_batch_size: int = Field(default=200, ge=1, le=5000)
+    capture_max_backoff_s: float = Field(default=5.0, gt=0)
+    migrate_on_start: bool = True
+    # Resilience: a provider failing this many calls in a row gets no traffic for cooldown_s.
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    retry_initial_backoff_s: float = Field(default=0.05, ge=0)
+    # Shadow calls waiting at once beyond this are skipped (counted), so shadowing never piles up.
+    max_pending_shadows: int = Field(default=200, ge=1)
 
 
 class TrafficSettings(BaseModel):

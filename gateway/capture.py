@@ -1,0 +1,168 @@
+"""Loss-free signal capture: requests append to the journal; one background writer drains it to the database.
+
+``Capture.record(...)`` returns once the record is fsynced in the local journal (see gateway.journal),
+so a 200 implies a durable signal even under SIGKILL. The writer thread stores journal records in
+batches (one transaction per batch: group commit); ``request_id`` is UNIQUE and already-stored ids
+are skipped, so replaying a journal after a crash stores each request exactly once. While the
+database is down the writer retries with exponential backoff and the gateway keeps answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from gateway.journal import Batch, Journal
+from gateway.storage import store_records
+from hibachi.db import make_engine, session_factory, upgrade
+
+log = logging.getLogger("gateway.capture")
+
+KNOWN_SESSIONS = 10_000
+
+
+class Capture:
+    def __init__(self, outbox_dir: Path, database_url: str, *, batch_size: int = 200, max_backoff_s: float = 5.0,
+                 migrate: bool = True, on_stored: Callable[[int], None] | None = None,
+                 on_db_state: Callable[[bool], None] | None = None) -> None:
+        self.journal = Journal(outbox_dir)
+        self.batch_size = batch_size
+        self.max_backoff_s = max_backoff_s
+        self.migrate = migrate
+        self.on_stored = on_stored or (lambda n: None)
+        self.on_db_state = on_db_state or (lambda up: None)
+        self.engine: Engine = make_engine(database_url)
+        self.database_up: bool | None = None
+        self.last_error: str | None = None
+        self._migrated = not migrate
+        self._stop = threading.Event()
+        self._engine_lock = threading.Lock()
+        self._sessions: OrderedDict[str, None] = OrderedDict()
+        self._thread = threading.Thread(target=self._drain_loop, name="capture-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def try_migrate(self) -> bool:
+        """Bring the schema up to date now if the database answers; otherwise the writer does it later."""
+        if self._migrated:
+            return True
+        try:
+            upgrade(self.engine)
+        except Exception as exc:  # noqa: BLE001 - an unreachable database must not stop the gateway starting
+            self._set_db_state(False, exc)
+            return False
+        self._migrated = True
+        return True
+
+    async def record(self, record: dict) -> None:
+        await self.journal.append(record)
+        self._remember(record.get("session_id"))
+
+    def record_sync(self, record: dict) -> None:
+        self.journal.append_sync(record)
+        self._remember(record.get("session_id"))
+
+    def _remember(self, session_id: str | None) -> None:
+        if session_id:
+            self._sessions[session_id] = None
+            while len(self._sessions) > KNOWN_SESSIONS:
+                self._sessions.popitem(last=False)
+
+    def knows_session(self, session_id: str) -> bool:
+        """Seen by this process recently (its signal may still be on its way to the database)."""
+        return session_id in self._sessions
+
+    def swap_engine(self, engine: Engine) -> Engine:
+        """Point the writer at another database (operators moving databases; tests simulating an outage)."""
+        with self._engine_lock:
+            previous, self.engine = self.engine, engine
+            self._migrated = not self.migrate
+        return previous
+
+    def backlog_bytes(self) -> int:
+        return self.journal.backlog_bytes()
+
+    def wait_drained(self, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.backlog_bytes() == 0:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Close the journal (everything acknowledged is on disk), give the writer a moment to finish, stop it."""
+        self.journal.close()
+        if self.database_up:
+            self.wait_drained(drain_timeout_s)
+        self._stop.set()
+        self.journal.appended.set()
+        self._thread.join(timeout=drain_timeout_s + 5)
+        self.engine.dispose()
+
+    # --- the writer thread ---
+
+    def _drain_loop(self) -> None:
+        backoff = 0.05
+        while not self._stop.is_set():
+            try:
+                stored = self._drain_once()
+            except Exception as exc:  # noqa: BLE001 - a database outage must never kill the writer
+                self._set_db_state(False, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            backoff = 0.05
+            if not stored:
+                self.journal.appended.clear()
+                self.journal.appended.wait(0.5)
+
+    def _drain_once(self) -> bool:
+        with self._engine_lock:
+            engine = self.engine
+        if not self._migrated:
+            upgrade(engine)
+            self._migrated = True
+        batch = self.journal.read(self.batch_size)
+        if batch is None:
+            return False
+        self._store(engine, batch)
+        self.journal.commit(batch)
+        self._set_db_state(True)
+        self.on_stored(len(batch.records))
+        return True
+
+    def _store(self, engine: Engine, batch: Batch) -> None:
+        factory = session_factory(engine)
+        try:
+            with factory.begin() as session:
+                store_records(session, batch.records)
+        except IntegrityError:
+            # Another writer stored some of these meanwhile: store the rest one by one, skipping duplicates.
+            for record in batch.records:
+                try:
+                    with factory.begin() as session:
+                        store_records(session, [record])
+                except IntegrityError as exc:
+                    log.warning("capture record skipped as duplicate",
+                                extra={"request_id": record.get("request_id"), "error": str(exc.orig)[:200]})
+
+    def _set_db_state(self, up: bool, exc: Exception | None = None) -> None:
+        if exc is not None:
+            message = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if self.database_up is not False or message != self.last_error:
+                log.warning("database unavailable; signals wait in the journal", extra={"error": message})
+            self.last_error = message
+        if up != self.database_up:
+            if up and self.database_up is False:
+                log.info("database reachable again; draining the journal")
+            self.database_up = up
+            self.on_db_state(up)

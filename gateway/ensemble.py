@@ -1,0 +1,139 @@
+"""Calling providers and judging their answers: concurrent teachers, critic verdicts, the best passing answer.
+
+A candidate is one provider's attempt with everything a training signal keeps about it (answer or
+error, latency, tokens, cost, verdict). When no teacher passes, ``safe_answer`` builds a plain reply
+from the knowledge base itself, so a customer never gets an invented fact or an empty page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gateway.metrics import GatewayMetrics
+from gateway.providers import Completion, Provider, ProviderError
+
+
+@dataclass
+class CandidateResult:
+    provider: str
+    model: str
+    role: str
+    response: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    latency_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    critic_passed: bool | None = None
+    quality_score: float | None = None
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    chosen: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.response is not None and bool(self.critic_passed)
+
+    def as_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record.pop("error_kind")
+        return record
+
+
+class Judge:
+    """Runs the critic off the event loop (it may be CPU work) and files its verdict on a candidate."""
+
+    def __init__(self, critic: Any, metrics: GatewayMetrics) -> None:
+        self.critic = critic
+        self.metrics = metrics
+
+    async def judge(self, prompt: str, candidate: CandidateResult) -> CandidateResult:
+        if candidate.response is None:
+            return candidate
+        verdict = await asyncio.to_thread(self.critic.evaluate, prompt, candidate.response)
+        candidate.critic_passed = bool(verdict.passed)
+        candidate.quality_score = float(verdict.quality_score)
+        candidate.violations = [v.model_dump(mode="json") for v in verdict.violations]
+        if not candidate.critic_passed:
+            adapter = candidate.model if candidate.role == "student" else ""
+            self.metrics.critic_rejections.labels(candidate.provider, candidate.role, adapter).inc()
+        return candidate
+
+
+def result_from(provider: Provider, completion: Completion | None, started: float,
+                error: ProviderError | None = None) -> CandidateResult:
+    config = provider.config
+    candidate = CandidateResult(provider=config.name, model=config.model, role=config.role,
+                                latency_ms=(time.perf_counter() - started) * 1000)
+    if completion is not None:
+        candidate.response = completion.text
+        candidate.model = completion.model or config.model
+        candidate.input_tokens = completion.input_tokens
+        candidate.output_tokens = completion.output_tokens
+        candidate.cost_usd = provider.cost(completion.input_tokens, completion.output_tokens)
+    if error is not None:
+        candidate.error, candidate.error_kind = str(error), error.kind
+    return candidate
+
+
+class Ensemble:
+    def __init__(self, teachers: list[Provider], students: list[Provider], judge: Judge,
+                 metrics: GatewayMetrics) -> None:
+        self.teachers = teachers
+        self.students = students
+        self.judge = judge
+        self.metrics = metrics
+
+    def available_teachers(self) -> list[Provider]:
+        ready = [t for t in self.teachers if t.breaker.available()]
+        for teacher in self.teachers:
+            if teacher not in ready:
+                self.metrics.provider_skipped.labels(teacher.name).inc()
+        return ready
+
+    async def call(self, provider: Provider, messages: list[dict], system: str, prompt: str,
+                   timeout_s: float | None = None) -> CandidateResult:
+        started = time.perf_counter()
+        try:
+            completion = await provider.complete(messages, system, timeout_s)
+        except ProviderError as exc:
+            self.metrics.provider_errors.labels(provider.name, exc.kind).inc()
+            return result_from(provider, None, started, exc)
+        candidate = result_from(provider, completion, started)
+        self.observe(candidate)
+        return await self.judge.judge(prompt, candidate)
+
+    def observe(self, candidate: CandidateResult) -> None:
+        self.metrics.provider_latency.labels(candidate.provider, candidate.role).observe(candidate.latency_ms / 1000)
+        self.metrics.tokens.labels(candidate.provider, "input").inc(candidate.input_tokens)
+        self.metrics.tokens.labels(candidate.provider, "output").inc(candidate.output_tokens)
+        self.metrics.cost.labels(candidate.provider).inc(candidate.cost_usd)
+
+    async def ask_teachers(self, messages: list[dict], system: str, prompt: str) -> list[CandidateResult]:
+        """Every available teacher at once; each has its own hard timeout, so one slow teacher stalls nobody."""
+        teachers = self.available_teachers()
+        return list(await asyncio.gather(*(self.call(t, messages, system, prompt) for t in teachers)))
+
+    @staticmethod
+    def best(candidates: list[CandidateResult]) -> CandidateResult | None:
+        passing = [c for c in candidates if c.passed]
+        if not passing:
+            return None
+        # Highest quality wins; on a tie the faster answer (the candidates were all paid for already).
+        return max(passing, key=lambda c: (c.quality_score or 0.0, -c.latency_ms))
+
+
+def safe_answer(kb: Any, retriever: Any, question: str) -> str:
+    """A reply made only of knowledge-base text, for when no model's answer can be trusted."""
+    try:
+        passages = retriever.top(question, k=1)
+        fact = passages[0].text if passages else ""
+    except Exception:  # noqa: BLE001 - the safe answer must not fail for a retrieval problem
+        fact = ""
+    name = kb.business.name
+    lead = "I'm sorry, I can't give you a complete answer right now."
+    known = f" Here is what I can tell you for certain: {fact}" if fact else ""
+    return f"{lead}{known} For anything else, please contact {name} directly and we'll be glad to help."

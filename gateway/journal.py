@@ -1,0 +1,169 @@
+"""The local journal that makes capture loss-free: append-only JSONL segments, fsynced before a reply.
+
+Concurrent appends share one write and one fsync (group commit): a request waits for the flush
+that contains its line, never for every request before it one by one. A crash can only leave a
+torn last line, which was never acknowledged; each process start opens a new segment, so nothing
+is ever appended after a torn line. The drainer (gateway.capture) reads segments from a checkpoint
+offset kept beside each one and deletes a segment once it is fully stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_BYTES = 16 * 2**20
+
+
+def _checkpoint(segment: Path) -> Path:
+    return segment.with_suffix(".offset")
+
+
+@dataclass
+class Batch:
+    """Complete records read from one segment, and where to move its checkpoint once they are stored."""
+
+    segment: Path
+    records: list[dict]
+    end_offset: int
+
+
+class Journal:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._pending: list[tuple[bytes, Future]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self.appended = threading.Event()  # set after each flush; the drainer waits on it
+        self._open_segment()
+        self._thread = threading.Thread(target=self._flush_loop, name="journal-flush", daemon=True)
+        self._thread.start()
+
+    def _open_segment(self) -> None:
+        self.active = self.directory / f"seg-{time.time_ns():020d}-{os.getpid()}.jsonl"
+        self._file = self.active.open("ab")
+        self._size = 0
+
+    async def append(self, record: dict) -> None:
+        """Returns once the record is on disk (written and fsynced)."""
+        await asyncio.wrap_future(self.submit(record))
+
+    def append_sync(self, record: dict) -> None:
+        self.submit(record).result()
+
+    def submit(self, record: dict) -> Future:
+        line = json.dumps(record, separators=(",", ":"), default=str).encode() + b"\n"
+        future: Future = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("journal is closed")
+            self._pending.append((line, future))
+            self._cond.notify()
+        return future
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                batch, self._pending = self._pending, []
+                if not batch and self._closed:
+                    return
+            try:
+                data = b"".join(line for line, _ in batch)
+                self._file.write(data)
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._size += len(data)
+                for _, future in batch:
+                    if not future.cancelled():  # a client that left still has its record written
+                        future.set_result(None)
+            except OSError as exc:  # a full or broken disk: every waiting request learns it was not captured
+                for _, future in batch:
+                    if not future.cancelled():
+                        future.set_exception(exc)
+            self.appended.set()
+            if self._size >= SEGMENT_BYTES:
+                with self._cond:
+                    self._file.close()
+                    self._open_segment()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=10)
+        self._file.close()
+
+    # --- reading side (used by the drainer thread only) ---
+
+    def segments(self) -> list[Path]:
+        return sorted(self.directory.glob("seg-*.jsonl"))
+
+    def read(self, limit: int) -> Batch | None:
+        """The next unstored complete records of the oldest segment that has any; finished segments are removed."""
+        for segment in self.segments():
+            offset = read_offset(segment)
+            size = segment.stat().st_size
+            if offset >= size or segment != self.active and not self._has_complete_line(segment, offset):
+                if segment != self.active:
+                    segment.unlink(missing_ok=True)  # fully stored (or only a torn, unacknowledged tail left)
+                    _checkpoint(segment).unlink(missing_ok=True)
+                continue
+            records, end = _read_lines(segment, offset, limit)
+            if records or end > offset:
+                return Batch(segment, records, end)
+        return None
+
+    @staticmethod
+    def _has_complete_line(segment: Path, offset: int) -> bool:
+        with segment.open("rb") as handle:
+            handle.seek(offset)
+            return b"\n" in handle.read()
+
+    def commit(self, batch: Batch) -> None:
+        path = _checkpoint(batch.segment)
+        tmp = path.with_suffix(".offset.tmp")
+        tmp.write_text(str(batch.end_offset))
+        os.replace(tmp, path)
+
+    def backlog_bytes(self) -> int:
+        total = 0
+        for segment in self.segments():
+            try:
+                total += max(segment.stat().st_size - read_offset(segment), 0)
+            except FileNotFoundError:
+                continue
+        return total
+
+
+def read_offset(segment: Path) -> int:
+    try:
+        return int(_checkpoint(segment).read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _read_lines(segment: Path, offset: int, limit: int) -> tuple[list[dict], int]:
+    records: list[dict] = []
+    end = offset
+    with segment.open("rb") as handle:
+        handle.seek(offset)
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break  # being written, or torn by a crash: never acknowledged
+            end += len(line)
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # cannot happen for a complete line we wrote; skip rather than block the journal
+            if len(records) >= limit:
+                break
+    return records, end

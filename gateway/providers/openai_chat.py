@@ -1,0 +1,72 @@
+"""OpenAI and OpenAI-compatible endpoints (xAI, the KServe-served student) through the official ``openai`` SDK."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import openai
+
+from gateway.providers.base import Completion, Provider, ProviderError, StreamUsage
+
+
+def _translate(exc: Exception, name: str) -> ProviderError:
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("timeout", f"{name} timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError("connection", f"{name} unreachable: {exc}", retryable=True)
+    if isinstance(exc, openai.RateLimitError):
+        return ProviderError("rate_limited", f"{name} returned 429", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        retryable = exc.status_code >= 500
+        return ProviderError("server" if retryable else "rejected", f"{name} returned {exc.status_code}",
+                             retryable=retryable)
+    return ProviderError("bad_response", f"{name} sent an unreadable response ({type(exc).__name__})")
+
+
+class OpenAIChatProvider(Provider):
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self.config.api_key(), base_url=self.config.base_url, max_retries=0,
+                timeout=self.config.timeout_s,  # a float: the SDKs disagree on which httpx they use
+            )
+        return self._client  # type: ignore[return-value]
+
+    @staticmethod
+    def _messages(messages: list[dict], system: str) -> list[dict]:
+        rest = [m for m in messages if m["role"] != "system"]
+        return [{"role": "system", "content": system}, *rest] if system else rest
+
+    async def _complete(self, messages: list[dict], system: str, timeout_s: float) -> Completion:
+        try:
+            response = await self.client().chat.completions.create(
+                model=self.config.model, messages=self._messages(messages, system), timeout=timeout_s,
+            )
+            text = response.choices[0].message.content or ""
+            usage = response.usage
+            return Completion(text=text, model=response.model or self.config.model,
+                              input_tokens=usage.prompt_tokens if usage else 0,
+                              output_tokens=usage.completion_tokens if usage else 0)
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every SDK or decoding failure becomes a typed provider error
+            raise _translate(exc, self.name) from None
+
+    async def _stream(self, messages: list[dict], system: str, usage: StreamUsage) -> AsyncIterator[str]:
+        try:
+            stream = await self.client().chat.completions.create(
+                model=self.config.model, messages=self._messages(messages, system), stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with stream:
+                async for chunk in stream:
+                    usage.model = chunk.model or usage.model
+                    if chunk.usage:
+                        usage.input_tokens = chunk.usage.prompt_tokens
+                        usage.output_tokens = chunk.usage.completion_tokens
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, self.name) from None

@@ -1,0 +1,103 @@
+"""Turning journal records into rows: signals (with session, messages, candidates), shadow comparisons, outcomes.
+
+Every record type is idempotent: a signal whose ``request_id`` is stored already, a shadow comparison
+already stored for its signal and provider, and an outcome (an update) can all be replayed safely.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hibachi.records import Candidate, ChatMessage, ChatSession, ShadowComparison, TrainingSignal, utcnow
+
+_SIGNAL_FIELDS = {c.name for c in TrainingSignal.__table__.columns} - {"created_at"}
+_CANDIDATE_FIELDS = {c.name for c in Candidate.__table__.columns} - {"id", "signal_id"}
+_SHADOW_FIELDS = {c.name for c in ShadowComparison.__table__.columns} - {"id", "created_at"}
+
+
+def _when(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else utcnow()
+
+
+def store_records(session: Session, records: list[dict]) -> None:
+    signals = [r for r in records if r.get("type") == "signal"]
+    _store_signals(session, signals)
+    session.flush()  # signals exist before anything that points at them
+    _store_shadows(session, [r for r in records if r.get("type") == "shadow"])
+    for outcome in (r for r in records if r.get("type") == "outcome"):
+        _store_outcome(session, outcome)
+
+
+def _store_signals(session: Session, signals: list[dict]) -> None:
+    if not signals:
+        return
+    ids = [s["request_id"] for s in signals]
+    stored = set(session.scalars(select(TrainingSignal.request_id).where(TrainingSignal.request_id.in_(ids))))
+    fresh: dict[str, dict] = {}
+    for record in signals:
+        if record["request_id"] not in stored:
+            fresh.setdefault(record["request_id"], record)
+    if not fresh:
+        return
+    session_ids = {r["session_id"] for r in fresh.values()}
+    known = set(session.scalars(select(ChatSession.id).where(ChatSession.id.in_(session_ids))))
+    taken = set(session.execute(select(ChatMessage.session_id, ChatMessage.position)
+                                .where(ChatMessage.session_id.in_(session_ids))).tuples())
+    for record in fresh.values():
+        sid = record["session_id"]
+        if sid not in known:
+            session.add(ChatSession(id=sid, tenant=record.get("tenant", "my-hibachi"),
+                                    api_key_id=record.get("api_key_id")))
+            known.add(sid)
+        signal = TrainingSignal(**{k: v for k, v in record.items() if k in _SIGNAL_FIELDS},
+                                created_at=_when(record.get("created_at")))
+        signal.candidates = [Candidate(**{k: v for k, v in c.items() if k in _CANDIDATE_FIELDS})
+                             for c in record.get("candidates", [])]
+        session.add(signal)
+        _add_messages(session, record, taken)
+
+
+def _add_messages(session: Session, record: dict, taken: set[tuple[str, int]]) -> None:
+    """The customer's turn and the served answer, at their place in the conversation (first writer wins)."""
+    sid = record["session_id"]
+    position = sum(1 for m in record.get("conversation", []) if m.get("role") != "system")
+    for offset, (role, content) in enumerate((("user", record["prompt"]),
+                                               ("assistant", record["chosen_response"]))):
+        key = (sid, position + offset)
+        if key in taken:
+            continue
+        taken.add(key)
+        session.add(ChatMessage(session_id=sid, position=key[1], role=role, content=content,
+                                signal_id=record["id"] if role == "assistant" else None))
+
+
+def _store_shadows(session: Session, shadows: list[dict]) -> None:
+    if not shadows:
+        return
+    signal_ids = {s["signal_id"] for s in shadows}
+    stored = set(session.execute(select(ShadowComparison.signal_id, ShadowComparison.provider)
+                                 .where(ShadowComparison.signal_id.in_(signal_ids))).tuples())
+    existing = set(session.scalars(select(TrainingSignal.id).where(TrainingSignal.id.in_(signal_ids))))
+    for record in shadows:
+        key = (record["signal_id"], record["provider"])
+        if key in stored or record["signal_id"] not in existing:
+            continue
+        stored.add(key)
+        session.add(ShadowComparison(**{k: v for k, v in record.items() if k in _SHADOW_FIELDS},
+                                     created_at=_when(record.get("created_at"))))
+
+
+def _store_outcome(session: Session, record: dict) -> None:
+    chat = session.get(ChatSession, record["session_id"])
+    if chat is None:
+        chat = ChatSession(id=record["session_id"], tenant=record.get("tenant", "my-hibachi"))
+        session.add(chat)
+    if record.get("led_to_booking") is not None:
+        chat.led_to_booking = record["led_to_booking"]
+    if record.get("customer_rating") is not None:
+        chat.customer_rating = record["customer_rating"]
+    chat.outcome_at = _when(record.get("created_at"))

@@ -1,0 +1,192 @@
+"""Serving a turn as OpenAI-style SSE: ``data: {chunk}`` lines and a final ``data: [DONE]``.
+
+A stream starts only once its first token is in hand, so every failure before that point can still
+fall back to the next teacher (or, for strict clients, become a proper 503/504). Once tokens have
+reached the customer a failure cannot be undone: the stream ends with an explicit error event and
+the turn is stored with ``trainable=False``. An upstream that goes silent is cut off after the
+provider's timeout. Streams are served by the first healthy teacher (the ensemble needs whole
+answers); its answer is judged by the critic once complete and the verdict is stored with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+from gateway.ensemble import CandidateResult
+from gateway.providers import Provider, ProviderError, StreamUsage
+from gateway.service import ChatService, NoAnswer, Served, Turn
+
+
+def sse(payload: dict | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+class ChunkWriter:
+    """Builds ``chat.completion.chunk`` objects for one response."""
+
+    def __init__(self, request_id: str, model: str) -> None:
+        self.id = f"chatcmpl-{request_id}"
+        self.model = model
+        self.created = int(time.time())
+
+    def chunk(self, delta: dict, finish_reason: str | None = None, usage: dict | None = None) -> bytes:
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+        if usage is not None:
+            body["choices"], body["usage"] = [], usage
+        return sse(body)
+
+
+def split_text(text: str, size: int = 24) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+class TeacherStream:
+    """An open teacher stream whose first token has arrived."""
+
+    def __init__(self, provider: Provider, iterator: AsyncIterator[str], first: str, usage: StreamUsage,
+                 started: float) -> None:
+        self.provider, self.iterator, self.first, self.usage, self.started = provider, iterator, first, usage, started
+
+
+async def open_teacher_stream(service: ChatService, turn: Turn, system: str,
+                              candidates: list[CandidateResult]) -> TeacherStream | None:
+    """Try healthy teachers in order until one yields a first token within its timeout."""
+    for provider in service.ensemble.available_teachers():
+        started = time.perf_counter()
+        usage = StreamUsage()
+        iterator = provider.stream(turn.messages, system, usage).__aiter__()
+        try:
+            first = await asyncio.wait_for(anext(iterator), provider.config.timeout_s)
+            provider.breaker.record_success()
+            return TeacherStream(provider, iterator, first, usage, started)
+        except (ProviderError, TimeoutError, StopAsyncIteration) as exc:
+            await _close(iterator)
+            provider.breaker.record_failure()
+            error = exc if isinstance(exc, ProviderError) else ProviderError(
+                "timeout" if isinstance(exc, TimeoutError) else "bad_response",
+                f"{provider.name} sent no first token" + (f" within {provider.config.timeout_s:g}s"
+                                                           if isinstance(exc, TimeoutError) else ""))
+            service.metrics.provider_errors.labels(provider.name, error.kind).inc()
+            candidates.append(CandidateResult(provider=provider.name, model=provider.config.model, role="teacher",
+                                              error=str(error), error_kind=error.kind,
+                                              latency_ms=(time.perf_counter() - started) * 1000))
+    return None
+
+
+async def _close(iterator: AsyncIterator[str]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # noqa: BLE001, S110 - closing a broken stream may fail again; nothing to add
+            pass
+
+
+async def prepare_stream(service: ChatService, turn: Turn, model: str, include_usage: bool) -> AsyncIterator[bytes]:
+    """Decide who answers (raising NoAnswer before any byte for strict clients), then return the body."""
+    system = await service.system_prompt(turn.question)
+    route = service.route(turn.session_id)
+    candidates: list[CandidateResult] = []
+    served_by = "teacher"
+    writer = ChunkWriter(turn.request_id, model)
+    if route == "local":
+        local = await service.ask_student(turn, system)
+        candidates.append(local)
+        if local.passed:
+            return _replay(service, turn, service.choose(local, candidates, "local"), writer, include_usage)
+        service.count_fallback(local)
+        served_by = "fallback"
+    opened = await open_teacher_stream(service, turn, system, candidates)
+    if opened is None:
+        served = service.no_answer(turn, candidates)
+        if turn.strict:
+            await service.finish(turn, served)  # records the failure and raises NoAnswer
+            raise NoAnswer(503, "unreachable")  # pragma: no cover - finish always raises here
+        return _replay(service, turn, served, writer, include_usage)
+    return _relay(service, turn, opened, candidates, served_by, writer, include_usage, route)
+
+
+async def _replay(service: ChatService, turn: Turn, served: Served, writer: ChunkWriter,
+                  include_usage: bool) -> AsyncIterator[bytes]:
+    """Stream an answer that is already complete (the local model's, or the safe answer)."""
+    yield writer.chunk({"role": "assistant", "content": ""})
+    for piece in split_text(served.text):
+        yield writer.chunk({"content": piece})
+    await service.finish(turn, served)
+    yield writer.chunk({}, "stop")
+    if include_usage:
+        yield writer.chunk({}, usage=_usage(served.input_tokens, served.output_tokens))
+    yield sse("[DONE]")
+
+
+async def _relay(service: ChatService, turn: Turn, opened: TeacherStream, candidates: list[CandidateResult],
+                 served_by: str, writer: ChunkWriter, include_usage: bool, route: str) -> AsyncIterator[bytes]:
+    provider, parts = opened.provider, [opened.first]
+    candidate = CandidateResult(provider=provider.name, model=provider.config.model, role="teacher")
+    candidates.append(candidate)
+    error: str | None = None
+    finished = False
+    try:
+        yield writer.chunk({"role": "assistant", "content": ""})
+        yield writer.chunk({"content": opened.first})
+        while True:
+            try:
+                piece = await asyncio.wait_for(anext(opened.iterator), provider.config.timeout_s)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                error = f"timeout: {provider.name} went silent for {provider.config.timeout_s:g}s mid-stream"
+                break
+            except ProviderError as exc:
+                error = str(exc)
+                break
+            parts.append(piece)
+            yield writer.chunk({"content": piece})
+        await _close(opened.iterator)
+        served = await _settle(service, turn, opened, candidate, candidates, served_by, "".join(parts), error)
+        finished = True
+        if error:
+            yield sse({"error": {"message": f"the answer was interrupted: {error}", "type": "upstream_error",
+                                 "code": "stream_interrupted"}})
+            return
+        yield writer.chunk({}, "stop")
+        if include_usage:
+            yield writer.chunk({}, usage=_usage(opened.usage.input_tokens, opened.usage.output_tokens))
+        yield sse("[DONE]")
+        if route == "shadow":
+            service.schedule_shadow(turn, served)
+    finally:
+        if not finished:  # the client went away mid-stream: keep the turn, out of training data
+            candidate.response = "".join(parts)
+            candidate.error = "client disconnected"
+            served = service.choose(candidate, candidates, served_by)
+            service.capture.journal.submit(service.signal_record(turn, served, stream_error="client disconnected"))
+
+
+async def _settle(service: ChatService, turn: Turn, opened: TeacherStream, candidate: CandidateResult,
+                  candidates: list[CandidateResult], served_by: str, text: str, error: str | None) -> Served:
+    provider = opened.provider
+    candidate.response = text
+    candidate.model = opened.usage.model or provider.config.model
+    candidate.latency_ms = (time.perf_counter() - opened.started) * 1000
+    candidate.input_tokens, candidate.output_tokens = opened.usage.input_tokens, opened.usage.output_tokens
+    candidate.cost_usd = provider.cost(candidate.input_tokens, candidate.output_tokens)
+    if error:
+        candidate.error = error
+        provider.breaker.record_failure()
+        service.metrics.stream_errors.labels(provider.name).inc()
+    service.ensemble.observe(candidate)
+    await service.ensemble.judge.judge(turn.question, candidate)
+    served = service.choose(candidate, candidates, served_by)
+    await service.finish(turn, served, stream_error=error)
+    return served
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}

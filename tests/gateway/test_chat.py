@@ -1,0 +1,140 @@
+"""The chat route: the official openai client (normal and streamed), ensemble choice, capture, validation."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from gateway_harness import (
+    CUSTOMER,
+    FALSE_ANSWER,
+    TRUE_ANSWER,
+    chat,
+    provider,
+    set_faults,
+    state_of,
+    wait_stored,
+)
+from sqlalchemy import select
+
+from gateway.ensemble import CandidateResult, Ensemble
+from hibachi.records import Candidate, ChatMessage, TrainingSignal
+
+
+def _signals(server) -> list[TrainingSignal]:
+    wait_stored(server)
+    with state_of(server).sessions() as session:
+        return list(session.scalars(select(TrainingSignal).order_by(TrainingSignal.created_at)))
+
+
+@pytest.fixture
+def gateway(sim, make_settings, start_gateway):
+    return start_gateway(make_settings([provider(sim, "openai"), provider(sim, "anthropic", kind="anthropic"),
+                                        provider(sim, "xai", kind="openai_compatible")]))
+
+
+def test_openai_client_gets_a_completion_and_the_signal_is_stored(gateway, sim):
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="hibachi", messages=[{"role": "user", "content": "How much is it per adult?"}], user="sess-1")
+    completion = raw.parse()
+    assert completion.choices[0].message.content == TRUE_ANSWER
+    assert raw.headers["x-session-id"] == "sess-1" and raw.headers["x-served-by"] == "teacher"
+    request_id = raw.headers["x-request-id"]
+    [signal] = _signals(gateway)
+    assert signal.request_id == request_id and signal.session_id == "sess-1"
+    assert signal.served_by == "teacher" and signal.critic_passed and signal.trainable
+    assert signal.chosen_response == TRUE_ANSWER and signal.quality_score == pytest.approx(0.95)
+    with state_of(gateway).sessions() as session:
+        candidates = session.scalars(select(Candidate).where(Candidate.signal_id == signal.id)).all()
+        messages = session.scalars(select(ChatMessage).where(ChatMessage.session_id == "sess-1")).all()
+    assert sorted(c.provider for c in candidates) == ["anthropic", "openai", "xai"]
+    assert sum(c.chosen for c in candidates) == 1
+    assert all(c.input_tokens > 0 and c.output_tokens > 0 for c in candidates)
+    assert [(m.role, m.position) for m in messages] == [("user", 0), ("assistant", 1)]
+    # Grounding: every teacher got the retrieved facts as its system prompt.
+    last_system = sim.app.state.simulator.last_system
+    assert all("Adults are $60" in last_system[f"{name}-model"] for name in ("openai", "anthropic", "xai"))
+
+
+def test_openai_client_streams_a_completion(gateway):
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    stream = client.chat.completions.create(model="hibachi", stream=True, stream_options={"include_usage": True},
+                                            messages=[{"role": "user", "content": "How much per adult?"}])
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == TRUE_ANSWER
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    [signal] = _signals(gateway)
+    assert signal.chosen_response == TRUE_ANSWER and signal.trainable and signal.critic_passed
+
+
+def test_raw_stream_ends_with_done(gateway):
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers=CUSTOMER, timeout=10, json={
+            "messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
+        lines = [line for line in response.iter_lines() if line]
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    assert lines[-1] == "data: [DONE]" and all(line.startswith("data: ") for line in lines)
+
+
+def test_the_critic_rejected_teacher_is_not_served(sim, make_settings, start_gateway):
+    set_faults(sim, "liar-model", answer=FALSE_ANSWER)
+    gateway = start_gateway(make_settings([provider(sim, "liar"), provider(sim, "honest", kind="anthropic")]))
+    for _ in range(3):
+        assert chat(gateway).json()["choices"][0]["message"]["content"] == TRUE_ANSWER
+    signals = _signals(gateway)
+    assert [s.chosen_provider for s in signals] == ["honest"] * 3
+
+
+def test_all_teachers_rejected_gives_the_safe_answer_or_503_in_strict_mode(sim, make_settings, start_gateway):
+    set_faults(sim, "liar-model", answer=FALSE_ANSWER)
+    gateway = start_gateway(make_settings([provider(sim, "liar")]))
+    response = chat(gateway)
+    assert response.status_code == 200 and response.headers["x-served-by"] == "safe_default"
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert "wagyu" not in answer.lower() and "Adults are $60 per person." in answer
+    strict = chat(gateway, headers={"X-Hibachi-Strict": "true"})
+    assert strict.status_code == 503 and int(strict.headers["retry-after"]) >= 1
+    assert strict.json()["error"]["type"] == "service_unavailable"
+    signals = _signals(gateway)
+    assert [s.served_by for s in signals] == ["safe_default", "safe_default"]
+    assert not any(s.trainable for s in signals) and signals[1].stream_error == "no answer: HTTP 503"
+
+
+def test_session_id_from_header_wins_and_is_validated(gateway):
+    assert chat(gateway, headers={"X-Session-Id": "abc"}, user="other").headers["x-session-id"] == "abc"
+    generated = chat(gateway).headers["x-session-id"]
+    assert len(generated) == 32
+    bad = chat(gateway, headers={"X-Session-Id": "has spaces"})
+    assert bad.status_code == 422 and "session id" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"messages": []}, 422, "messages"),
+    ({"messages": [{"role": "assistant", "content": "hi"}]}, 422, "last message"),
+    ({"messages": [{"role": "user", "content": "x" * 5000}]}, 422, "characters"),
+    ({"messages": [{"role": "user", "content": "hi"}] * 51}, 422, "too many messages"),
+    ({"messages": "nope"}, 422, "messages"),
+])
+def test_bad_input_gets_a_clear_4xx(gateway, body, status, words):
+    response = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=CUSTOMER, timeout=10)
+    assert response.status_code == status
+    assert words in response.json()["detail"]
+
+
+def test_oversized_body_is_refused_with_413(gateway):
+    huge = {"messages": [{"role": "user", "content": "x" * 70_000}]}
+    response = httpx.post(f"{gateway.url}/v1/chat/completions", json=huge, headers=CUSTOMER, timeout=10)
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]
+
+
+def test_best_prefers_quality_then_speed():
+    slow = CandidateResult("a", "m", "teacher", response="x", critic_passed=True, quality_score=0.9, latency_ms=50)
+    fast = CandidateResult("b", "m", "teacher", response="y", critic_passed=True, quality_score=0.9, latency_ms=5)
+    better = CandidateResult("c", "m", "teacher", response="z", critic_passed=True, quality_score=0.99,
+                             latency_ms=90)
+    failed = CandidateResult("d", "m", "teacher", response="w", critic_passed=False, quality_score=1.0)
+    assert Ensemble.best([slow, fast]) is fast
+    assert Ensemble.best([slow, fast, better, failed]) is better
+    assert Ensemble.best([failed]) is None
