@@ -1,0 +1,167 @@
+"""Fault injection: flaky, hanging, malformed and silent teachers; every customer still gets an answer."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+from gateway_harness import CUSTOMER, TRUE_ANSWER, chat, provider, set_faults, state_of, wait_stored
+from sqlalchemy import select
+
+from hibachi.records import Candidate, TrainingSignal
+
+pytestmark = pytest.mark.fault
+
+
+def _signals(server) -> list[TrainingSignal]:
+    wait_stored(server)
+    with state_of(server).sessions() as session:
+        return list(session.scalars(select(TrainingSignal)))
+
+
+def _candidate_errors(server, name: str) -> list[str]:
+    with state_of(server).sessions() as session:
+        return [e for e in session.scalars(select(Candidate.error).where(Candidate.provider == name)) if e]
+
+
+def _many(server, count: int, **kwargs) -> list[httpx.Response]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda i: chat(server, headers={"X-Session-Id": f"f{i}"}, **kwargs), range(count)))
+
+
+def test_teacher_failing_half_the_time(sim, make_settings, start_gateway, fault_table):
+    set_faults(sim, "flaky-model", error_rate=0.5)
+    gateway = start_gateway(make_settings([provider(sim, "flaky", max_retries=0), provider(sim, "steady")],
+                                          gateway={"breaker_failures": 1000}))
+    responses = _many(gateway, 40)
+    answered = [r for r in responses if r.status_code == 200]
+    signals = _signals(gateway)
+    fault_table.record("teacher 500 half the time", sent=40, answered=len(answered), stored=len(signals))
+    assert len(answered) == 40 and all(r.json()["choices"][0]["message"]["content"] == TRUE_ANSWER for r in answered)
+    assert len(signals) == 40 and all(s.served_by == "teacher" for s in signals)
+    errors = _candidate_errors(gateway, "flaky")
+    assert 8 <= len(errors) <= 32 and all("500" in e for e in errors)  # the failures are recorded
+
+
+def test_retries_hide_occasional_errors_of_a_single_teacher(sim, make_settings, start_gateway, fault_table):
+    set_faults(sim, "flaky-model", error_rate=0.3, error_status=429)
+    gateway = start_gateway(make_settings([provider(sim, "flaky", max_retries=4)],
+                                          gateway={"breaker_failures": 1000}))
+    responses = _many(gateway, 30)
+    signals = _signals(gateway)
+    fault_table.record("single teacher 429 30%, retried", sent=30, answered=sum(r.status_code == 200
+                                                                                for r in responses),
+                       stored=len(signals))
+    served = [s.served_by for s in signals]
+    assert all(r.status_code == 200 for r in responses)
+    assert served.count("teacher") >= 28  # 0.3^5 per request: a safe answer is possible, a lost one is not
+    assert sim.app.state.simulator.requests["flaky-model"] > 30  # retried
+
+
+def test_a_hanging_teacher_does_not_stall_the_others(sim, make_settings, start_gateway, fault_table):
+    set_faults(sim, "hang-model", hang_rate=1.0, hang_s=5)
+    gateway = start_gateway(make_settings([provider(sim, "hang", timeout_s=0.5, max_retries=0),
+                                           provider(sim, "steady")], gateway={"breaker_failures": 1000}))
+    started = time.perf_counter()
+    responses = _many(gateway, 8)
+    elapsed = time.perf_counter() - started
+    signals = _signals(gateway)
+    fault_table.record("teacher hangs past its timeout", sent=8, answered=len(responses), stored=len(signals))
+    assert all(r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == TRUE_ANSWER
+               for r in responses)
+    assert elapsed < 0.5 + 1.0 + 0.5
+    assert all("timeout" in e for e in _candidate_errors(gateway, "hang")) and len(signals) == 8
+
+
+def test_malformed_json_falls_back_to_another_teacher(sim, make_settings, start_gateway, fault_table):
+    set_faults(sim, "broken-model", malformed_rate=1.0)
+    gateway = start_gateway(make_settings([provider(sim, "broken", max_retries=0), provider(sim, "steady")]))
+    responses = _many(gateway, 6)
+    signals = _signals(gateway)
+    fault_table.record("teacher returns malformed JSON", sent=6, answered=len(responses), stored=len(signals))
+    assert all(r.status_code == 200 for r in responses)
+    assert all(s.chosen_provider == "steady" for s in signals)
+    assert _candidate_errors(gateway, "broken")[0].startswith("bad_response")
+
+
+def test_silent_upstream_gives_safe_answer_or_504_within_timeout_plus_one(sim, make_settings, start_gateway,
+                                                                          fault_table):
+    set_faults(sim, "silent-model", hang_rate=1.0, hang_s=5)
+    gateway = start_gateway(make_settings([provider(sim, "silent", timeout_s=0.6, max_retries=0)],
+                                          gateway={"breaker_failures": 1000}))
+    for strict in (False, True):
+        started = time.perf_counter()
+        response = chat(gateway, headers={"X-Hibachi-Strict": str(strict).lower()})
+        assert time.perf_counter() - started < 0.6 + 1.0
+        assert response.status_code == (504 if strict else 200)
+    started = time.perf_counter()
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers={**CUSTOMER, "X-Hibachi-Strict": "1"},
+                      json={"messages": [{"role": "user", "content": "hi"}], "stream": True}, timeout=5) as streamed:
+        assert streamed.status_code == 504
+    assert time.perf_counter() - started < 0.6 + 1.0
+    signals = _signals(gateway)
+    fault_table.record("only teacher silent (safe answer / 504)", sent=3, answered=1, stored=len(signals),
+                       expected_stored=3, note="504s are recorded too")
+    assert sorted(s.stream_error or "" for s in signals) == ["", "no answer: HTTP 504", "no answer: HTTP 504"]
+
+
+def test_stream_breaking_before_the_first_token_falls_back(sim, make_settings, start_gateway, fault_table):
+    set_faults(sim, "down-model", error_rate=1.0)
+    set_faults(sim, "slow-model", latency_ms=3000)
+    gateway = start_gateway(make_settings([provider(sim, "down", max_retries=0),
+                                           provider(sim, "slow", timeout_s=0.4, max_retries=0),
+                                           provider(sim, "steady", kind="anthropic")],
+                                          gateway={"breaker_failures": 1000}))
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    stream = client.chat.completions.create(model="hibachi", stream=True,
+                                            messages=[{"role": "user", "content": "price?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TRUE_ANSWER
+    [signal] = _signals(gateway)
+    fault_table.record("stream fails before first token", sent=1, answered=1, stored=1)
+    assert signal.chosen_provider == "steady" and signal.trainable
+    assert _candidate_errors(gateway, "down") and "timeout" in _candidate_errors(gateway, "slow")[0]
+
+
+@pytest.mark.parametrize("fault", [{"stall_after_chunks": 3, "hang_s": 5}, {"break_after_chunks": 3}])
+def test_stream_breaking_mid_answer_ends_with_an_error_event(sim, make_settings, start_gateway, fault_table, fault):
+    set_faults(sim, "midway-model", **fault)
+    gateway = start_gateway(make_settings([provider(sim, "midway", timeout_s=0.5, max_retries=0),
+                                           provider(sim, "steady")]))
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    received = []
+    started = time.perf_counter()
+    with pytest.raises(openai.APIError, match="interrupted"):
+        for chunk in client.chat.completions.create(model="hibachi", stream=True,
+                                                    messages=[{"role": "user", "content": "price?"}]):
+            received.append(chunk.choices[0].delta.content or "")
+    assert time.perf_counter() - started < 0.5 + 1.0
+    assert "".join(received) == "Adults are $60 "  # three chunks reached the customer, then the error event
+    [signal] = _signals(gateway)
+    fault_table.record(f"stream breaks mid-answer ({next(iter(fault))})", sent=1, answered=1, stored=1,
+                       note="error event; trainable=False")
+    assert signal.trainable is False and signal.stream_error and signal.chosen_response == "Adults are $60 "
+
+
+def test_a_provider_in_cooldown_gets_no_traffic_until_it_expires(sim, make_settings, start_gateway, fault_table):
+    set_faults(sim, "down-model", error_rate=1.0)
+    gateway = start_gateway(make_settings([provider(sim, "down", max_retries=0), provider(sim, "steady")],
+                                          gateway={"breaker_failures": 2, "breaker_cooldown_s": 0.6}))
+    requests = sim.app.state.simulator.requests
+    for _ in range(2):
+        chat(gateway)
+    assert requests["down-model"] == 2
+    responses = [chat(gateway) for _ in range(5)]
+    assert requests["down-model"] == 2  # cooling down: no calls at all
+    assert all(r.status_code == 200 for r in responses)
+    time.sleep(0.7)
+    chat(gateway)
+    assert requests["down-model"] == 3  # cooldown over: tried again (half-open), failed, cooling down again
+    chat(gateway)
+    assert requests["down-model"] == 3
+    signals = _signals(gateway)
+    fault_table.record("provider in cooldown", sent=9, answered=9, stored=len(signals))
+    assert len(signals) == 9
+    assert "gateway_provider_skipped_total" in httpx.get(f"{gateway.url}/metrics").text
