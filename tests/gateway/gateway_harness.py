@@ -152,3 +152,18 @@ def chat(server: ServerThread, text: str = "How much per adult?", *, headers: di
     payload = {"model": "hibachi", "messages": [{"role": "user", "content": text}], **body}
     return httpx.post(f"{server.url}/v1/chat/completions", json=payload, headers={**CUSTOMER, **(headers or {})},
                       timeout=timeout)
+
+
+def serve_in_subprocess() -> None:
+    """Entry point for tests that need a real gateway process (SIGKILL): settings from the environment."""
+    import sys
+
+    from hibachi.settings import get_settings
+
+    port = int(sys.argv[1])
+    uvicorn.run(create_app(get_settings(), critic=WagyuCritic(), retriever=FactsRetriever()), host="127.0.0.1",
+                port=port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    serve_in_subprocess()
