@@ -30,11 +30,12 @@ KNOWN_SESSIONS = 10_000
 
 class Capture:
     def __init__(self, outbox_dir: Path, database_url: str, *, batch_size: int = 200, max_backoff_s: float = 5.0,
-                 migrate: bool = True, on_stored: Callable[[int], None] | None = None,
+                 migrate: bool = True, linger_s: float = 0.05, on_stored: Callable[[int], None] | None = None,
                  on_db_state: Callable[[bool], None] | None = None) -> None:
         self.journal = Journal(outbox_dir)
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
+        self.linger_s = linger_s
         self.migrate = migrate
         self.on_stored = on_stored or (lambda n: None)
         self.on_db_state = on_db_state or (lambda up: None)
@@ -124,8 +125,11 @@ class Capture:
             if not stored:
                 self.journal.appended.clear()
                 self.journal.appended.wait(0.5)
+            elif stored < self.batch_size:
+                # Linger a moment so the next transaction carries many records (group commit).
+                self._stop.wait(self.linger_s)
 
-    def _drain_once(self) -> bool:
+    def _drain_once(self) -> int:
         with self._engine_lock:
             engine = self.engine
         if not self._migrated:
@@ -133,12 +137,12 @@ class Capture:
             self._migrated = True
         batch = self.journal.read(self.batch_size)
         if batch is None:
-            return False
+            return 0
         self._store(engine, batch)
         self.journal.commit(batch)
         self._set_db_state(True)
         self.on_stored(len(batch.records))
-        return True
+        return max(len(batch.records), 1)
 
     def _store(self, engine: Engine, batch: Batch) -> None:
         factory = session_factory(engine)

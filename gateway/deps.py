@@ -24,14 +24,14 @@ class Caller:
     is_admin: bool
 
 
-def get_state(request: Request) -> GatewayState:
+async def get_state(request: Request) -> GatewayState:
     return request.app.state.gateway
 
 
 State = Annotated[GatewayState, Depends(get_state)]
 
 
-def get_settings_dep(state: State) -> Settings:
+async def get_settings_dep(state: State) -> Settings:
     return state.settings
 
 
@@ -67,7 +67,7 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def authenticate(request: Request, state: State) -> Caller:
+async def authenticate(request: Request, state: State) -> Caller:
     key = presented_key(request)
     if key is None:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", headers=BEARER)
@@ -79,7 +79,7 @@ def authenticate(request: Request, state: State) -> Caller:
     return caller
 
 
-def require_customer(caller: Annotated[Caller, Depends(authenticate)], state: State) -> Caller:
+async def require_customer(caller: Annotated[Caller, Depends(authenticate)], state: State) -> Caller:
     """Any valid key (admins may call the customer API), within its rate limit."""
     wait = state.limiter.acquire(caller.key_id)
     if wait:
@@ -89,7 +89,7 @@ def require_customer(caller: Annotated[Caller, Depends(authenticate)], state: St
     return caller
 
 
-def require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+async def require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
     if not caller.is_admin:
         raise HTTPException(403, "this endpoint needs an admin key")
     return caller

@@ -17,8 +17,9 @@ from typing import Any
 from gateway.capture import Capture
 from gateway.ensemble import CandidateResult, Ensemble, safe_answer
 from gateway.metrics import GatewayMetrics
+from gateway.middleware import new_id
 from gateway.policy import TrafficPolicy, route_for
-from hibachi.records import new_id, utcnow
+from hibachi.records import utcnow
 from hibachi.settings import Settings
 
 log = logging.getLogger("gateway.service")

@@ -101,6 +101,8 @@ class GatewaySettings(BaseModel):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     retry_initial_backoff_s: float = Field(default=0.05, ge=0)
+    # The SDKs' HTTP transport: aiohttp costs far less CPU per call than httpx's pool under load.
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # Shadow calls waiting at once beyond this are skipped (counted), so shadowing never piles up.
     max_pending_shadows: int = Field(default=200, ge=1)
 

@@ -13,4 +13,5 @@ __all__ = ["CircuitBreaker", "Completion", "Provider", "ProviderError", "StreamU
 def build_provider(config: ProviderConfig, gateway: GatewaySettings) -> Provider:
     kind = AnthropicProvider if config.kind == "anthropic" else OpenAIChatProvider
     breaker = CircuitBreaker(failures=gateway.breaker_failures, cooldown_s=gateway.breaker_cooldown_s)
-    return kind(config=config, breaker=breaker, initial_backoff_s=gateway.retry_initial_backoff_s)
+    return kind(config=config, breaker=breaker, initial_backoff_s=gateway.retry_initial_backoff_s,
+                http_transport=gateway.http_transport)

@@ -31,6 +31,7 @@ class AnthropicProvider(Provider):
             self._client = anthropic.AsyncAnthropic(
                 api_key=self.config.api_key(), base_url=self.config.base_url, max_retries=0,
                 timeout=self.config.timeout_s,  # a float: the SDKs disagree on which httpx they use
+                http_client=anthropic.DefaultAioHttpClient() if self.http_transport == "aiohttp" else None,
             )
         return self._client  # type: ignore[return-value]
 

@@ -73,6 +73,7 @@ class Provider:
     config: ProviderConfig
     breaker: CircuitBreaker
     initial_backoff_s: float = 0.05
+    http_transport: str = "aiohttp"
     _client: object | None = field(default=None, repr=False)
 
     @property

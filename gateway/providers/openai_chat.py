@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from gateway.providers.base import Completion, Provider, ProviderError, StreamUsage
 
@@ -29,8 +30,16 @@ class OpenAIChatProvider(Provider):
             self._client = openai.AsyncOpenAI(
                 api_key=self.config.api_key(), base_url=self.config.base_url, max_retries=0,
                 timeout=self.config.timeout_s,  # a float: the SDKs disagree on which httpx they use
+                http_client=openai.DefaultAioHttpClient() if self.http_transport == "aiohttp" else None,
             )
         return self._client  # type: ignore[return-value]
+
+    async def _post(self, body: dict, timeout_s: float, *, stream: bool = False):
+        # What chat.completions.create does (auth, errors, typed responses and streams) minus its
+        # per-call TypedDict transform: ~1 ms of CPU a call, and the identity for plain JSON messages.
+        return await self.client().post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                        options={"timeout": timeout_s}, stream=stream,
+                                        stream_cls=openai.AsyncStream[ChatCompletionChunk])
 
     @staticmethod
     def _messages(messages: list[dict], system: str) -> list[dict]:
@@ -39,9 +48,8 @@ class OpenAIChatProvider(Provider):
 
     async def _complete(self, messages: list[dict], system: str, timeout_s: float) -> Completion:
         try:
-            response = await self.client().chat.completions.create(
-                model=self.config.model, messages=self._messages(messages, system), timeout=timeout_s,
-            )
+            response = await self._post({"model": self.config.model, "messages": self._messages(messages, system)},
+                                        timeout_s)
             text = response.choices[0].message.content or ""
             usage = response.usage
             return Completion(text=text, model=response.model or self.config.model,
@@ -54,10 +62,9 @@ class OpenAIChatProvider(Provider):
 
     async def _stream(self, messages: list[dict], system: str, usage: StreamUsage) -> AsyncIterator[str]:
         try:
-            stream = await self.client().chat.completions.create(
-                model=self.config.model, messages=self._messages(messages, system), stream=True,
-                stream_options={"include_usage": True},
-            )
+            stream = await self._post({"model": self.config.model, "messages": self._messages(messages, system),
+                                       "stream": True, "stream_options": {"include_usage": True}},
+                                      self.config.timeout_s, stream=True)
             async with stream:
                 async for chunk in stream:
                     usage.model = chunk.model or usage.model
