@@ -1,0 +1,96 @@
+"""`hibachi providers simulate` and `hibachi gateway serve`: they start, answer and stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from hibachi.cli import app
+from hibachi.processes import free_port
+
+
+def needs_real_components() -> None:
+    try:
+        from hibachi.retrieval import Retriever  # noqa: F401
+        from hibachi.synth.answers import answer_question  # noqa: F401
+
+        from hibachi.critic import Critic  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"needs the critic, retrieval and synth packages ({exc})")
+
+
+def _wait(url: str, process: subprocess.Popen, timeout_s: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode()
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def _stop(process: subprocess.Popen) -> int:
+    os.killpg(process.pid, signal.SIGTERM)
+    return process.wait(timeout=15)
+
+
+def test_the_commands_are_registered():
+    result = CliRunner().invoke(app, ["--help"])
+    assert "gateway" in result.output and "providers" in result.output
+    assert "--port" in CliRunner().invoke(app, ["providers", "simulate", "--help"]).output
+    assert "--host" in CliRunner().invoke(app, ["gateway", "serve", "--help"]).output
+
+
+def test_simulate_serves_both_protocols_and_stops_on_sigterm():
+    import anthropic
+    import openai
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "hibachi.cli", "providers", "simulate", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert _wait(f"http://127.0.0.1:{port}/health", process).status_code == 200
+        model = 'gpt-4o@answer="Adults are $60 per person."'  # a model-name directive fixes the answer
+        oa = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        assert oa.chat.completions.create(model=model, messages=[{"role": "user", "content": "price?"}]
+                                          ).choices[0].message.content == "Adults are $60 per person."
+        an = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="x", max_retries=0)
+        reply = an.messages.create(model='claude@answer="Hi there"', max_tokens=50,
+                                   messages=[{"role": "user", "content": "hi"}])
+        assert reply.content[0].text == "Hi there"
+        with an.messages.stream(model='claude@answer="Hi there again"', max_tokens=50,
+                                messages=[{"role": "user", "content": "hi"}]) as stream:
+            assert "".join(stream.text_stream) == "Hi there again"
+    finally:
+        code = _stop(process)
+    assert code in (0, -signal.SIGTERM)
+
+
+def test_gateway_serve_starts_answers_and_stops_on_sigterm(tmp_path):
+    needs_real_components()
+    sim_port, port = free_port(), free_port()
+    env = {**os.environ, "HIBACHI_DATA_DIR": str(tmp_path / "var"),
+           "HIBACHI_PROVIDERS": f'[{{"name": "openai", "kind": "openai", "model": "gpt-4o", '
+                                f'"base_url": "http://127.0.0.1:{sim_port}/v1"}}]'}
+    sim = subprocess.Popen([sys.executable, "-m", "hibachi.cli", "providers", "simulate", "--port", str(sim_port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    gateway = subprocess.Popen([sys.executable, "-m", "hibachi.cli", "gateway", "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(f"http://127.0.0.1:{sim_port}/health", sim)
+        assert _wait(f"http://127.0.0.1:{port}/health/ready", gateway).status_code == 200
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=20,
+                              headers={"Authorization": "Bearer dev-customer-key"},
+                              json={"messages": [{"role": "user", "content": "How much is it per adult?"}]})
+        assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"]
+    finally:
+        gateway_code, sim_code = _stop(gateway), _stop(sim)
+    assert gateway_code in (0, -signal.SIGTERM) and sim_code in (0, -signal.SIGTERM)
