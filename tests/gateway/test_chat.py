@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -138,3 +140,29 @@ def test_best_prefers_quality_then_speed():
     assert Ensemble.best([slow, fast]) is fast
     assert Ensemble.best([slow, fast, better, failed]) is better
     assert Ensemble.best([failed]) is None
+
+
+def test_cors_is_off_by_default_and_configurable(sim, make_settings, start_gateway, gateway):
+    preflight = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+    closed = httpx.options(f"{gateway.url}/v1/chat/completions", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    opened = start_gateway(make_settings([provider(sim, "openai")], gateway={"cors_origins": ["https://shop.example"]}))
+    allowed = httpx.options(f"{opened.url}/v1/chat/completions", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_a_client_leaving_mid_stream_still_leaves_an_untrainable_signal(sim, make_settings, start_gateway):
+    set_faults(sim, "slow-model", chunk_delay_ms=100)
+    gateway = start_gateway(make_settings([provider(sim, "slow")]))
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers=CUSTOMER, timeout=10, json={
+            "messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
+        for line in response.iter_lines():
+            if '"content":"Adults' in line:
+                break  # the customer closes the connection after the first words
+    deadline = time.monotonic() + 5
+    signals = []
+    while not signals and time.monotonic() < deadline:
+        time.sleep(0.1)
+        signals = _signals(gateway)
+    [signal] = signals
+    assert signal.trainable is False and signal.stream_error == "client disconnected"

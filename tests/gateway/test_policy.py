@@ -114,3 +114,16 @@ def test_policy_change_at_runtime_takes_effect(sim, make_settings, start_gateway
     assert chat(gateway).headers["x-served-by"] == "teacher"
     httpx.put(f"{gateway.url}/admin/api/traffic", headers=ADMIN, json={"policy": "split", "split_percent": 100})
     assert chat(gateway).headers["x-served-by"] == "local"
+
+
+def test_shadow_runs_after_a_streamed_answer_too(sim, make_settings, start_gateway):
+    gateway = _gateway(sim, make_settings, start_gateway, "shadow")
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    stream = client.chat.completions.create(model="hibachi", stream=True,
+                                            messages=[{"role": "user", "content": "price?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TRUE_ANSWER
+    deadline = time.monotonic() + 5
+    while not _stored(gateway, ShadowComparison) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [shadow] = _stored(gateway, ShadowComparison)
+    assert shadow.local_response == LOCAL_ANSWER and shadow.critic_passed is True
