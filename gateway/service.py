@@ -153,8 +153,13 @@ class ChatService:
 
     def count_request(self, turn: Turn, served: Served, *, status: str) -> None:
         adapter = served.adapter_version or ""
+        latency_s = time.perf_counter() - turn.started
+        log.info("answered", extra={"session_id": turn.session_id, "served_by": served.served_by,
+                                    "provider": served.provider, "adapter_version": served.adapter_version,
+                                    "status": status, "latency_ms": round(latency_s * 1000, 1),
+                                    "candidates": len(served.candidates)})
         self.metrics.requests.labels(served.served_by, adapter, served.policy, status).inc()
-        self.metrics.request_latency.labels(served.served_by, adapter).observe(time.perf_counter() - turn.started)
+        self.metrics.request_latency.labels(served.served_by, adapter).observe(latency_s)
 
     def signal_record(self, turn: Turn, served: Served, *, stream_error: str | None = None) -> dict:
         chosen = next((c for c in served.candidates if c.chosen), None)
