@@ -158,6 +158,25 @@ class RolloutSettings(BaseModel):
     use_cluster: bool = False
 
 
+class AnalysisSettings(BaseModel):
+    """Canary analysis and monitoring thresholds (Flagger-style), versioned here rather than in code."""
+
+    window_hours: float = Field(default=24.0, gt=0)
+    min_samples: int = Field(default=50, ge=1)  # local answers per arm before any decision
+    min_outcomes: int = Field(default=30, ge=1)  # sessions with a known outcome before conversion counts
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # significance of a one-sided test
+    # A rate may be this much (absolute) worse on the canary and still be promoted.
+    rate_tolerance: float = Field(default=0.02, ge=0, le=1)
+    # Canary p95 latency may be this many times the stable one.
+    latency_tolerance: float = Field(default=1.25, ge=1)
+    # Violation categories counted as hallucinations; empty means every violation is one.
+    hallucination_categories: list[str] = Field(default_factory=list)
+    # Embedding drift: classifier ROC AUC above this between training and production prompts is drift.
+    drift_auc_threshold: float = Field(default=0.6, gt=0.5, le=1)
+    quality_target: int = Field(default=1000, ge=1)  # quality examples before the first training run
+    days_per_month: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HIBACHI_",
@@ -183,6 +202,7 @@ class Settings(BaseSettings):
     filter: FilterSettings = Field(default_factory=FilterSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     @classmethod
     def settings_customise_sources(

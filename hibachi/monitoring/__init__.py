@@ -1,0 +1,1 @@
+"""Watching the loop: Evidently reports, canary analysis and the admin dashboard's data."""

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from monitoring_rows import NOW, local_turn, state
+
+from hibachi.errors import UserError
+from hibachi.monitoring.canary import analyze, next_step
+
+pytestmark = pytest.mark.storage
+WINDOW = timedelta(hours=24)
+
+
+def _arm(session, version, n, *, fail_rate=0.02, halluc_rate=0.02, latency=100.0, seed=0):
+    rng = random.Random(seed)
+    for _ in range(n):
+        hallucinated = rng.random() < halluc_rate
+        passed = not hallucinated and rng.random() >= fail_rate
+        local_turn(session, version, passed=passed, hallucinated=hallucinated, latency=latency * rng.uniform(0.8, 1.2))
+
+
+def test_clearly_worse_canary_rolls_back_naming_hallucinations(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session)
+        _arm(session, "v1", 120, seed=1)
+        _arm(session, "v2", 120, halluc_rate=0.35, seed=2)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "rollback"
+    assert decision.next_percent == 0
+    assert "hallucination_rate" in decision.reason and "canary" in decision.reason
+    worse = {c.metric for c in decision.comparisons if c.verdict == "worse"}
+    assert "hallucination_rate" in worse
+    halluc = next(c for c in decision.comparisons if c.metric == "hallucination_rate")
+    assert halluc.canary > 0.2 > halluc.stable and halluc.p_value < 0.001
+
+
+def test_clearly_better_canary_advances_one_step(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session, percent=10)
+        _arm(session, "v1", 120, halluc_rate=0.15, fail_rate=0.1, seed=3)
+        _arm(session, "v2", 120, halluc_rate=0.0, fail_rate=0.0, latency=80.0, seed=4)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "promote", decision.reason
+    assert decision.current_percent == 10 and decision.next_percent == 50
+    assert "within tolerance" in decision.reason
+    assert all(c.verdict in ("ok", "skipped") for c in decision.comparisons)
+
+
+def test_last_step_promotes_fully(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session, percent=90)
+        _arm(session, "v1", 80, seed=5)
+        _arm(session, "v2", 80, seed=6)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "promote" and decision.next_percent == 100
+
+
+def test_too_small_a_sample_holds_with_counts(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session)
+        _arm(session, "v1", 120, seed=7)
+        _arm(session, "v2", 12, halluc_rate=0.5, seed=8)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "hold"
+    assert "too few samples" in decision.reason and "has 12" in decision.reason and "need 50" in decision.reason
+
+
+def test_slower_canary_rolls_back_on_latency(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session)
+        _arm(session, "v1", 80, latency=100.0, seed=9)
+        _arm(session, "v2", 80, latency=400.0, seed=10)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "rollback"
+    assert "latency_p95_ms" in decision.reason
+
+
+def test_signals_outside_the_window_do_not_count(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session)
+        for _ in range(60):
+            local_turn(session, "v1", when=NOW - timedelta(days=3))
+            local_turn(session, "v2", when=NOW - timedelta(days=3), hallucinated=True, passed=False)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "hold" and "has 0" in decision.reason
+
+
+def test_unknown_rollout_name_is_a_clear_error(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session)
+        session.commit()
+        with pytest.raises(UserError, match="no rollout named 'nope'; known rollouts: hibachi-llama"):
+            analyze(session, "nope", WINDOW, settings, now=NOW)
+
+
+def test_no_canary_in_progress_holds(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        state(session, canary=None, percent=None, stage="stable")
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "hold" and "no canary in progress" in decision.reason
+
+
+def test_steps_come_from_settings():
+    assert next_step(0, [10, 50, 90]) == 10
+    assert next_step(10, [10, 50, 90]) == 50
+    assert next_step(90, [10, 50, 90]) == 100
+    assert next_step(None, [25, 75]) == 25
