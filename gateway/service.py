@@ -109,6 +109,11 @@ class ChatService:
 
     async def ask_student(self, turn: Turn, system: str) -> CandidateResult:
         student = self.ensemble.students[0]
+        if not student.breaker.available():
+            self.metrics.provider_skipped.labels(student.name).inc()
+            return CandidateResult(provider=student.name, model=student.config.model, role="student",
+                                   error=f"cooldown: {student.name} is cooling down after failures",
+                                   error_kind="cooldown")
         return await self.ensemble.call(student, turn.messages, system, turn.question,
                                         timeout_s=self.settings.traffic.student_timeout_s)
 

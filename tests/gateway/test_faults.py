@@ -165,3 +165,13 @@ def test_a_provider_in_cooldown_gets_no_traffic_until_it_expires(sim, make_setti
     fault_table.record("provider in cooldown", sent=9, answered=9, stored=len(signals))
     assert len(signals) == 9
     assert "gateway_provider_skipped_total" in httpx.get(f"{gateway.url}/metrics").text
+
+
+def test_a_cooling_student_is_skipped_straight_to_the_teacher(sim, make_settings, start_gateway):
+    set_faults(sim, "local-model", error_rate=1.0)
+    gateway = start_gateway(make_settings(
+        [provider(sim, "openai"), provider(sim, "local", role="student", max_retries=0)],
+        traffic={"policy": "split", "split_percent": 100}, gateway={"breaker_failures": 1, "breaker_cooldown_s": 30}))
+    assert [chat(gateway).headers["x-served-by"] for _ in range(3)] == ["fallback"] * 3
+    assert sim.app.state.simulator.requests["local-model"] == 1  # later turns never waited on it
+    assert httpx.get(f"{gateway.url}/health/ready").status_code == 200
