@@ -43,8 +43,11 @@ class OpenAIChatProvider(Provider):
 
     @staticmethod
     def _messages(messages: list[dict], system: str) -> list[dict]:
+        """One system message: the grounding first, then any the client sent (as the Anthropic adapter does)."""
+        own = [m["content"] for m in messages if m["role"] == "system"]
+        text = "\n\n".join(part for part in (system, *own) if part)
         rest = [m for m in messages if m["role"] != "system"]
-        return [{"role": "system", "content": system}, *rest] if system else rest
+        return [{"role": "system", "content": text}, *rest] if text else rest
 
     async def _complete(self, messages: list[dict], system: str, timeout_s: float) -> Completion:
         try:

@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from gateway.journal import Journal
 from gateway.storage import store_records
-from hibachi.db import make_engine, session_factory, upgrade
+from hibachi.db import make_engine, session_factory
 from hibachi.processes import free_port
-from hibachi.records import TrainingSignal
+from hibachi.records import Candidate, ChatSession, ShadowComparison, TrainingSignal
 
 pytestmark = pytest.mark.fault
 HARNESS = Path(__file__).with_name("gateway_harness.py")
@@ -142,16 +142,20 @@ def _signal(request_id: str) -> dict:
                 {"provider": "p", "model": "m", "role": "teacher", "response": "a", "chosen": True}]}
 
 
-def test_replaying_records_stores_each_request_once(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    upgrade(engine)
-    factory = session_factory(engine)
+@pytest.mark.storage
+def test_replaying_records_stores_each_request_once(db):
+    _, factory = db
+    outcome = {"type": "outcome", "session_id": "s", "led_to_booking": True, "customer_rating": 4}
+    shadow = {"type": "shadow", "signal_id": "sig-r1", "provider": "local", "model": "v1", "teacher_response": "a",
+              "local_response": "b", "similarity": 0.5, "violations": []}
     for _ in range(2):  # the second pass is a replay after a crash between commit and checkpoint
         with factory.begin() as session:
-            store_records(session, [_signal("r1"), _signal("r2"), _signal("r1")])
+            store_records(session, [_signal("r1"), _signal("r2"), _signal("r1"), shadow, outcome])
     with factory() as session:
         assert sorted(session.scalars(select(TrainingSignal.request_id))) == ["r1", "r2"]
-    engine.dispose()
+        assert session.scalar(select(func.count()).select_from(ShadowComparison)) == 1
+        assert session.scalar(select(func.count()).select_from(Candidate)) == 2
+        assert session.get(ChatSession, "s").customer_rating == 4
 
 
 def test_journal_ignores_a_torn_tail_and_resumes_from_its_checkpoint(tmp_path):
