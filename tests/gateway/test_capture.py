@@ -177,3 +177,13 @@ def test_journal_ignores_a_torn_tail_and_resumes_from_its_checkpoint(tmp_path):
     reopened.append_sync({"n": 4})
     assert [r["n"] for r in reopened.read(limit=10).records] == [4]
     reopened.close()
+
+
+@pytest.mark.storage
+def test_capture_and_admin_work_on_each_backend(sim, make_settings, start_gateway, db_url):
+    gateway = start_gateway(make_settings([provider(sim, "openai")], database_url=db_url))
+    for i in range(12):
+        assert chat(gateway, headers={"X-Session-Id": f"b{i % 4}"}).status_code == 200
+    wait_stored(gateway)
+    page = httpx.get(f"{gateway.url}/admin/api/signals", headers={"Authorization": "Bearer dev-admin-key"}).json()
+    assert page["total"] == 12
