@@ -158,6 +158,18 @@ class RolloutSettings(BaseModel):
     use_cluster: bool = False
 
 
+class ServingSettings(BaseModel):
+    """The local predictor (`hibachi serve`): where it listens and what a request may ask for."""
+
+    model_name: str = "hibachi-llama"  # the KServe model name; requests naming it get the default adapter
+    port: int = Field(default=8902, ge=1, le=65535)
+    base_model: Path | None = None  # None builds the tiny offline model under data_dir/models/tiny
+    max_tokens_limit: int = Field(default=256, ge=1)
+    default_max_tokens: int = Field(default=128, ge=1)
+    # Without a cluster, rollout writes the overlay files here (None: the repository's manifests/).
+    manifests_dir: Path | None = None
+
+
 class AnalysisSettings(BaseModel):
     """Canary analysis and monitoring thresholds (Flagger-style), versioned here rather than in code."""
 
@@ -202,6 +214,7 @@ class Settings(BaseSettings):
     filter: FilterSettings = Field(default_factory=FilterSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     @classmethod

@@ -1,0 +1,57 @@
+"""`hibachi serve`: the KServe predictor with OpenAI-compatible chat on one port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hibachi.errors import UserError
+
+
+def _adapter_names(adapters: list[Path], names: list[str]) -> dict[str, Path]:
+    if names and len(names) != len(adapters):
+        raise UserError(f"--adapter-name given {len(names)} time(s) for {len(adapters)} --adapter")
+    chosen = names or [path.resolve().name for path in adapters]
+    if len(set(chosen)) != len(chosen):
+        raise UserError(f"adapter names must be unique, got {chosen}; name them with --adapter-name")
+    for path in adapters:
+        if not (path / "adapter_config.json").is_file():
+            raise UserError(f"--adapter {path}: no adapter_config.json there (not a PEFT adapter directory)")
+    return dict(zip(chosen, adapters, strict=True))
+
+
+def command(
+    base_model: Annotated[Path | None, typer.Option(help="Llama checkpoint dir (default: the tiny offline model).")]
+    = None,
+    adapter: Annotated[list[Path] | None, typer.Option(help="LoRA adapter dir; repeat to serve several.")] = None,
+    adapter_name: Annotated[list[str] | None, typer.Option(help="Version id per --adapter (default: dir name).")]
+    = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: settings.serving.port).")] = None,
+    host: Annotated[str, typer.Option(help="Accepted for symmetry; KServe's server binds all interfaces.")]
+    = "0.0.0.0",
+    merge: Annotated[bool, typer.Option(help="Merge a single adapter into the weights for speed.")] = True,
+    name: Annotated[str | None, typer.Option(help="KServe model name (default: settings.serving.model_name).")]
+    = None,
+) -> None:
+    """Serve a base Llama plus LoRA adapters: KServe v1/v2 predict and OpenAI chat at /openai/v1."""
+    from hibachi.settings import get_settings
+    from serving.server import build_predictor, serve
+
+    settings = get_settings().serving
+    data_dir = get_settings().data_dir
+    if base_model is None:
+        base_model = settings.base_model
+    if base_model is None:
+        from hibachi.tiny_model import build_tiny_model
+
+        base_model = build_tiny_model(data_dir / "models" / "tiny")
+    if not (base_model / "config.json").is_file():
+        raise UserError(f"--base-model {base_model}: no config.json there (not a Hugging Face checkpoint)")
+    adapters = _adapter_names(list(adapter or []), list(adapter_name or []))
+    predictor = build_predictor(name or settings.model_name, base_model, adapters, merge=merge,
+                                max_tokens_limit=settings.max_tokens_limit)
+    typer.echo(f"serving {predictor.name} ({', '.join(adapters) or 'base only'}) on {host}:{port or settings.port}",
+               err=True)
+    serve(predictor, port or settings.port, settings.default_max_tokens)

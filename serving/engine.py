@@ -1,0 +1,226 @@
+"""Chat generation over a base Llama plus LoRA adapters (transformers + peft), shared by every front end.
+
+One adapter is merged into the base weights (``merge_and_unload``) so it costs nothing per token;
+several stay a ``PeftModel`` with named adapters, switched per request. A lock guards the model:
+switching adapters and generating are one critical section, so concurrent requests never see each
+other's adapter or KV cache. ``generate_batch`` runs several greedy requests for the same adapter in
+one padded forward pass (the v1 ``instances`` list uses it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_NAME = "base"
+
+
+class RequestTooLarge(ValueError):
+    """The prompt plus the requested completion does not fit the model's context."""
+
+
+class UnknownAdapter(ValueError):
+    """The request named an adapter this engine does not serve."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (end of turn) or "length" (max_new_tokens reached)
+    model: str  # the adapter version id that served, or "base"
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict]
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    adapter: str | None = None
+
+
+def pick_device() -> tuple[str, object]:
+    import torch
+
+    if torch.cuda.is_available():
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return "cuda", dtype
+    return "cpu", torch.float32
+
+
+class ChatEngine:
+    def __init__(self, model, tokenizer, adapter_names: list[str], merged: bool, device: str) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.adapter_names = adapter_names
+        self.merged = merged
+        self.device = device
+        self.context_length = int(getattr(model.config, "max_position_embeddings", 2048))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, base_model: Path | str, adapters: dict[str, Path | str] | None = None, merge: bool = True,
+             device: str | None = None) -> ChatEngine:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        chosen_device, dtype = pick_device()
+        device = device or chosen_device
+        if device == "cpu":
+            import torch
+
+            dtype = torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=dtype)
+        adapters = dict(adapters or {})
+        for name, path in adapters.items():
+            if name == BASE_NAME:
+                raise ValueError(f"adapter name {BASE_NAME!r} is reserved for the base model")
+            if not (Path(path) / "adapter_config.json").is_file():
+                raise FileNotFoundError(f"adapter {name!r}: {path} has no adapter_config.json")
+        merged = False
+        if adapters:
+            from peft import PeftModel
+
+            names = list(adapters)
+            model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+            for name in names[1:]:
+                model.load_adapter(str(adapters[name]), adapter_name=name)
+            if merge and len(names) == 1:
+                model = model.merge_and_unload()
+                merged = True
+        model.to(device)
+        model.eval()
+        return cls(model, tokenizer, list(adapters), merged, device)
+
+    @property
+    def served_models(self) -> list[str]:
+        """Names a request may ask for: each adapter, and the base when adapters are not merged in."""
+        return self.adapter_names if self.merged else [*self.adapter_names, BASE_NAME]
+
+    @property
+    def default_model(self) -> str:
+        return self.adapter_names[0] if self.adapter_names else BASE_NAME
+
+    def resolve(self, adapter: str | None) -> str:
+        name = adapter or self.default_model
+        if name not in self.served_models:
+            raise UnknownAdapter(f"model {name!r} is not served here; served: {self.served_models}")
+        return name
+
+    def prompt_ids(self, messages: list[dict]) -> list[int]:
+        return list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                       return_dict=True)["input_ids"])
+
+    def check_fits(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        if prompt_tokens + max_new_tokens > self.context_length:
+            raise RequestTooLarge(
+                f"prompt ({prompt_tokens} tokens) plus max_tokens ({max_new_tokens}) exceeds the context "
+                f"length of {self.context_length} tokens")
+
+    def _select(self, name: str):
+        """Activate the adapter for ``name``; returns a context manager (the base disables adapters)."""
+        from contextlib import nullcontext
+
+        if self.merged or not self.adapter_names:
+            return nullcontext()
+        if name == BASE_NAME:
+            return self.model.disable_adapter()
+        self.model.set_adapter(name)
+        return nullcontext()
+
+    def _generate_kwargs(self, max_new_tokens: int, temperature: float) -> dict:
+        kwargs = {"max_new_tokens": max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id,
+                  "eos_token_id": self.tokenizer.eos_token_id}
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_p=1.0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def _finish(self, new_ids: list[int], max_new_tokens: int, prompt_tokens: int, name: str) -> Completion:
+        eos = self.tokenizer.eos_token_id
+        stopped = eos in new_ids
+        if stopped:
+            new_ids = new_ids[: new_ids.index(eos) + 1]
+        pad = self.tokenizer.pad_token_id
+        text_ids = [t for t in new_ids if t not in (eos, pad)]
+        text = self.tokenizer.decode(text_ids, skip_special_tokens=True).strip()
+        finish = "stop" if stopped or len(new_ids) < max_new_tokens else "length"
+        return Completion(text, prompt_tokens, len(new_ids), finish, name)
+
+    def generate(self, messages: list[dict], max_new_tokens: int = 128, temperature: float = 0.0,
+                 adapter: str | None = None) -> Completion:
+        return self.generate_batch([ChatRequest(messages, max_new_tokens, temperature, adapter)])[0]
+
+    def generate_batch(self, requests: list[ChatRequest]) -> list[Completion]:
+        """Answer several requests; greedy ones for the same adapter share one padded forward pass."""
+        import torch
+
+        prepared = []
+        for request in requests:
+            name = self.resolve(request.adapter)
+            ids = self.prompt_ids(request.messages)
+            self.check_fits(len(ids), request.max_new_tokens)
+            prepared.append((name, ids, request))
+        results: list[Completion | None] = [None] * len(requests)
+        groups: dict[tuple, list[int]] = {}
+        for index, (name, _ids, request) in enumerate(prepared):
+            # Sampling requests run alone so each keeps its own random stream.
+            key = (name, index) if request.temperature > 0 else (name, "greedy")
+            groups.setdefault(key, []).append(index)
+        for (name, _), indices in groups.items():
+            batch = [prepared[i][1] for i in indices]
+            limit = max(prepared[i][2].max_new_tokens for i in indices)
+            temperature = prepared[indices[0]][2].temperature
+            encoded = self.tokenizer.pad({"input_ids": batch}, return_tensors="pt").to(self.device)
+            with self._lock, self._select(name), torch.inference_mode():
+                output = self.model.generate(**encoded, **self._generate_kwargs(limit, temperature))
+            width = encoded["input_ids"].shape[1]
+            for row, index in enumerate(indices):
+                own_limit = prepared[index][2].max_new_tokens
+                new_ids = output[row, width:].tolist()[:own_limit]
+                results[index] = self._finish(new_ids, own_limit, len(prepared[index][1]), name)
+        return results  # type: ignore[return-value]
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 128, temperature: float = 0.0,
+               adapter: str | None = None) -> Iterator[str]:
+        """Yield text deltas as they are generated; the generation holds the model lock until it ends."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        name = self.resolve(adapter)
+        ids = self.prompt_ids(messages)
+        self.check_fits(len(ids), max_new_tokens)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+        inputs = torch.tensor([ids], device=self.device)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with self._lock, self._select(name), torch.inference_mode():
+                    self.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), streamer=streamer,
+                                        **self._generate_kwargs(max_new_tokens, temperature))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, daemon=True, name="hibachi-stream")
+        worker.start()
+        first = True
+        for delta in streamer:
+            if first:
+                delta, first = delta.lstrip(), False
+            if delta:
+                yield delta
+        worker.join()
+        if failure:
+            raise failure[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

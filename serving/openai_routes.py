@@ -1,0 +1,128 @@
+"""OpenAI-compatible chat completions on the KServe app, without vllm (kserve's own module needs it).
+
+``POST /openai/v1/chat/completions`` (plain JSON or SSE ``chat.completion.chunk`` events ending in
+``data: [DONE]``) and ``GET /openai/v1/models``. Bad requests get 4xx in OpenAI's error shape. The
+response's ``model`` is the adapter version id that served, which the gateway stores.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from serving.engine import ChatEngine, RequestTooLarge, UnknownAdapter
+from serving.schemas import ChatCompletionRequest
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error", param: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"message": message, "type": kind, "param": param,
+                                                               "code": None}})
+
+
+def build_router(predictor, max_tokens_limit: int = 256, default_max_tokens: int = 128) -> APIRouter:
+    """Routes bound to a ``ChatPredictor``; they answer 503 until its weights are loaded."""
+    router = APIRouter(prefix="/openai/v1")
+
+    def engine() -> ChatEngine | None:
+        return predictor.engine if predictor.ready else None
+
+    def adapter_for(requested: str | None, eng: ChatEngine) -> str | None:
+        # The InferenceService name (what the gateway's provider config calls the model) means the default.
+        if requested in (None, "", predictor.name):
+            return None
+        return requested
+
+    @router.get("/models")
+    async def list_models():
+        eng = engine()
+        if eng is None:
+            return _error(503, "model is loading", "service_unavailable")
+        now = int(time.time())
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": now, "owned_by": "hibachi"}
+                                           for name in eng.served_models]}
+
+    @router.post("/chat/completions")
+    async def chat_completions(request: Request):
+        eng = engine()
+        if eng is None:
+            return _error(503, "model is loading", "service_unavailable")
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(400, f"body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        try:
+            chat = ChatCompletionRequest.model_validate(body)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or "body"
+            return _error(400, f"{where}: {error['msg']}", param=where)
+        max_tokens = chat.token_limit or default_max_tokens
+        if max_tokens > max_tokens_limit:
+            return _error(400, f"max_tokens: at most {max_tokens_limit}, got {max_tokens}", param="max_tokens")
+        messages = [m.model_dump() for m in chat.messages]
+        adapter = adapter_for(chat.model, eng)
+        try:
+            served = eng.resolve(adapter)
+            prompt_tokens = len(eng.prompt_ids(messages))
+            eng.check_fits(prompt_tokens, max_tokens)
+        except UnknownAdapter as exc:
+            return _error(404, str(exc), "model_not_found", param="model")
+        except RequestTooLarge as exc:
+            return _error(400, str(exc), "context_length_exceeded", param="messages")
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        if chat.stream:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            events = _sse(eng, messages, max_tokens, chat.temperature, served, completion_id, created,
+                          prompt_tokens, include_usage)
+            return StreamingResponse(events, media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        result = await run_in_threadpool(eng.generate, messages, max_tokens, chat.temperature, served)
+        return {
+            "id": completion_id, "object": "chat.completion", "created": created, "model": result.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
+                         "finish_reason": result.finish_reason, "logprobs": None}],
+            "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                      "total_tokens": result.prompt_tokens + result.completion_tokens},
+        }
+
+    return router
+
+
+async def _sse(eng: ChatEngine, messages: list[dict], max_tokens: int, temperature: float, served: str,
+               completion_id: str, created: int, prompt_tokens: int, include_usage: bool) -> AsyncIterator[str]:
+    def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
+        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": served,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        if usage is not None:
+            payload["choices"] = []
+            payload["usage"] = usage
+        return f"data: {json.dumps(payload)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    text = []
+    try:
+        async for delta in iterate_in_threadpool(eng.stream(messages, max_tokens, temperature, served)):
+            text.append(delta)
+            yield chunk({"content": delta})
+    except Exception as exc:  # noqa: BLE001 - headers are sent; the error travels as an event
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+        yield "data: [DONE]\n\n"
+        return
+    completion_tokens = eng.count_tokens("".join(text)) + 1  # the end-of-turn token is not in the text
+    finish = "length" if completion_tokens > max_tokens else "stop"
+    yield chunk({}, finish)
+    if include_usage:
+        used = min(completion_tokens, max_tokens)
+        yield chunk({}, usage={"prompt_tokens": prompt_tokens, "completion_tokens": used,
+                               "total_tokens": prompt_tokens + used})
+    yield "data: [DONE]\n\n"
