@@ -118,8 +118,11 @@ async def _load(base_url: str, model: str, rate: float, seconds: float, api_key:
                                              messages=[{"role": "user", "content": f"How much per adult? #{i % 50}"}])
         latencies.append((time.perf_counter() - started) * 1000)
 
-    # Warm up connections, caches and the JIT-free paths before measuring.
-    await asyncio.gather(*(one(i) for i in range(20)))
+    # Warm up connections, caches, the capture writer and the allocator: one second of the same load.
+    for i in range(int(rate)):
+        await asyncio.sleep(1 / rate)
+        asyncio.create_task(one(i))
+    await asyncio.sleep(0.5)
     latencies.clear()
     tasks = []
     start = time.perf_counter()

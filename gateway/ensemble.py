@@ -44,16 +44,32 @@ class CandidateResult:
 
 
 class Judge:
-    """Runs the critic off the event loop (it may be CPU work) and files its verdict on a candidate."""
+    """Files the critic's verdict on a candidate.
+
+    A fast critic (rules) runs inline: a thread hand-off would cost more than the check. One that turns
+    out slow (say, an embedding model) is moved off the event loop so it never stalls other requests.
+    """
+
+    INLINE_BUDGET_S = 0.002
 
     def __init__(self, critic: Any, metrics: GatewayMetrics) -> None:
         self.critic = critic
         self.metrics = metrics
+        self.average_s = 0.0
+
+    async def evaluate(self, prompt: str, response: str) -> Any:
+        started = time.perf_counter()
+        if self.average_s <= self.INLINE_BUDGET_S:
+            verdict = self.critic.evaluate(prompt, response)
+        else:
+            verdict = await asyncio.to_thread(self.critic.evaluate, prompt, response)
+        self.average_s = 0.9 * self.average_s + 0.1 * (time.perf_counter() - started)
+        return verdict
 
     async def judge(self, prompt: str, candidate: CandidateResult) -> CandidateResult:
         if candidate.response is None:
             return candidate
-        verdict = await asyncio.to_thread(self.critic.evaluate, prompt, candidate.response)
+        verdict = await self.evaluate(prompt, candidate.response)
         candidate.critic_passed = bool(verdict.passed)
         candidate.quality_score = float(verdict.quality_score)
         candidate.violations = [v.model_dump(mode="json") for v in verdict.violations]

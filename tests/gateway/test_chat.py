@@ -166,3 +166,22 @@ def test_a_client_leaving_mid_stream_still_leaves_an_untrainable_signal(sim, mak
         signals = _signals(gateway)
     [signal] = signals
     assert signal.trainable is False and signal.stream_error == "client disconnected"
+
+
+async def test_a_slow_critic_moves_off_the_event_loop():
+    from gateway_harness import WagyuCritic
+
+    from gateway.ensemble import Judge
+    from gateway.metrics import GatewayMetrics
+
+    class SlowCritic(WagyuCritic):
+        def evaluate(self, prompt, response):
+            time.sleep(0.01)
+            return super().evaluate(prompt, response)
+
+    judge = Judge(SlowCritic(), GatewayMetrics())
+    for _ in range(3):
+        await judge.evaluate("q", "a")
+    assert judge.average_s > Judge.INLINE_BUDGET_S  # later calls go through a worker thread
+    verdict = await judge.evaluate("q", "wagyu")
+    assert verdict.passed is False
