@@ -55,13 +55,22 @@ class TeacherStream:
 
 async def open_teacher_stream(service: ChatService, turn: Turn, system: str,
                               candidates: list[CandidateResult]) -> TeacherStream | None:
-    """Try healthy teachers in order until one yields a first token within its timeout."""
-    for provider in service.ensemble.available_teachers():
+    """Try healthy teachers in order until one yields a first token.
+
+    All attempts share one deadline (the longest teacher timeout), so a silent upstream costs at most
+    that long in total, never the sum of every teacher's timeout.
+    """
+    teachers = service.ensemble.available_teachers()
+    deadline = time.perf_counter() + max((t.config.timeout_s for t in teachers), default=0.0)
+    for provider in teachers:
         started = time.perf_counter()
+        budget = min(provider.config.timeout_s, deadline - started)
+        if budget <= 0:
+            break
         usage = StreamUsage()
         iterator = provider.stream(turn.messages, system, usage).__aiter__()
         try:
-            first = await asyncio.wait_for(anext(iterator), provider.config.timeout_s)
+            first = await asyncio.wait_for(anext(iterator), budget)
             provider.breaker.record_success()
             return TeacherStream(provider, iterator, first, usage, started)
         except (ProviderError, TimeoutError, StopAsyncIteration) as exc:
@@ -69,7 +78,7 @@ async def open_teacher_stream(service: ChatService, turn: Turn, system: str,
             provider.breaker.record_failure()
             error = exc if isinstance(exc, ProviderError) else ProviderError(
                 "timeout" if isinstance(exc, TimeoutError) else "bad_response",
-                f"{provider.name} sent no first token" + (f" within {provider.config.timeout_s:g}s"
+                f"{provider.name} sent no first token" + (f" within {budget:.3g}s"
                                                            if isinstance(exc, TimeoutError) else ""))
             service.metrics.provider_errors.labels(provider.name, error.kind).inc()
             candidates.append(CandidateResult(provider=provider.name, model=provider.config.model, role="teacher",

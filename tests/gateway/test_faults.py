@@ -175,3 +175,20 @@ def test_a_cooling_student_is_skipped_straight_to_the_teacher(sim, make_settings
     assert [chat(gateway).headers["x-served-by"] for _ in range(3)] == ["fallback"] * 3
     assert sim.app.state.simulator.requests["local-model"] == 1  # later turns never waited on it
     assert httpx.get(f"{gateway.url}/health/ready").status_code == 200
+
+
+def test_silent_teachers_share_one_deadline_when_streaming(sim, make_settings, start_gateway, fault_table):
+    for name in ("mute1", "mute2", "mute3"):
+        set_faults(sim, f"{name}-model", hang_rate=1.0, hang_s=5)
+    gateway = start_gateway(make_settings([provider(sim, n, timeout_s=0.5, max_retries=0)
+                                           for n in ("mute1", "mute2", "mute3")],
+                                          gateway={"breaker_failures": 1000}))
+    started = time.perf_counter()
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers=CUSTOMER, timeout=10,
+                      json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
+        lines = [line for line in response.iter_lines() if line]
+    elapsed = time.perf_counter() - started
+    fault_table.record("three silent teachers, streamed", sent=1, answered=1, stored=len(_signals(gateway)),
+                       note="safe answer within timeout + 1 s")
+    assert response.status_code == 200 and lines[-1] == "data: [DONE]"
+    assert elapsed < 0.5 + 1.0  # not 3 x 0.5 s
