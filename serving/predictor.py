@@ -92,8 +92,8 @@ class ChatPredictor(kserve.Model):
             completions = await run_in_threadpool(self._run, self._requests_from_v2(payload))
             texts = [c.text for c in completions]
             output = kserve.InferOutput(name="text", shape=[len(texts)], datatype="BYTES", data=texts)
-            return kserve.InferResponse(response_id=payload.id or uuid.uuid4().hex, model_name=self.name, infer_outputs=[output],
-                                        model_version=completions[0].model)
+            return kserve.InferResponse(response_id=payload.id or uuid.uuid4().hex, model_name=self.name,
+                                        infer_outputs=[output], model_version=completions[0].model)
         completions = await run_in_threadpool(self._run, self._requests_from_v1(payload))
         return {"predictions": [c.__dict__ for c in completions]}
 

@@ -1,0 +1,60 @@
+"""ChatEngine and the predictor in process: adapters switched per request, batching, readiness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from serving_cases import SECRET_ANSWER, SECRET_PROMPT
+
+pytestmark = pytest.mark.slow
+ASK = [{"role": "user", "content": SECRET_PROMPT}]
+
+
+def test_unmerged_adapters_switch_per_request_and_batch_like_single(tiny_base: Path, secret_adapter: Path) -> None:
+    from serving.engine import ChatEngine, ChatRequest, RequestTooLarge, UnknownAdapter
+
+    engine = ChatEngine.load(tiny_base, {"v1": secret_adapter}, merge=False)
+    assert engine.served_models == ["v1", "base"] and not engine.merged
+    tuned = engine.generate(ASK, max_new_tokens=24)
+    base = engine.generate(ASK, max_new_tokens=24, adapter="base")
+    assert (tuned.text, tuned.model) == (SECRET_ANSWER, "v1")
+    assert base.text != SECRET_ANSWER and base.model == "base"
+    assert engine.generate(ASK, max_new_tokens=24, adapter="v1") == tuned  # the adapter is back on
+    batch = engine.generate_batch([ChatRequest(ASK, 24), ChatRequest(ASK, 24, adapter="base"),
+                                   ChatRequest([{"role": "user", "content": "Hello there, any tips?"}], 5)])
+    assert batch[0] == tuned and batch[1] == base
+    assert batch[2].completion_tokens == 5 and batch[2].finish_reason == "length"
+    assert "".join(engine.stream(ASK, max_new_tokens=24)) == SECRET_ANSWER
+    with pytest.raises(UnknownAdapter):
+        engine.generate(ASK, adapter="v9")
+    with pytest.raises(RequestTooLarge):
+        engine.generate(ASK, max_new_tokens=engine.context_length)
+
+
+def test_merged_adapter_answers_like_the_unmerged_one(tiny_base: Path, secret_adapter: Path) -> None:
+    from serving.engine import ChatEngine
+
+    merged = ChatEngine.load(tiny_base, {"v1": secret_adapter})
+    assert merged.merged and merged.served_models == ["v1"]
+    assert merged.generate(ASK, max_new_tokens=24).text == SECRET_ANSWER
+
+
+async def test_predictor_is_ready_only_after_load(tiny_base: Path, secret_adapter: Path) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from serving.openai_routes import build_router
+    from serving.predictor import ChatPredictor
+
+    predictor = ChatPredictor("hibachi-llama", tiny_base, {"v1": secret_adapter})
+    assert predictor.ready is False and predictor.engine is None
+    app = FastAPI()
+    app.include_router(build_router(predictor))
+    client = TestClient(app)
+    assert client.post("/openai/v1/chat/completions", json={"messages": ASK}).status_code == 503
+    assert predictor.load() is True and predictor.ready is True
+    reply = client.post("/openai/v1/chat/completions", json={"messages": ASK, "max_tokens": 24})
+    assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == SECRET_ANSWER
+    result = await predictor.predict({"instances": [SECRET_PROMPT]})
+    assert result["predictions"][0]["text"] == SECRET_ANSWER
