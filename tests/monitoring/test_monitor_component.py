@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitoring_rows import local_turn, state
+
+from components.monitor import run_monitoring
+from hibachi.db import make_engine, session_factory, upgrade
+from hibachi.settings import Settings
+
+
+def _filled_settings(tmp_path: Path) -> Settings:
+    settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'mon.db'}")
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with session_factory(engine)() as session:
+        state(session, stable="v1", canary="v2", percent=10)
+        for i in range(6):
+            local_turn(session, "v2", when=now - timedelta(hours=1 + i))
+        session.commit()
+    engine.dispose()
+    return settings
+
+
+def test_monitoring_step_writes_reports_and_holds_a_thin_canary(tmp_path):
+    settings = _filled_settings(tmp_path)
+    result = run_monitoring(settings, window=timedelta(hours=24))
+    assert Path(result.reports["hallucination"]).is_file()
+    assert result.figures["hallucination"]["answers"] == 6
+    assert "drift" in result.skipped and "drift needs at least" in result.skipped["drift"]
+    assert result.decision["action"] == "hold" and "too few samples" in result.decision["reason"]
+    assert result.applied is False
+    unknown = run_monitoring(settings, window=timedelta(hours=24), isvc="nope")
+    assert "no rollout named 'nope'" in unknown.skipped["canary"]
+
+
+def test_monitoring_pipeline_runs_locally(tmp_path, monkeypatch):
+    from kfp import local
+
+    from pipelines.monitoring import monitoring_pipeline
+
+    settings = _filled_settings(tmp_path)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
+    run = monitoring_pipeline(database_url=settings.database_url, data_dir=str(settings.data_dir),
+                              window_hours=24.0, training_set="", isvc="hibachi-llama", apply_decision=False)
+    assert run.output == "hold"
+    index = json.loads((settings.data_dir / "reports" / "index.json").read_text())
+    assert [r["kind"] for r in index] == ["hallucination"]
