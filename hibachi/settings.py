@@ -123,6 +123,8 @@ class GateSettings(BaseModel):
     similarity_threshold: float = Field(default=0.75, ge=0, le=1)
     # A candidate may be at most this much worse than production on any metric.
     production_tolerance: float = Field(default=0.0, ge=0, le=1)
+    max_new_tokens: int = Field(default=96, ge=1)  # per generated holdout answer
+    max_eval_samples: int = Field(default=200, ge=1)  # holdout rows scored per model (the first N)
 
 
 class FilterSettings(BaseModel):
@@ -133,6 +135,8 @@ class FilterSettings(BaseModel):
     dedup_threshold: float = Field(default=0.9, ge=0, le=1)
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 13
+    apply_corrections: bool = True  # the newest admin correction replaces the served answer
+    scrub_pii: bool = True
 
 
 class TrainingSettings(BaseModel):
@@ -146,6 +150,13 @@ class TrainingSettings(BaseModel):
     batch_size: int = Field(default=8, ge=1)
     max_length: int = Field(default=256, ge=16)
     seed: int = 13
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    packing: bool = False
+    gradient_checkpointing: bool = False
+    assistant_only_loss: bool = True
+    quantize_4bit: bool = True  # QLoRA through bitsandbytes, used only when CUDA is present
+    save_steps: int = Field(default=20, ge=1)
+    logging_steps: int = Field(default=5, ge=1)
 
 
 class RolloutSettings(BaseModel):
@@ -156,6 +167,9 @@ class RolloutSettings(BaseModel):
     entry_percent: int = Field(default=10, ge=0, le=100)
     # Use the kubernetes client against a cluster; otherwise the overlay files are the state.
     use_cluster: bool = False
+    # Where the base checkpoint lives for KServe's storage initializer, and which predictor variant serves it.
+    base_storage_uri: str = "pvc://hibachi-models/base"
+    variant: Literal["cpu", "gpu", "vllm"] = "cpu"
 
 
 class ServingSettings(BaseModel):

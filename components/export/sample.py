@@ -30,11 +30,15 @@ QUESTIONS = {
     "setup": ["What do I need to provide?", "Can you cook indoors?", "What if it rains?"],
     "dietary": ["Do you have vegetarian options?", "Can you handle allergies?", "Is it gluten free?"],
 }
+CITIES = ["Sacramento", "San Jose", "Fresno", "Oakland", "Davis"]
 NAMES = ["Maria Lopez", "John Carter", "Aiko Tanaka", "Sam Patel"]
 
 
 def _question(topic: str, rng: random.Random, pii: bool) -> str:
     base = rng.choice(QUESTIONS.get(topic, ["Can you tell me more?"]))
+    if rng.random() < 0.7:
+        month = rng.choice(["March", "May", "July", "September", "December"])
+        base += f" We are {rng.randint(10, 60)} guests on {month} {rng.randint(1, 28)} in {rng.choice(CITIES)}."
     if not pii:
         return base
     name = rng.choice(NAMES)
