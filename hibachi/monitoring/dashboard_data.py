@@ -93,7 +93,7 @@ def data_quality(signals: list[TrainingSignal], settings: Settings) -> list[tupl
         chat = s.session
         return bool(chat and (chat.led_to_booking or (chat.customer_rating or 0) >= f.min_rating))
 
-    rules = [("not trainable (safe default / broken stream)", lambda s: s.trainable),
+    rules = [("not trainable", lambda s: s.trainable),
              ("critic failed", lambda s: s.critic_passed or not f.require_critic_pass),
              (f"quality < {f.min_quality}", lambda s: s.quality_score >= f.min_quality),
              ("no booking or rating >= " + str(f.min_rating),

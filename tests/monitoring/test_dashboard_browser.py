@@ -1,0 +1,106 @@
+"""/admin in headless Chromium against a gateway served by uvicorn on a free port, with a filled database."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from monitoring_rows import local_turn, shadow, state
+
+from hibachi.db import make_engine, session_factory, upgrade
+from hibachi.processes import free_port
+from hibachi.records import ModelVersion
+from hibachi.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                                                               "(apt-get install -y chromium)")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def fill_with_traffic(settings: Settings) -> None:
+    """Synthetic traffic over the last week: teacher turns, a canary with fallbacks, shadow comparisons."""
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with session_factory(engine)() as session:
+        for i in range(60):
+            local_turn(session, None, teacher_served=True, booked=i % 3 == 0, when=now - timedelta(hours=2 * i + 1))
+        for i in range(30):
+            local_turn(session, "v2", passed=i % 6 != 0, hallucinated=i % 12 == 0, booked=i % 2 == 0,
+                       when=now - timedelta(hours=i + 1))
+        for i in range(20):
+            shadow(session, "v2", similarity=0.9 if i % 5 else 0.4, hallucinated=i % 10 == 0,
+                   when=now - timedelta(hours=i + 1))
+        session.add(ModelVersion(id="v2", base_model="tiny", adapter_uri="file:///adapters/v2",
+                                 dataset_sha256="cd" * 32, gate_passed=True, gate_reason="all gate metrics met"))
+        state(session, stable="v1", canary="v2", percent=10)
+        session.commit()
+    engine.dispose()
+
+
+class _Stub:
+    def evaluate(self, prompt, response):
+        raise AssertionError("not used by the dashboard")
+
+    def top(self, question, k=3):
+        return []
+
+    def system_prompt(self, question):
+        return ""
+
+
+@pytest.fixture
+def gateway_url(tmp_path):
+    from gateway.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "var")
+    fill_with_traffic(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, critic=_Stub(), retriever=_Stub()), host="127.0.0.1",
+                                           port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "gateway did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_admin_dashboard_in_headless_chromium(gateway_url, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shot = tmp_path / "admin.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS[1:])
+        try:
+            denied = browser.new_page()
+            assert denied.goto(f"{gateway_url}/admin").status == 401
+            page = browser.new_context(extra_http_headers={"Authorization": "Bearer dev-admin-key"},
+                                       viewport={"width": 1280, "height": 2000}).new_page()
+            response = page.goto(f"{gateway_url}/admin")
+            assert response.status == 200
+            assert page.inner_text("#stage-name") == "canary at 10% (v2)"
+            assert page.inner_text("#rollout-percent") == "10%"
+            rows = page.locator("#shadow-table tr")
+            assert rows.count() == 3  # header, teacher reference, local v2
+            assert "local v2" in rows.nth(2).inner_text() and "20" in rows.nth(2).inner_text()
+            assert page.locator("svg.chart").count() == 5
+            assert page.locator("svg.chart rect.bar").count() > 10
+            assert page.locator("#training-runs").inner_text().count("v2") >= 1
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    keep = Path("var/screenshots")
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / "admin-dashboard.png")
