@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,34 +9,13 @@ from typing import Annotated
 import typer
 
 from hibachi.errors import UserError
+from hibachi.monitoring.cli_session import cli_session as _session
 
 app = typer.Typer(help="Monitoring reports: hallucination, prompt drift, training-data quality.",
                   no_args_is_help=True)
 
 Since = Annotated[str, typer.Option("--since", help="Start: ISO date/time (UTC) or a duration back, e.g. 7d.")]
 Until = Annotated[str | None, typer.Option("--until", help="End (exclusive); default now.")]
-
-
-@contextmanager
-def _session() -> Iterator:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from hibachi.db import check_connection, make_engine, safe_url, session_factory
-    from hibachi.settings import get_settings
-
-    url = get_settings().database_url
-    engine = make_engine(url)
-    try:
-        check_connection(engine)
-        with session_factory(engine)() as session:
-            try:
-                yield session
-            except (OperationalError, ProgrammingError) as exc:
-                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                raise UserError(f"database {safe_url(url)} cannot be read ({reason}); run `hibachi db upgrade`") \
-                    from None
-    finally:
-        engine.dispose()
 
 
 def _range(since: str, until: str | None) -> tuple[datetime, datetime]:
