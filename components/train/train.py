@@ -1,0 +1,215 @@
+"""LoRA / QLoRA supervised fine-tuning of the base Llama on the filtered chat examples (trl + peft).
+
+``main(TrainConfig(...))`` is the whole step; ``python -m components.train.train --train-file F
+--output-dir D [--max-steps N ...]`` runs it with command-line overrides of any field. Loss counts
+only the assistant turns (the chat template's ``{% generation %}`` markers). Checkpoints go to
+``output_dir/checkpoints``; a rerun after a kill resumes from the newest one and ends at the same
+step. On CUDA the base loads in 4-bit nf4 (QLoRA) with bf16 or fp16 compute; on CPU in float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hibachi.errors import UserError
+
+
+@dataclass
+class TrainConfig:
+    train_file: Path
+    output_dir: Path
+    base_model: Path | None = None  # None: the tiny offline Llama, built under data_dir/models/tiny
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    max_steps: int = 60
+    learning_rate: float = 2e-3
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_length: int = 256
+    packing: bool = False
+    gradient_checkpointing: bool = False
+    assistant_only_loss: bool = True
+    quantize_4bit: bool = True
+    save_steps: int = 20
+    logging_steps: int = 5
+    seed: int = 13
+    resume: bool = True
+
+    @classmethod
+    def from_settings(cls, train_file: Path, output_dir: Path, settings=None, **overrides: Any) -> TrainConfig:
+        from hibachi.settings import get_settings
+
+        training = (settings or get_settings()).training
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in training.model_dump().items() if k in known}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(train_file=Path(train_file), output_dir=Path(output_dir), **values)
+
+
+def resolve_base_model(base_model: Path | str | None, data_dir: Path | None = None) -> Path:
+    if base_model:
+        path = Path(base_model)
+        if not (path / "config.json").is_file():
+            raise UserError(f"base model {path}: no config.json (expected a Hugging Face checkpoint directory)")
+        return path
+    from hibachi.settings import get_settings
+    from hibachi.tiny_model import build_tiny_model
+
+    return build_tiny_model((data_dir or get_settings().data_dir) / "models" / "tiny")
+
+
+def load_examples(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                messages = record["messages"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise UserError(f"{path}:{number}: expected a JSON object with 'messages'") from None
+            rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in messages]})
+    if not rows:
+        raise UserError(f"{path}: no training examples (the filter kept nothing)")
+    return rows
+
+
+def _device_options(config: TrainConfig) -> dict[str, Any]:
+    import torch
+
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        return {"use_cpu": False, "bf16": bf16, "fp16": not bf16}
+    return {"use_cpu": True, "bf16": False, "fp16": False}
+
+
+def _load_model(base: Path, config: TrainConfig):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if torch.cuda.is_available() and config.quantize_4bit:
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                   bnb_4bit_compute_dtype=compute)
+        model = AutoModelForCausalLM.from_pretrained(str(base), quantization_config=quant, dtype=compute)
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    return AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+
+
+def _throughput_callback():
+    from transformers import TrainerCallback
+
+    class Throughput(TrainerCallback):
+        """Adds tokens/s (input tokens seen since this process started training) to every log line."""
+
+        def __init__(self) -> None:
+            self.start_time = self.start_tokens = None
+            self.losses: list[tuple[int, float]] = []
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start_time, self.start_tokens = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs is None or self.start_time is None:
+                return
+            elapsed = max(time.perf_counter() - self.start_time, 1e-9)
+            logs["tokens_per_s"] = round((state.num_input_tokens_seen - self.start_tokens) / elapsed, 1)
+            if "loss" in logs:
+                self.losses.append((state.global_step, float(logs["loss"])))
+
+    return Throughput()
+
+
+def main(config: TrainConfig) -> dict[str, Any]:
+    """Train, save the adapter to ``output_dir/adapter`` and metrics to ``output_dir/metrics.json``."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    examples = load_examples(Path(config.train_file))
+    base = resolve_base_model(config.base_model)
+    out = Path(config.output_dir)
+    checkpoints = out / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    model = _load_model(base, config)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM", bias="none")
+    args = SFTConfig(
+        output_dir=str(checkpoints), max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
+        lr_scheduler_type="linear", warmup_steps=0, logging_steps=config.logging_steps,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=2, max_length=config.max_length,
+        packing=config.packing, gradient_checkpointing=config.gradient_checkpointing,
+        assistant_only_loss=config.assistant_only_loss, seed=config.seed, data_seed=config.seed,
+        report_to="none", include_num_input_tokens_seen=True, dataloader_num_workers=0,
+        disable_tqdm=False, **_device_options(config),
+    )
+    throughput = _throughput_callback()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
+                         processing_class=tokenizer, peft_config=lora, callbacks=[throughput])
+    resume_from = get_last_checkpoint(str(checkpoints)) if config.resume else None
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    runtime = time.perf_counter() - started
+    adapter_dir = out / "adapter"
+    trainer.model.save_pretrained(str(adapter_dir))
+    tokenizer.save_pretrained(str(adapter_dir))
+    history = [e for e in trainer.state.log_history if "loss" in e]
+    tokens = trainer.state.num_input_tokens_seen - (throughput.start_tokens or 0)
+    metrics = {
+        "base_model": str(base), "adapter_dir": str(adapter_dir), "examples": len(examples),
+        "global_step": trainer.state.global_step, "resumed_from": resume_from,
+        "train_loss": float(result.training_loss), "final_loss": history[-1]["loss"] if history else None,
+        "loss_history": [[e["step"], e["loss"]] for e in history],
+        "tokens": int(tokens), "tokens_per_s": round(tokens / max(runtime, 1e-9), 1), "runtime_s": round(runtime, 3),
+        "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    return metrics
+
+
+def _parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description="LoRA SFT of the base Llama on chat-messages JSONL.")
+    parser.add_argument("--train-file", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("train_file", "output_dir"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "target_modules":
+            parser.add_argument(flag, nargs="+")
+        elif f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif f.name == "base_model":
+            parser.add_argument(flag, type=Path)
+        else:
+            parser.add_argument(flag, type=type(f.default))
+    ns = vars(parser.parse_args(argv))
+    return TrainConfig.from_settings(ns.pop("train_file"), ns.pop("output_dir"), **ns)
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(_parse_args()), indent=2))
