@@ -172,15 +172,22 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
                            + "; ".join(c.describe() for c in checked[:3]))
 
 
-def apply(session: Session, decision: Decision, actor: str):
-    """Perform the decision through serving.rollout, recorded like a manual step; a hold changes nothing."""
+def apply(session: Session, decision: Decision, actor: str, settings: Settings | None = None):
+    """Perform the decision through serving.rollout, recorded like a manual step; a hold changes nothing.
+
+    Rolling back a first adapter (no stable one to return to) takes it to 0% instead, so the teachers
+    answer again. Returns serving.rollout's result (new state and the equivalent kubectl command) or None.
+    """
     from serving import rollout
 
     reason = f"canary analysis: {decision.reason}"
+    options = {"actor": actor, "reason": reason, "settings": settings}
     if decision.action == "rollback":
-        return rollout.rollback(session, decision.isvc, actor=actor, reason=reason)
+        if decision.stable_version is None:
+            return rollout.set_percent(session, decision.isvc, 0, **options)
+        return rollout.rollback(session, decision.isvc, **options)
     if decision.action == "promote":
         if decision.next_percent is not None and decision.next_percent < 100:
-            return rollout.set_percent(session, decision.isvc, decision.next_percent, actor=actor, reason=reason)
-        return rollout.promote(session, decision.isvc, actor=actor, reason=reason)
+            return rollout.set_percent(session, decision.isvc, decision.next_percent, **options)
+        return rollout.promote(session, decision.isvc, **options)
     return None
