@@ -1,0 +1,248 @@
+"""Rollout of LoRA adapters on the InferenceService, with KServe's canary semantics and a recorded history.
+
+A new adapter version enters as the newest revision with ``canaryTrafficPercent`` (0 = shadow);
+``set_percent`` moves that share; ``promote`` removes the field so the new revision takes all traffic;
+``rollback`` pins the previous stable adapter with ``canaryTrafficPercent: 0`` in one step. Every
+change validates first, then applies (a merge patch through the kubernetes client when
+``settings.rollout.use_cluster``, else the live manifest files), then appends a ``DeploymentState``
+row (who, why, previous). Invalid requests raise ``UserError`` and change nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hibachi.errors import UserError
+from hibachi.records import DeploymentState, ModelVersion
+from hibachi.settings import Settings, get_settings
+from serving.builders import build_inference_service, canary_patch
+
+GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+
+
+@dataclass
+class RolloutResult:
+    state: DeploymentState
+    kubectl: str  # the equivalent command, for a person to read or run
+    written: list[Path] = field(default_factory=list)  # manifest files changed (file mode)
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def status(session: Session, isvc: str) -> DeploymentState | None:
+    return session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == isvc)
+                           .order_by(DeploymentState.id.desc()).limit(1)).first()
+
+
+def history(session: Session, isvc: str, limit: int = 20) -> list[DeploymentState]:
+    return list(session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == isvc)
+                                .order_by(DeploymentState.id.desc()).limit(limit)))
+
+
+def manifests_root(settings: Settings) -> Path:
+    """Where file-mode rollouts write: settings.serving.manifests_dir, else data_dir/manifests."""
+    return settings.serving.manifests_dir or settings.data_dir / "manifests"
+
+
+def _check_percent(percent: int) -> None:
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise UserError(f"canary percent must be an integer within 0-100, got {percent!r}")
+
+
+def _check_text(actor: str, reason: str) -> None:
+    if not actor or not actor.strip():
+        raise UserError("actor must not be empty (who made the change)")
+    if not reason or not reason.strip():
+        raise UserError("reason must not be empty (why the change was made)")
+
+
+def _model_version(session: Session, version: str) -> ModelVersion:
+    row = session.get(ModelVersion, version)
+    if row is None:
+        known = sorted(session.scalars(select(ModelVersion.id)).all())[-10:]
+        raise UserError(f"unknown adapter version {version!r}; registered versions: {', '.join(known) or 'none'}")
+    return row
+
+
+def _require(session: Session, isvc: str) -> DeploymentState:
+    current = status(session, isvc)
+    if current is None:
+        known = sorted(set(session.scalars(select(DeploymentState.isvc_name))))
+        raise UserError(f"no rollout for InferenceService {isvc!r}; known: {', '.join(known) or 'none yet'} "
+                        "(start one with `hibachi rollout deploy`)")
+    return current
+
+
+def _previous_stable(session: Session, current: DeploymentState) -> str | None:
+    """The stable version before the current one, walking the recorded chain back."""
+    row = current
+    while row.previous_id is not None:
+        row = session.get(DeploymentState, row.previous_id)
+        if row.stable_version and row.stable_version != current.stable_version:
+            return row.stable_version
+    return None
+
+
+def _apply(session: Session, settings: Settings, isvc: str, version: str, percent: int | None,
+           api=None) -> tuple[str, list[Path]]:
+    """Make the serving side match (adapter ``version`` at ``percent``); returns (kubectl, written files)."""
+    cfg = settings.rollout
+    adapter_uri = _model_version(session, version).adapter_uri
+    patch = canary_patch(isvc, cfg.namespace, cfg.base_storage_uri, adapter_uri, percent, cfg.variant, version)
+    body = {"metadata": {"labels": patch["metadata"]["labels"]}, "spec": patch["spec"]}
+    kubectl = (f"kubectl patch inferenceservice {isvc} -n {cfg.namespace} --type merge "
+               f"-p {shlex.quote(json.dumps(body))}")
+    if cfg.use_cluster:
+        if api is None:
+            from kubernetes import client, config
+
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+            api = client.CustomObjectsApi()
+        api.patch_namespaced_custom_object(GROUP, VERSION, cfg.namespace, PLURAL, isvc, body)
+        return kubectl, []
+    return kubectl, _write_live(settings, isvc, adapter_uri, version, percent)
+
+
+def _write_live(settings: Settings, isvc: str, adapter_uri: str, version: str, percent: int | None) -> list[Path]:
+    import yaml
+
+    from serving.render_manifests import HEADER
+
+    cfg = settings.rollout
+    live = manifests_root(settings) / "live" / isvc
+    live.mkdir(parents=True, exist_ok=True)
+    manifest = build_inference_service(isvc, cfg.namespace, cfg.base_storage_uri, adapter_uri, percent,
+                                       cfg.variant, version)
+    files = {
+        live / "inferenceservice.yaml": "# Written by `hibachi rollout`; apply with kubectl apply -k .\n"
+        + yaml.safe_dump(manifest, sort_keys=False),
+        live / "kustomization.yaml": HEADER.replace("render_manifests", "rollout")
+        + yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                          "resources": ["inferenceservice.yaml"]}, sort_keys=False),
+    }
+    written = []
+    for path, content in files.items():
+        if not path.is_file() or path.read_text() != content:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(content)
+            tmp.replace(path)  # atomic: a reader never sees half a manifest
+            written.append(path)
+    return written
+
+
+def _record(session: Session, previous: DeploymentState | None, isvc: str, *, stable: str | None,
+            canary: str | None, percent: int | None, stage: str, action: str, actor: str,
+            reason: str) -> DeploymentState:
+    row = DeploymentState(isvc_name=isvc, stable_version=stable, canary_version=canary, canary_percent=percent,
+                          stage=stage, action=action, actor=actor.strip(), reason=reason.strip(),
+                          previous_id=previous.id if previous else None)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def _change(session: Session, settings: Settings | None, isvc: str, previous: DeploymentState | None,
+            serve_version: str, serve_percent: int | None, api=None, **row) -> RolloutResult:
+    settings = settings or get_settings()
+    try:
+        kubectl, written = _apply(session, settings, isvc, serve_version, serve_percent, api)
+        state = _record(session, previous, isvc, **row)
+    except BaseException:
+        session.rollback()
+        raise
+    return RolloutResult(state, kubectl, written)
+
+
+def deploy(session: Session, isvc: str, version: str, adapter_uri: str | None = None, entry: str = "shadow",
+           percent: int = 0, actor: str | None = None, reason: str = "new adapter version",
+           settings: Settings | None = None, api=None) -> RolloutResult:
+    """A new adapter version enters as the newest revision: shadow (0%) or canary at ``percent``."""
+    actor = actor or default_actor()
+    _check_text(actor, reason)
+    if entry not in ("shadow", "canary"):
+        raise UserError(f"entry must be shadow or canary, got {entry!r}")
+    _check_percent(percent)
+    percent = 0 if entry == "shadow" else percent
+    if entry == "canary" and percent == 0:
+        raise UserError("a canary entry needs a percent above 0 (use entry shadow for 0%)")
+    row = _model_version(session, version)
+    if adapter_uri and adapter_uri != row.adapter_uri:
+        raise UserError(f"version {version!r} is registered with adapter {row.adapter_uri}, not {adapter_uri}")
+    if row.gate_passed is False:
+        raise UserError(f"version {version!r} failed the evaluation gate ({row.gate_reason}); not deploying it")
+    current = status(session, isvc)
+    if current is not None and current.canary_version:
+        raise UserError(f"{isvc} already has canary {current.canary_version} at {current.canary_percent}%; "
+                        "promote or roll it back first")
+    stable = current.stable_version if current else None
+    if version == stable:
+        raise UserError(f"version {version!r} is already the stable version of {isvc}")
+    return _change(session, settings, isvc, current, version, percent, api, stable=stable, canary=version,
+                   percent=percent, stage=entry, action="deploy", actor=actor, reason=reason)
+
+
+def set_percent(session: Session, isvc: str, percent: int, actor: str | None = None,
+                reason: str = "manual traffic change", settings: Settings | None = None, api=None) -> RolloutResult:
+    actor = actor or default_actor()
+    _check_text(actor, reason)
+    _check_percent(percent)
+    current = _require(session, isvc)
+    if not current.canary_version:
+        raise UserError(f"{isvc} has no canary in progress (stage {current.stage}); deploy a version first")
+    return _change(session, settings, isvc, current, current.canary_version, percent, api,
+                   stable=current.stable_version, canary=current.canary_version, percent=percent,
+                   stage="canary" if percent > 0 else "shadow", action="set", actor=actor, reason=reason)
+
+
+def promote(session: Session, isvc: str, actor: str | None = None, reason: str = "manual promotion",
+            settings: Settings | None = None, api=None) -> RolloutResult:
+    """The canary becomes the stable revision: ``canaryTrafficPercent`` is removed."""
+    actor = actor or default_actor()
+    _check_text(actor, reason)
+    current = _require(session, isvc)
+    if not current.canary_version:
+        raise UserError(f"{isvc} has no canary to promote (stable {current.stable_version}, stage {current.stage})")
+    return _change(session, settings, isvc, current, current.canary_version, None, api,
+                   stable=current.canary_version, canary=None, percent=None, stage="stable", action="promote",
+                   actor=actor, reason=reason)
+
+
+def rollback(session: Session, isvc: str, actor: str | None = None, reason: str = "manual rollback",
+             settings: Settings | None = None, api=None) -> RolloutResult:
+    """Return to the previous stable adapter in one step.
+
+    With a canary in progress: ``canaryTrafficPercent: 0`` sends every request to the previous
+    revision (the stable adapter) and the spec names the stable adapter again. With none (undoing a
+    promotion): the spec names the previous stable adapter and the field is removed, since KServe's
+    "previous revision" is then the promoted one.
+    """
+    actor = actor or default_actor()
+    _check_text(actor, reason)
+    current = _require(session, isvc)
+    percent: int | None = 0
+    if current.canary_version:
+        target = current.stable_version
+        if target is None:
+            raise UserError(f"{isvc} has no earlier stable version to return to; the canary "
+                            f"{current.canary_version} is its first adapter (set --percent 0 to take it out)")
+    else:
+        target, percent = _previous_stable(session, current), None
+        if target is None:
+            raise UserError(f"{isvc} has no earlier stable version to roll back to (stable {current.stable_version})")
+    return _change(session, settings, isvc, current, target, percent, api, stable=target, canary=None,
+                   percent=percent, stage="rolled_back", action="rollback", actor=actor, reason=reason)

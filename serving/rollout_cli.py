@@ -1,0 +1,139 @@
+"""`hibachi rollout status | deploy | set | promote | rollback` (and `analyze`, from the monitoring area)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from hibachi.errors import UserError
+
+app = typer.Typer(help="Canary rollout of adapter versions on the InferenceService.", no_args_is_help=True)
+
+NameOption = Annotated[str | None, typer.Option("--name",
+                                                help="InferenceService (default: settings.rollout.isvc_name)")]
+ActorOption = Annotated[str | None, typer.Option(help="Who makes the change (default: the OS user).")]
+ReasonOption = Annotated[str, typer.Option(help="Why; recorded with the change.")]
+
+
+@contextmanager
+def _session() -> Iterator:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from hibachi.db import make_engine, safe_url, session_factory
+    from hibachi.settings import get_settings
+
+    url = get_settings().database_url
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            try:
+                yield session
+            except (OperationalError, ProgrammingError) as exc:
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                raise UserError(f"database {safe_url(url)} cannot be used ({reason}); run `hibachi db upgrade`") \
+                    from None
+    finally:
+        engine.dispose()
+
+
+def _name(name: str | None) -> str:
+    from hibachi.settings import get_settings
+
+    return name or get_settings().rollout.isvc_name
+
+
+def _describe(state) -> str:
+    canary = f", canary {state.canary_version} at {state.canary_percent}%" if state.canary_version else ""
+    return (f"{state.isvc_name}: stage {state.stage}, stable {state.stable_version or '-'}{canary} "
+            f"(#{state.id} {state.action} by {state.actor}: {state.reason})")
+
+
+def _report(result) -> None:
+    from hibachi.settings import get_settings
+
+    typer.echo(_describe(result.state))
+    where = "cluster" if get_settings().rollout.use_cluster else "files"
+    for path in result.written:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"# equivalent ({where} mode): {result.kubectl}")
+
+
+@app.command("status")
+def status_command(name: NameOption = None,
+                   history: Annotated[int, typer.Option(help="How many past changes to list.", min=0)] = 5) -> None:
+    """The current rollout state and the recent history."""
+    from serving import rollout
+
+    isvc = _name(name)
+    with _session() as session:
+        rows = rollout.history(session, isvc, limit=max(history, 1))
+        if not rows:
+            raise UserError(f"no rollout recorded for {isvc!r}; start one with `hibachi rollout deploy`")
+        typer.echo(_describe(rows[0]))
+        for row in rows[1:history]:
+            typer.echo(f"  #{row.id} {row.created_at:%Y-%m-%d %H:%M} {row.action} by {row.actor}: stable "
+                       f"{row.stable_version or '-'}, canary {row.canary_version or '-'} "
+                       f"{'' if row.canary_percent is None else f'{row.canary_percent}%'} ({row.reason})")
+
+
+@app.command("deploy")
+def deploy_command(
+    version: Annotated[str, typer.Option(help="A registered model version (its adapter is served).")],
+    entry: Annotated[str, typer.Option(help="shadow (0%) or canary.")] = "shadow",
+    percent: Annotated[int, typer.Option(help="Canary share for --entry canary.")] = 10,
+    name: NameOption = None, actor: ActorOption = None, reason: ReasonOption = "new adapter version",
+) -> None:
+    """Start a rollout: the version enters as the newest revision (shadow or canary)."""
+    from serving import rollout
+
+    with _session() as session:
+        _report(rollout.deploy(session, _name(name), version, entry=entry, percent=percent, actor=actor,
+                               reason=reason))
+
+
+@app.command("set")
+def set_command(percent: Annotated[int, typer.Option("--percent", help="Canary share, 0-100.")],
+                name: NameOption = None, actor: ActorOption = None,
+                reason: ReasonOption = "manual traffic change") -> None:
+    """Move the canary's share of traffic (canaryTrafficPercent)."""
+    from serving import rollout
+
+    with _session() as session:
+        _report(rollout.set_percent(session, _name(name), percent, actor=actor, reason=reason))
+
+
+@app.command("promote")
+def promote_command(name: NameOption = None, actor: ActorOption = None,
+                    reason: ReasonOption = "manual promotion") -> None:
+    """The canary becomes the stable revision (canaryTrafficPercent removed)."""
+    from serving import rollout
+
+    with _session() as session:
+        _report(rollout.promote(session, _name(name), actor=actor, reason=reason))
+
+
+@app.command("rollback")
+def rollback_command(name: NameOption = None, actor: ActorOption = None,
+                     reason: ReasonOption = "manual rollback") -> None:
+    """Return to the previous stable adapter in one step."""
+    from serving import rollout
+
+    with _session() as session:
+        _report(rollout.rollback(session, _name(name), actor=actor, reason=reason))
+
+
+# --- analyze: the monitoring area's canary analysis (hibachi.monitoring.canary) plugs in here. ---
+def _register_analyze() -> None:
+    try:
+        from hibachi.monitoring.canary_cli import analyze_command
+    except ModuleNotFoundError as exc:
+        if exc.name and "hibachi.monitoring".startswith(exc.name) or exc.name == "hibachi.monitoring.canary_cli":
+            return
+        raise
+    app.command("analyze")(analyze_command)
+
+
+_register_analyze()

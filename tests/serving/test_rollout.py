@@ -1,0 +1,186 @@
+"""Rollout: deploy / set / promote / rollback with recorded history, KServe semantics, and refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from hibachi.errors import UserError
+from hibachi.records import DeploymentState, ModelVersion
+from hibachi.settings import Settings
+from serving import rollout
+
+pytestmark = pytest.mark.storage
+ISVC = "hibachi-llama"
+
+
+@pytest.fixture
+def rollout_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", serving={"manifests_dir": str(tmp_path / "manifests")})
+
+
+@pytest.fixture
+def session(db):
+    _engine, factory = db
+    with factory() as session:
+        for version, gate in (("v1", True), ("v2", True), ("v3", None), ("bad", False)):
+            session.add(ModelVersion(id=version, base_model="tiny", adapter_uri=f"pvc://models/adapters/{version}",
+                                     dataset_sha256="0" * 64, gate_passed=gate,
+                                     gate_reason=None if gate is not False else "hallucination 0.12 > 0.05"))
+        session.commit()
+        yield session
+
+
+def live(settings: Settings) -> dict:
+    path = settings.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml"
+    return yaml.safe_load(path.read_text())
+
+
+def served(settings: Settings) -> tuple[str, int | None]:
+    predictor = live(settings)["spec"]["predictor"]
+    args = predictor["model"]["args"]
+    return args[args.index("--adapter-name") + 1], predictor.get("canaryTrafficPercent")
+
+
+def test_full_rollout_history_and_rollback_restores_previous_stable(session, rollout_settings) -> None:
+    s = rollout_settings
+    first = rollout.deploy(session, ISVC, "v1", actor="ana", reason="first adapter", settings=s)
+    assert (first.state.stable_version, first.state.canary_version, first.state.stage) == (None, "v1", "shadow")
+    rollout.promote(session, ISVC, actor="ana", reason="looks fine", settings=s)
+    assert served(s) == ("v1", None)
+    result = rollout.deploy(session, ISVC, "v2", entry="shadow", actor="bo", reason="retrained", settings=s)
+    assert served(s) == ("v2", 0) and result.state.stable_version == "v1"
+    assert "kubectl patch inferenceservice hibachi-llama -n hibachi --type merge" in result.kubectl
+    for percent in (10, 50, 90):
+        step = rollout.set_percent(session, ISVC, percent, actor="bo", reason=f"step {percent}", settings=s)
+        assert served(s) == ("v2", percent) and step.state.stage == "canary"
+        assert f'"canaryTrafficPercent": {percent}' in step.kubectl
+    promoted = rollout.promote(session, ISVC, actor="bo", reason="metrics ok", settings=s)
+    assert (promoted.state.stable_version, promoted.state.canary_version) == ("v2", None)
+    assert served(s) == ("v2", None)  # promotion removes canaryTrafficPercent
+    assert '"canaryTrafficPercent": null' in promoted.kubectl
+    back = rollout.rollback(session, ISVC, actor="cy", reason="customers complain", settings=s)
+    assert (back.state.stable_version, back.state.stage) == ("v1", "rolled_back")
+    assert served(s) == ("v1", None)  # the previous stable adapter is back, in one step
+
+    history = rollout.history(session, ISVC, limit=20)
+    assert [h.action for h in reversed(history)] == ["deploy", "promote", "deploy", "set", "set", "set", "promote",
+                                                     "rollback"]
+    assert [h.actor for h in history[:2]] == ["cy", "bo"] and history[0].reason == "customers complain"
+    assert all(newer.previous_id == older.id for newer, older in zip(history, history[1:], strict=False))
+    assert rollout.status(session, ISVC).id == back.state.id
+
+
+def test_rollback_during_canary_pins_stable_with_zero_percent(session, rollout_settings) -> None:
+    s = rollout_settings
+    rollout.deploy(session, ISVC, "v1", actor="a", reason="r", settings=s)
+    rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
+    rollout.deploy(session, ISVC, "v2", entry="canary", percent=50, actor="a", reason="r", settings=s)
+    assert served(s) == ("v2", 50)
+    back = rollout.rollback(session, ISVC, actor="analysis", reason="hallucinations up", settings=s)
+    assert (back.state.stable_version, back.state.canary_version, back.state.canary_percent) == ("v1", None, 0)
+    assert served(s) == ("v1", 0)
+    # Another version can enter after a rollback.
+    assert rollout.deploy(session, ISVC, "v3", actor="a", reason="r", settings=s).state.canary_version == "v3"
+
+
+def test_invalid_requests_are_refused_and_change_nothing(session, rollout_settings) -> None:
+    s = rollout_settings
+    with pytest.raises(UserError, match="no rollout"):
+        rollout.set_percent(session, ISVC, 10, actor="a", reason="r", settings=s)
+    rollout.deploy(session, ISVC, "v1", actor="a", reason="r", settings=s)
+    rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
+    rollout.deploy(session, ISVC, "v2", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    rows = session.scalar(select(func.count()).select_from(DeploymentState))
+    manifest = (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text()
+    refusals = [
+        (lambda: rollout.set_percent(session, ISVC, 101, actor="a", reason="r", settings=s), "0-100"),
+        (lambda: rollout.set_percent(session, ISVC, -5, actor="a", reason="r", settings=s), "0-100"),
+        (lambda: rollout.deploy(session, ISVC, "v3", actor="a", reason="r", settings=s), "already has canary"),
+        (lambda: rollout.deploy(session, "other", "nope", actor="a", reason="r", settings=s), "unknown adapter"),
+        (lambda: rollout.deploy(session, "other", "bad", actor="a", reason="r", settings=s), "evaluation gate"),
+        (lambda: rollout.deploy(session, "other", "v1", adapter_uri="s3://elsewhere", actor="a", reason="r",
+                                settings=s), "registered with adapter"),
+        (lambda: rollout.set_percent(session, ISVC, 20, actor=" ", reason="r", settings=s), "actor"),
+        (lambda: rollout.promote(session, "other", actor="a", reason="r", settings=s), "no rollout"),
+    ]
+    for call, message in refusals:
+        with pytest.raises(UserError, match=message):
+            call()
+    assert session.scalar(select(func.count()).select_from(DeploymentState)) == rows
+    assert (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text() == manifest
+    rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
+    with pytest.raises(UserError, match="no canary to promote"):
+        rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
+
+
+def test_first_adapter_cannot_be_rolled_back_to_nothing(session, rollout_settings) -> None:
+    rollout.deploy(session, ISVC, "v1", actor="a", reason="r", settings=rollout_settings)
+    with pytest.raises(UserError, match="no earlier stable"):
+        rollout.rollback(session, ISVC, actor="a", reason="r", settings=rollout_settings)
+
+
+class RecordingApi:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+        self.calls.append((group, version, namespace, plural, name, body))
+
+
+def test_cluster_mode_patches_through_the_kubernetes_client(session, tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "var", rollout={"use_cluster": True, "variant": "vllm"},
+                 serving={"manifests_dir": str(tmp_path / "manifests")})
+    api = RecordingApi()
+    rollout.deploy(session, ISVC, "v1", actor="a", reason="r", settings=s, api=api)
+    rollout.promote(session, ISVC, actor="a", reason="r", settings=s, api=api)
+    rollout.deploy(session, ISVC, "v2", entry="canary", percent=10, actor="a", reason="r", settings=s, api=api)
+    rollout.rollback(session, ISVC, actor="a", reason="r", settings=s, api=api)
+    assert [c[:5] for c in api.calls] == [("serving.kserve.io", "v1beta1", "hibachi", "inferenceservices", ISVC)] * 4
+    bodies = [c[5]["spec"]["predictor"] for c in api.calls]
+    assert [b["canaryTrafficPercent"] for b in bodies] == [0, None, 10, 0]
+    assert "v2=/mnt/adapters/v2" in bodies[2]["model"]["args"] and "--enable-lora" in bodies[2]["model"]["args"]
+    assert "v1=/mnt/adapters/v1" in bodies[3]["model"]["args"]
+    assert not (tmp_path / "manifests").exists()  # cluster mode writes no files
+
+
+def test_live_manifest_renders_and_validates(session, rollout_settings) -> None:
+    from test_manifests import assert_valid, kustomize
+
+    rollout.deploy(session, ISVC, "v1", entry="canary", percent=10, actor="a", reason="r", settings=rollout_settings)
+    (isvc,) = kustomize(rollout_settings.serving.manifests_dir / "live" / ISVC)
+    assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert_valid(isvc)
+
+
+def test_cli_prints_state_and_kubectl_and_refuses_bad_percent(db_url: str, tmp_path: Path) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the CLI run once is enough; the storage paths are covered above on both databases")
+    from hibachi.db import make_engine, session_factory, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        session.add(ModelVersion(id="v1", base_model="tiny", adapter_uri="pvc://m/v1", dataset_sha256="0" * 64))
+        session.commit()
+    engine.dispose()
+    env = {**os.environ, "HIBACHI_DATABASE_URL": db_url, "HIBACHI_SERVING__MANIFESTS_DIR": str(tmp_path / "mf")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hibachi.cli", "rollout", *args], capture_output=True,
+                              text=True, env=env, timeout=120)
+
+    deployed = cli("deploy", "--version", "v1", "--entry", "canary", "--percent", "10", "--actor", "dee",
+                   "--reason", "try it")
+    assert deployed.returncode == 0, deployed.stderr
+    assert "canary v1 at 10%" in deployed.stdout and "kubectl patch inferenceservice" in deployed.stdout
+    refused = cli("set", "--percent", "150", "--reason", "oops")
+    assert refused.returncode == 2 and "0-100" in refused.stderr and "Traceback" not in refused.stderr
+    status = cli("status")
+    assert status.returncode == 0 and "by dee: try it" in status.stdout
