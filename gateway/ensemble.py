@@ -73,8 +73,11 @@ class Judge:
         candidate.critic_passed = bool(verdict.passed)
         candidate.quality_score = float(verdict.quality_score)
         candidate.violations = [v.model_dump(mode="json") for v in verdict.violations]
+        adapter = candidate.model if candidate.role == "student" else ""
+        for violation in candidate.violations:
+            self.metrics.violations.labels(candidate.provider, candidate.role, adapter,
+                                           violation.get("category", "other")).inc()
         if not candidate.critic_passed:
-            adapter = candidate.model if candidate.role == "student" else ""
             self.metrics.critic_rejections.labels(candidate.provider, candidate.role, adapter).inc()
         return candidate
 

@@ -38,10 +38,13 @@ class GatewayMetrics:
         self.stream_errors = Counter("gateway_stream_errors_total", "Streams that broke after their first token.",
                                      ["provider"], registry=r)
         self.shadow = Counter("gateway_shadow_total", "Shadow comparisons by result.", ["result"], registry=r)
-        self.bookings = Counter("gateway_outcomes_total", "Session outcomes reported through feedback.",
-                                ["led_to_booking"], registry=r)
-        self.ratings = Histogram("gateway_customer_rating", "Customer ratings (1-5).", buckets=(1, 2, 3, 4, 5),
-                                 registry=r)
+        self.violations = Counter("gateway_violations_total", "Critic violations, by category and who made them.",
+                                  ["provider", "role", "adapter_version", "category"], registry=r)
+        self.bookings = Counter("gateway_outcomes_total", "Session outcomes reported through feedback, by who "
+                                "last served the session.", ["led_to_booking", "served_by", "adapter_version"],
+                                registry=r)
+        self.ratings = Histogram("gateway_customer_rating", "Customer ratings (1-5), by who last served.",
+                                 ["served_by", "adapter_version"], buckets=(1, 2, 3, 4, 5), registry=r)
         self.rate_limited = Counter("gateway_rate_limited_total", "Requests refused by the per-key rate limit.",
                                     registry=r)
         self.signals_stored = Counter("gateway_signals_stored_total", "Journal records stored in the database.",

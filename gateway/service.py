@@ -10,6 +10,7 @@ import asyncio
 import difflib
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -72,6 +73,8 @@ class ChatService:
         self.retriever = retriever
         self.policy = policy
         self._shadows: set[asyncio.Task] = set()
+        # Who last served each recent session, so an outcome can be credited to an arm (teacher, adapter).
+        self.last_served: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.grounding = lru_cache(maxsize=4096)(self._grounding)
         self.topic = lru_cache(maxsize=4096)(_classify)
 
@@ -158,6 +161,10 @@ class ChatService:
 
     def count_request(self, turn: Turn, served: Served, *, status: str) -> None:
         adapter = served.adapter_version or ""
+        self.last_served[turn.session_id] = (served.served_by, adapter)
+        self.last_served.move_to_end(turn.session_id)
+        while len(self.last_served) > 50_000:
+            self.last_served.popitem(last=False)
         latency_s = time.perf_counter() - turn.started
         log.info("answered", extra={"session_id": turn.session_id, "served_by": served.served_by,
                                     "provider": served.provider, "adapter_version": served.adapter_version,

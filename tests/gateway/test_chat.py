@@ -87,6 +87,9 @@ def test_the_critic_rejected_teacher_is_not_served(sim, make_settings, start_gat
         assert chat(gateway).json()["choices"][0]["message"]["content"] == TRUE_ANSWER
     signals = _signals(gateway)
     assert [s.chosen_provider for s in signals] == ["honest"] * 3
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'gateway_violations_total{adapter_version="",category="not_offered",provider="liar",role="teacher"} 3.0' \
+        in metrics
 
 
 def test_all_teachers_rejected_gives_the_safe_answer_or_503_in_strict_mode(sim, make_settings, start_gateway):

@@ -109,6 +109,17 @@ def test_split_streams_the_local_answer_or_falls_back(sim, make_settings, start_
         "local", "fallback"]
 
 
+def test_outcomes_are_credited_to_the_adapter_that_served(sim, make_settings, start_gateway):
+    gateway = _gateway(sim, make_settings, start_gateway, "split", percent=100)
+    assert chat(gateway, headers={"X-Session-Id": "booked"}).headers["x-served-by"] == "local"
+    httpx.post(f"{gateway.url}/v1/sessions/booked/outcome", headers=ADMIN, json={"led_to_booking": False,
+                                                                                 "customer_rating": 2})
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert ('gateway_outcomes_total{adapter_version="hibachi-llama-v7",led_to_booking="false",served_by="local"} 1.0'
+            in metrics)
+    assert 'gateway_customer_rating_count{adapter_version="hibachi-llama-v7",served_by="local"} 1.0' in metrics
+
+
 def test_policy_change_at_runtime_takes_effect(sim, make_settings, start_gateway):
     gateway = _gateway(sim, make_settings, start_gateway, "teacher")
     assert chat(gateway).headers["x-served-by"] == "teacher"

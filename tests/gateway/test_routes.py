@@ -66,6 +66,8 @@ def test_outcome_feedback_is_stored_on_the_session(gateway):
     with state_of(gateway).sessions() as session:
         stored = session.get(ChatSession, "s-1")
     assert stored.led_to_booking is True and stored.customer_rating == 5 and stored.outcome_at is not None
+    metrics = get(gateway, "/metrics").text
+    assert 'gateway_outcomes_total{adapter_version="",led_to_booking="true",served_by="teacher"} 1.0' in metrics
 
 
 @pytest.mark.parametrize(("session_id", "body", "status"), [

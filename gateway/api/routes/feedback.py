@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, HTTPException
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.deps import CustomerCaller, State
 from gateway.schemas import Outcome
-from hibachi.records import ChatSession, utcnow
+from hibachi.records import ChatSession, TrainingSignal, utcnow
 
 router = APIRouter(tags=["feedback"])
 
@@ -24,10 +25,11 @@ async def record_outcome(session_id: str, outcome: Outcome, caller: CustomerCall
     await state.capture.record({"type": "outcome", "session_id": session_id, "tenant": state.settings.tenant,
                                 "led_to_booking": outcome.led_to_booking,
                                 "customer_rating": outcome.customer_rating, "created_at": utcnow().isoformat()})
+    arm = state.service.last_served.get(session_id) or await asyncio.to_thread(_last_arm, state, session_id)
     if outcome.led_to_booking is not None:
-        state.metrics.bookings.labels(str(outcome.led_to_booking).lower()).inc()
+        state.metrics.bookings.labels(str(outcome.led_to_booking).lower(), *arm).inc()
     if outcome.customer_rating is not None:
-        state.metrics.ratings.observe(outcome.customer_rating)
+        state.metrics.ratings.labels(*arm).observe(outcome.customer_rating)
     return {"session_id": session_id, "accepted": True}
 
 
@@ -38,3 +40,15 @@ def _in_database(state, session_id: str) -> bool:
             return session.get(ChatSession, session_id) is not None
     except SQLAlchemyError:
         return True
+
+
+def _last_arm(state, session_id: str) -> tuple[str, str]:
+    """Who served the session's latest turn, from the database (another replica may have served it)."""
+    try:
+        with state.sessions() as session:
+            row = session.execute(select(TrainingSignal.served_by, TrainingSignal.adapter_version)
+                                  .where(TrainingSignal.session_id == session_id)
+                                  .order_by(TrainingSignal.created_at.desc()).limit(1)).first()
+    except SQLAlchemyError:
+        row = None
+    return (row[0], row[1] or "") if row else ("unknown", "")
