@@ -1,0 +1,25 @@
+"""KFP component: enter the version into the rollout (runs only when the gate passed; idempotent)."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Output
+
+from components.image import COMPONENTS_IMAGE
+
+
+@dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
+def deploy_op(version_id: str, record: Output[Artifact], database_url: str = "") -> str:
+    import os
+    from pathlib import Path
+
+    from components.deploy.deploy import deploy_version
+    from hibachi.db import make_engine
+    from hibachi.settings import get_settings
+
+    url = database_url or os.environ.get("DATABASE_URL") or get_settings().database_url
+    engine = make_engine(url)
+    try:
+        result = deploy_version(engine, version_id, Path(record.path))
+    finally:
+        engine.dispose()
+    record.metadata.update(result.as_dict())
+    return result.reason

@@ -1,0 +1,49 @@
+"""KFP component: score the candidate (and production) on the holdout and decide the gate."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
+
+from components.image import COMPONENTS_IMAGE
+
+
+@dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
+def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, dataset_sha256: str,
+                metrics: Output[Metrics], report: Output[HTML], evaluation: Output[Artifact],
+                database_url: str = "", version_id: str = ""
+                ) -> NamedTuple("EvaluateOutputs", [("passed", bool), ("version_id", str), ("reason", str)]):
+    import json
+    import os
+    import shutil
+    from collections import namedtuple
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from components.evaluate.evaluate import evaluate_candidate
+    from hibachi.db import make_engine
+    from hibachi.settings import get_settings
+
+    settings = get_settings()
+    url = database_url or os.environ.get("DATABASE_URL") or settings.database_url
+    version = version_id or (f"{settings.rollout.isvc_name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-"
+                             f"{dataset_sha256[:8]}")
+    metrics_file = Path(model.path) / "metrics.json"
+    train_metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    engine = make_engine(url)
+    try:
+        result = evaluate_candidate(engine, holdout.path, Path(base_model), Path(model.path) / "adapter", version,
+                                    dataset_sha256, Path(evaluation.path), train_metrics=train_metrics,
+                                    settings=settings)
+    finally:
+        engine.dispose()
+    shutil.copy(Path(evaluation.path) / "report.html", report.path)
+    if result.candidate is not None:
+        for name, value in result.candidate.as_dict().items():
+            metrics.log_metric(name, value["value"] if isinstance(value, dict) else value)
+    metrics.log_metric("holdout_rows", result.report["holdout_rows"])
+    metrics.log_metric("gate_passed", float(result.decision.passed))
+    evaluation.metadata.update({"version_id": version, "gate_passed": result.decision.passed,
+                                "reason": result.decision.reason})
+    Outputs = namedtuple("EvaluateOutputs", ["passed", "version_id", "reason"])
+    return Outputs(result.decision.passed, version, result.decision.reason)

@@ -1,0 +1,30 @@
+"""KFP component: LoRA SFT of the base model on the filtered training set; the adapter is a Model artifact."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+
+from components.image import COMPONENTS_IMAGE
+
+
+@dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
+def train_op(train: Input[Dataset], model: Output[Model], metrics: Output[Metrics], base_model: str = "",
+             max_steps: int = 0, checkpoint_dir: str = "") -> str:
+    """Checkpoints go to ``checkpoint_dir`` (a mounted volume on a cluster, so a retried pod resumes)."""
+    import shutil
+    from pathlib import Path
+
+    from components.train.train import TrainConfig, main
+
+    work = Path(checkpoint_dir) if checkpoint_dir else Path(model.path)
+    config = TrainConfig.from_settings(Path(train.path), work, base_model=Path(base_model) if base_model else None,
+                                       max_steps=max_steps or None)
+    result = main(config)
+    if work != Path(model.path):
+        shutil.copytree(work / "adapter", Path(model.path) / "adapter", dirs_exist_ok=True)
+        shutil.copy(work / "metrics.json", Path(model.path) / "metrics.json")
+    for name in ("train_loss", "final_loss", "global_step", "tokens", "tokens_per_s", "runtime_s"):
+        if result.get(name) is not None:
+            metrics.log_metric(name, float(result[name]))
+    model.metadata.update({"base_model": result["base_model"], "framework": "peft-lora",
+                           "global_step": result["global_step"]})
+    return result["base_model"]

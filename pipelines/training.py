@@ -1,0 +1,80 @@
+"""The training pipeline: export -> filter -> train -> evaluate -> (gate passed) deploy.
+
+Only wiring lives here: caching (off for export, which reads a live database, and for deploy, which
+has side effects), retries with backoff, and, when configured, the database URL from a Kubernetes
+Secret and a checkpoint volume for training so a retried pod resumes where it stopped.
+"""
+
+import os
+from dataclasses import dataclass
+
+from kfp import dsl
+
+from components.deploy.component import deploy_op
+from components.evaluate.component import evaluate_op
+from components.export.component import export_op
+from components.filter.component import filter_op
+from components.train.component import train_op
+
+PIPELINE_NAME = "hibachi-training"
+# Retries per step: (count, first backoff). Deploy is idempotent, so retrying it is safe too.
+RETRIES = {"export": (3, "30s"), "filter": (1, "10s"), "train": (2, "60s"), "evaluate": (1, "30s"),
+           "deploy": (3, "30s")}
+CACHING = {"export": False, "filter": True, "train": True, "evaluate": True, "deploy": False}
+CHECKPOINT_MOUNT = "/mnt/checkpoints"
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Cluster hooks: a Secret holding the database URL (key ``database-url``) and a PVC for checkpoints."""
+
+    db_secret: str | None = None
+    checkpoint_pvc: str | None = None
+
+    @classmethod
+    def from_env(cls) -> "ClusterOptions":
+        return cls(os.environ.get("HIBACHI_PIPELINE_DB_SECRET") or None,
+                   os.environ.get("HIBACHI_PIPELINE_CHECKPOINT_PVC") or None)
+
+
+def configure(task, step: str, options: ClusterOptions):
+    count, backoff = RETRIES[step]
+    task.set_retry(num_retries=count, backoff_duration=backoff, backoff_factor=2.0)
+    task.set_caching_options(CACHING[step])
+    task.set_display_name(step)
+    if options.db_secret and step in ("export", "evaluate", "deploy"):
+        from kfp import kubernetes
+
+        kubernetes.use_secret_as_env(task, secret_name=options.db_secret,
+                                     secret_key_to_env={"database-url": "DATABASE_URL"})
+    if options.checkpoint_pvc and step == "train":
+        from kfp import kubernetes
+
+        kubernetes.mount_pvc(task, pvc_name=options.checkpoint_pvc, mount_path=CHECKPOINT_MOUNT)
+    return task
+
+
+def make_training_pipeline(options: ClusterOptions | None = None):
+    options = options or ClusterOptions.from_env()
+    checkpoint_dir = f"{CHECKPOINT_MOUNT}/train" if options.checkpoint_pvc else ""
+
+    @dsl.pipeline(name=PIPELINE_NAME, description="Distil the teachers' answers into a LoRA adapter and "
+                  "canary-deploy it when it beats the gate.")
+    def training_pipeline(database_url: str = "", since: str = "", until: str = "", base_model: str = "",
+                          max_steps: int = 0, version_id: str = ""):
+        exported = configure(export_op(database_url=database_url, since=since, until=until), "export", options)
+        filtered = configure(filter_op(exported=exported.outputs["dataset"]), "filter", options)
+        trained = configure(train_op(train=filtered.outputs["train"], base_model=base_model, max_steps=max_steps,
+                                     checkpoint_dir=checkpoint_dir), "train", options)
+        evaluated = configure(evaluate_op(holdout=filtered.outputs["holdout"], model=trained.outputs["model"],
+                                          base_model=trained.outputs["Output"],
+                                          dataset_sha256=filtered.outputs["dataset_sha256"],
+                                          database_url=database_url, version_id=version_id), "evaluate", options)
+        with dsl.If(evaluated.outputs["passed"] == True, name="gate-passed"):  # noqa: E712 - a KFP condition
+            configure(deploy_op(version_id=evaluated.outputs["version_id"], database_url=database_url),
+                      "deploy", options)
+
+    return training_pipeline
+
+
+training_pipeline = make_training_pipeline()
