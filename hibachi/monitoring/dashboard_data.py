@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hibachi.errors import UserError
 from hibachi.monitoring.arms import is_hallucination, latest_state, shadows_between, signals_between
+from hibachi.monitoring.canary import Decision, analyze
 from hibachi.monitoring.reports import SavedReport, list_reports
 from hibachi.monitoring.windows import as_utc
 from hibachi.records import ChatSession, ModelVersion, TrainingSignal
@@ -41,6 +43,7 @@ class Dashboard:
     fallbacks: int
     cost: dict[str, float]
     reports: list[SavedReport] = field(default_factory=list)
+    canary: Decision | None = None  # the live analysis of a canary in progress
 
 
 def quality_filter(settings: Settings):
@@ -160,15 +163,24 @@ def gather(session: Session, settings: Settings, window: timedelta = timedelta(d
     else:
         days = window.total_seconds() / 86400
     traffic = Counter(s.served_by for s in signals)
+    progress = progression(session, settings)
+    decision = None
+    if progress.rollout and progress.rollout["canary"]:
+        try:
+            decision = analyze(session, settings.rollout.isvc_name,
+                               timedelta(hours=settings.analysis.window_hours), settings, now=until)
+        except UserError:
+            decision = None
     by_day: dict[str, dict[str, int]] = defaultdict(Counter)
     for s in signals:
         by_day[as_utc(s.created_at).date().isoformat()][s.served_by] += 1
     return Dashboard(
         window_days=window.total_seconds() / 86400,
-        progression=progression(session, settings),
+        progression=progress,
         data_quality=data_quality(signals, settings),
         shadow_rows=shadow_rows(session, signals, since, until, settings),
         traffic=dict(traffic), traffic_by_day={d: dict(c) for d, c in sorted(by_day.items())},
         fallbacks=traffic.get("fallback", 0), cost=cost(signals, days, settings),
         reports=list(reversed(list_reports(settings)))[:20],
+        canary=decision,
     )

@@ -34,6 +34,7 @@ def test_gather_counts_stage_quality_shadow_traffic_and_cost(db, settings):
         _fill(session)
         d = gather(session, settings, timedelta(days=30), now=NOW)
     assert d.progression.stage == "canary at 10% (v2)"
+    assert d.canary.action == "hold" and "too few samples" in d.canary.reason
     assert d.progression.quality_examples == 6 and d.progression.target == 1000
     assert d.progression.training_runs[0]["id"] == "v2" and d.progression.training_runs[0]["gate_passed"]
     assert d.traffic == {"teacher": 14, "local": 6, "fallback": 2} and d.fallbacks == 2
@@ -102,6 +103,7 @@ def test_admin_page_renders_stage_shadow_table_charts_and_reports(client, settin
     assert '<table id="shadow-table">' in html and "<td>local v2</td>" in html and ">75.0%<" in html
     assert html.count('<svg class="chart"') == 5 and 'class="bar"' in html
     assert "accuracy 0.91 &gt;= 0.85" in html
+    assert '<p id="canary-analysis">' in html and "too few samples" in html
     name = saved.html_path.rsplit("/", 1)[-1]
     assert f'href="/admin/reports/{name}"' in html
     report = client.get(f"/admin/reports/{name}", headers=admin)

@@ -91,6 +91,7 @@ def test_admin_dashboard_in_headless_chromium(gateway_url, tmp_path):
             assert response.status == 200
             assert page.inner_text("#stage-name") == "canary at 10% (v2)"
             assert page.inner_text("#rollout-percent") == "10%"
+            assert "Canary analysis" in page.inner_text("#canary-analysis")
             rows = page.locator("#shadow-table tr")
             assert rows.count() == 3  # header, teacher reference, local v2
             assert "local v2" in rows.nth(2).inner_text() and "20" in rows.nth(2).inner_text()
