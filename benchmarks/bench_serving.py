@@ -1,0 +1,176 @@
+"""Predictor speed: decode tokens/s for base, unmerged LoRA and merged LoRA, and HTTP overhead vs direct generate.
+
+Everything is measured in the same run on the same tiny offline Llama (its baseline is the base model,
+or direct ``ChatEngine.generate`` for the HTTP figure). On a CUDA machine a larger randomly
+initialised Llama also reports batch-1 decode as a share of the memory-bandwidth limit (weights
+read once per token). ``python -m benchmarks.bench_serving [--quick]`` prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROMPT = [{"role": "user", "content": "How much is it for 20 adults and 5 kids?"}]
+PAIRS = [("How much is it for 20 adults and 5 kids?", "Adults are $60 per person and children are $30."),
+         ("Do you offer wagyu?", "No, wagyu beef is not offered.")]
+# Peak HBM bandwidth in bytes/s by device name fragment (vendor data sheets).
+HBM_BANDWIDTH = {"H100 SXM": 3.35e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12, "H100": 3.35e12,
+                 "H200": 4.8e12, "A100": 2.0e12}
+
+
+def _decode_tokens_per_s(engine, new_tokens: int, repeats: int) -> float:
+    """Greedy decode of exactly ``new_tokens`` tokens at batch 1 (EOS suppressed), best of ``repeats``."""
+    import torch
+
+    ids = torch.tensor([engine.prompt_ids(PROMPT)], device=engine.device)
+    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                  pad_token_id=engine.tokenizer.pad_token_id, attention_mask=torch.ones_like(ids))
+    with torch.inference_mode():
+        engine.model.generate(ids, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            if engine.device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            engine.model.generate(ids, **kwargs)
+            if engine.device == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+    return new_tokens / best
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _http_vs_direct(base: Path, adapter: Path, requests: int, max_tokens: int) -> tuple[float, float]:
+    """Seconds for the same sequential requests: in-process generate vs the openai client over HTTP."""
+    import httpx
+    from openai import OpenAI
+
+    from serving.engine import ChatEngine
+
+    engine = ChatEngine.load(base, {"v1": adapter})
+    engine.generate(PROMPT, max_new_tokens=4)
+    start = time.perf_counter()
+    for _ in range(requests):
+        engine.generate(PROMPT, max_new_tokens=max_tokens)
+    direct = time.perf_counter() - start
+    del engine
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hibachi.cli", "serve", "--base-model", str(base), "--adapter",
+                             str(adapter), "--adapter-name", "v1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hibachi serve did not become ready")
+            time.sleep(0.3)
+        client = OpenAI(base_url=f"{url}/openai/v1", api_key="unused", max_retries=0)
+        client.chat.completions.create(model="hibachi-llama", messages=PROMPT, max_tokens=4)
+        start = time.perf_counter()
+        for _ in range(requests):
+            client.chat.completions.create(model="hibachi-llama", messages=PROMPT, max_tokens=max_tokens)
+        http = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return direct, http
+
+
+def _gpu_bandwidth_row() -> dict | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from serving.engine import ChatEngine
+
+    name = torch.cuda.get_device_name(0)
+    peak = next((bw for key, bw in HBM_BANDWIDTH.items() if key in name), None)
+    # About 1.2B parameters in bf16: big enough that decode is bound by reading the weights.
+    config = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
+                         num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048)
+    model = LlamaForCausalLM(config).to("cuda", torch.bfloat16).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        from hibachi.tiny_model import build_tiny_model
+
+        tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(Path(tmp) / "tok"))
+    engine = ChatEngine(model, tokenizer, [], False, "cuda")
+    tps = _decode_tokens_per_s(engine, 256, 3)
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    limit = peak / weight_bytes if peak else None
+    return {"benchmark": "serving", "figure": f"batch-1 decode, 1.2B Llama bf16 ({name})", "value": round(tps, 1),
+            "unit": "tokens/s", "baseline": round(limit, 1) if limit else "",
+            "ratio": round(tps / limit, 3) if limit else "", "target": "share of HBM-bandwidth limit >= 0.5",
+            "meets": (tps / limit >= 0.5) if limit else None}
+
+
+def run(quick: bool = False) -> list[dict]:
+    import torch
+
+    from hibachi.tiny_model import build_tiny_model
+    from serving.engine import ChatEngine
+    from serving.quick_adapter import train_quick_adapter
+
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    new_tokens, repeats = (48, 2) if quick else (128, 3)
+    requests, max_tokens = (5, 24) if quick else (20, 32)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = build_tiny_model(Path(tmp) / "tiny")
+        adapter = train_quick_adapter(base, Path(tmp) / "v1", PAIRS, steps=10 if quick else 30)
+        base_tps = _decode_tokens_per_s(ChatEngine.load(base), new_tokens, repeats)
+        unmerged_tps = _decode_tokens_per_s(ChatEngine.load(base, {"v1": adapter}, merge=False), new_tokens, repeats)
+        merged_tps = _decode_tokens_per_s(ChatEngine.load(base, {"v1": adapter}, merge=True), new_tokens, repeats)
+        common = {"benchmark": "serving", "unit": "tokens/s", "baseline": round(base_tps, 1)}
+        rows.append({**common, "figure": "decode tokens/s, base model (tiny Llama, batch 1)",
+                     "value": round(base_tps, 1), "ratio": 1.0, "target": "", "meets": None})
+        rows.append({**common, "figure": "decode tokens/s, unmerged LoRA (peft, per-request adapters)",
+                     "value": round(unmerged_tps, 1), "ratio": round(unmerged_tps / base_tps, 3), "target": "",
+                     "meets": None})
+        rows.append({**common, "figure": "decode tokens/s, merged LoRA (merge_and_unload)",
+                     "value": round(merged_tps, 1), "ratio": round(merged_tps / base_tps, 3),
+                     "target": "merged >= 0.9 x base", "meets": merged_tps >= 0.9 * base_tps})
+        direct, http = _http_vs_direct(base, adapter, requests, max_tokens)
+        rows.append({"benchmark": "serving", "figure": f"{requests} sequential chats over HTTP (openai client -> "
+                     "hibachi serve) vs direct generate", "value": round(http / requests * 1000, 1),
+                     "unit": "ms/request", "baseline": round(direct / requests * 1000, 1),
+                     "ratio": round(http / direct, 3), "target": "HTTP overhead ratio <= 1.5",
+                     "meets": http / direct <= 1.5})
+    gpu = _gpu_bandwidth_row()
+    rows.append(gpu or {"benchmark": "serving", "figure": "batch-1 decode share of HBM bandwidth",
+                        "value": "skipped: no CUDA device on this machine", "unit": "", "baseline": "", "ratio": "",
+                        "target": "", "meets": None})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    columns = ("figure", "value", "unit", "baseline", "ratio", "target", "meets")
+    print(" | ".join(columns))
+    for row in run(quick=args.quick):
+        print(" | ".join(str(row.get(c, "")) for c in columns))
+
+
+if __name__ == "__main__":
+    main()
