@@ -132,7 +132,7 @@ def _throughput_callback():
     return Throughput()
 
 
-def main(config: TrainConfig) -> dict[str, Any]:
+def main(config: TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
     """Train, save the adapter to ``output_dir/adapter`` and metrics to ``output_dir/metrics.json``."""
     import torch
     from datasets import Dataset
@@ -167,7 +167,7 @@ def main(config: TrainConfig) -> dict[str, Any]:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
-                         processing_class=tokenizer, peft_config=lora, callbacks=[throughput])
+                         processing_class=tokenizer, peft_config=lora, callbacks=[throughput, *(callbacks or [])])
     resume_from = get_last_checkpoint(str(checkpoints)) if config.resume else None
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from)
