@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hibachi.errors import UserError
 from hibachi.monitoring.arms import TEACHER, Answer, collect_answers, latest_state
 from hibachi.monitoring.stats import larger_p, proportion_worse_p, quantile
+from hibachi.monitoring.windows import format_duration
 from hibachi.records import DeploymentState
 from hibachi.settings import Settings
 
@@ -154,8 +155,9 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
     label = "stable" if state.stable_version else "teacher (no stable adapter yet)"
     if len(canary) < cfg.min_samples or len(stable) < cfg.min_samples:
         return Decision(action="hold", next_percent=state.canary_percent, **base,
-                        reason=f"too few samples in the last {window}: canary {state.canary_version} has "
-                               f"{len(canary)}, {label} has {len(stable)}; need {cfg.min_samples} each")
+                        reason=f"too few samples in the last {format_duration(window)}: canary "
+                               f"{state.canary_version} has {len(canary)}, {label} has {len(stable)}; "
+                               f"need {cfg.min_samples} each")
     comparisons = compare_rates(canary, stable, cfg) + compare_latency(canary, stable, cfg)
     worse = [c for c in comparisons if c.verdict == "worse"]
     unsure = [c for c in comparisons if c.verdict == "inconclusive"]

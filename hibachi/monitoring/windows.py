@@ -38,3 +38,12 @@ def as_utc(value: datetime) -> datetime:
 def check_range(since: datetime, until: datetime) -> None:
     if until <= since:
         raise UserError(f"date range is empty: --until {until.isoformat()} is not after --since {since.isoformat()}")
+
+
+def format_duration(span: timedelta) -> str:
+    """timedelta -> the shortest of '90s', '30m', '24h', '7d' that is exact (the inverse of parse_duration)."""
+    seconds = span.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
