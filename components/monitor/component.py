@@ -9,8 +9,9 @@ from components.image import COMPONENTS_IMAGE
 
 
 @dsl.component(base_image=COMPONENTS_IMAGE)
-def monitor_op(database_url: str, data_dir: str, window_hours: float, training_set: str, isvc: str,
-               apply_decision: bool, summary: dsl.Output[dsl.Artifact], metrics: dsl.Output[dsl.Metrics]) -> str:
+def monitor_op(database_url: str, data_dir: str, window_hours: float, training_set: str, filter_summary: str,
+               isvc: str, apply_decision: bool, summary: dsl.Output[dsl.Artifact],
+               metrics: dsl.Output[dsl.Metrics]) -> str:
     """Writes the reports under data_dir/reports, returns the canary decision's action."""
     import json
     from datetime import timedelta
@@ -21,7 +22,8 @@ def monitor_op(database_url: str, data_dir: str, window_hours: float, training_s
 
     settings = Settings(data_dir=Path(data_dir), database_url=database_url)
     result = run_monitoring(settings, window=timedelta(hours=window_hours),
-                            training_set=Path(training_set) if training_set else None, isvc=isvc or None,
+                            training_set=Path(training_set) if training_set else None,
+                            filter_summary=Path(filter_summary) if filter_summary else None, isvc=isvc or None,
                             apply_decision=apply_decision)
     Path(summary.path).write_text(json.dumps(result.as_dict(), indent=2))
     for kind, figures in result.figures.items():

@@ -1,5 +1,8 @@
 """The monitoring step: hallucination and drift reports over a window, then the canary analysis.
 
+Given the training set (the filter step's JSONL, and its summary JSON), the drift report compares
+production prompts with it and a data-quality report of it is written too.
+
 A report with nothing to show (an empty window, too few prompts) is recorded as skipped with its reason
 rather than failing the run, so a quiet night does not page anyone; a bad argument still fails loudly.
 """
@@ -31,9 +34,10 @@ class MonitorResult:
 
 
 def run_monitoring(settings: Settings, *, window: timedelta, training_set: Path | None = None,
-                   isvc: str | None = None, apply_decision: bool = False, actor: str = "monitoring-pipeline",
-                   now: datetime | None = None) -> MonitorResult:
+                   filter_summary: Path | None = None, isvc: str | None = None, apply_decision: bool = False,
+                   actor: str = "monitoring-pipeline", now: datetime | None = None) -> MonitorResult:
     from hibachi.monitoring import canary
+    from hibachi.monitoring.data_quality import data_report
     from hibachi.monitoring.drift import drift_report
     from hibachi.monitoring.hallucination import hallucination_report
 
@@ -43,8 +47,11 @@ def run_monitoring(settings: Settings, *, window: timedelta, training_set: Path 
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine)() as session:
-            for kind, build in (("hallucination", lambda: hallucination_report(session, start, end, settings)),
-                                ("drift", lambda: drift_report(session, start, end, settings, training_set))):
+            builders = [("hallucination", lambda: hallucination_report(session, start, end, settings)),
+                        ("drift", lambda: drift_report(session, start, end, settings, training_set))]
+            if training_set is not None:
+                builders.append(("data", lambda: data_report(training_set, settings, filter_summary)))
+            for kind, build in builders:
                 try:
                     saved = build()
                 except UserError as exc:

@@ -62,14 +62,15 @@ def _frame(prompts: list[str]) -> pd.DataFrame:
     return pd.concat([frame, emb], axis=1)
 
 
-def drift_snapshot(reference: list[str], current: list[str], settings: Settings):
+def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
+                   reference_name: str = "training set"):
     """Run the Evidently drift report; returns (snapshot, figures)."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.descriptors import Contains, RegExp, TextLength, WordCount
     from evidently.metrics import EmbeddingsDrift, MeanValue, ValueDrift
     from evidently.metrics.embeddings import ModelDriftMethod
 
-    for name, prompts in (("reference (training)", reference), ("current (production)", current)):
+    for name, prompts in ((f"reference ({reference_name})", reference), ("current (production)", current)):
         if len(prompts) < MIN_PROMPTS:
             raise UserError(f"{name} has {len(prompts)} prompts; drift needs at least {MIN_PROMPTS}")
     ref_frame, cur_frame = _frame(reference), _frame(current)
@@ -107,7 +108,7 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings)
 def drift_report_from_prompts(reference: list[str], current: list[str], settings: Settings,
                               window: tuple[datetime | None, datetime | None] = (None, None),
                               reference_name: str = "training set") -> SavedReport:
-    snapshot, figures = drift_snapshot(reference, current, settings)
+    snapshot, figures = drift_snapshot(reference, current, settings, reference_name)
     summary = [("reference", f"{reference_name} ({figures['reference_prompts']} prompts)"),
                ("current prompts", figures["current_prompts"]),
                ("embedding drift ROC AUC", figures["embedding_drift_auc"]),

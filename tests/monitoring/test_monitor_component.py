@@ -37,6 +37,19 @@ def test_monitoring_step_writes_reports_and_holds_a_thin_canary(tmp_path):
     assert "no rollout named 'nope'" in unknown.skipped["canary"]
 
 
+def test_monitoring_step_with_the_training_set_adds_drift_and_data_quality(tmp_path):
+    settings = _filled_settings(tmp_path)
+    training = tmp_path / "train.jsonl"
+    training.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"Question {i} about rice?"},
+                                                         {"role": "assistant", "content": "Yes."}]}) + "\n"
+                                for i in range(12)))
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"dropped": {"low_quality": 4}}))
+    result = run_monitoring(settings, window=timedelta(hours=24), training_set=training, filter_summary=summary)
+    assert result.figures["data"] == {"rows": 12, "dropped": 4}
+    assert "current (production) has 6 prompts" in result.skipped["drift"]
+
+
 def test_monitoring_pipeline_runs_locally(tmp_path, monkeypatch):
     from kfp import local
 
@@ -46,7 +59,8 @@ def test_monitoring_pipeline_runs_locally(tmp_path, monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
     run = monitoring_pipeline(database_url=settings.database_url, data_dir=str(settings.data_dir),
-                              window_hours=24.0, training_set="", isvc="hibachi-llama", apply_decision=False)
+                              window_hours=24.0, training_set="", filter_summary="", isvc="hibachi-llama",
+                              apply_decision=False)
     assert run.output == "hold"
     index = json.loads((settings.data_dir / "reports" / "index.json").read_text())
     assert [r["kind"] for r in index] == ["hallucination"]
