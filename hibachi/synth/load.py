@@ -193,3 +193,18 @@ def _signal_rows(turn: Turn, history: list[dict[str, str]], session_id: str, sig
             "reason": f"corrected: {broken}", "created_at": at + timedelta(hours=rng.uniform(1, 72)),
         })
     return best["response"]
+
+
+def load_into_database(database_url: str, conversations: Sequence[Conversation], critic: _Critic, *,
+                       teachers: Sequence[ProviderConfig] | None = None, tenant: str = "my-hibachi",
+                       progress: Callable[[int], None] | None = None) -> LoadStats:
+    """Migrate the database to the newest schema, then load the conversations in one transaction."""
+    from hibachi.db import make_engine, session_factory, session_scope, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with session_scope(session_factory(engine)) as session:
+            return load_traffic(session, conversations, critic, teachers=teachers, tenant=tenant, progress=progress)
+    finally:
+        engine.dispose()
