@@ -24,14 +24,37 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+class _NoWagyuCritic:
+    """Used only while hibachi.critic is absent: fails answers that offer what the menu does not have."""
+
+    def evaluate(self, prompt, response):
+        from types import SimpleNamespace
+
+        wrong = [w for w in ("wagyu", "sushi", "lobster tail is free") if w in response.lower()]
+        violations = [{"category": "not_offered", "claim": w, "fact": f"{w}: not offered"} for w in wrong]
+        return SimpleNamespace(passed=not wrong, violations=violations, quality_score=0.3 if wrong else 0.95)
+
+
+def _critic():
+    try:
+        from hibachi.critic import get_critic
+    except ImportError:
+        return _NoWagyuCritic()
+    return get_critic()
+
+
 def fill_with_traffic(settings: Settings) -> None:
-    """Synthetic traffic over the last week: teacher turns, a canary with fallbacks, shadow comparisons."""
+    """A week of synthetic teacher traffic (hibachi.synth), then a canary with fallbacks and shadow comparisons."""
+    from hibachi.synth.generator import SynthConfig, generate_traffic
+    from hibachi.synth.load import load_traffic
+
     engine = make_engine(settings.database_url)
     upgrade(engine)
     now = datetime.now(UTC)
     with session_factory(engine)() as session:
-        for i in range(60):
-            local_turn(session, None, teacher_served=True, booked=i % 3 == 0, when=now - timedelta(hours=2 * i + 1))
+        stats = load_traffic(session, generate_traffic(SynthConfig(conversations=80, days=7, seed=3)), _critic(),
+                             teachers=settings.teachers, now=now)
+        assert stats.signals >= 80
         for i in range(30):
             local_turn(session, "v2", passed=i % 6 != 0, hallucinated=i % 12 == 0, booked=i % 2 == 0,
                        when=now - timedelta(hours=i + 1))
