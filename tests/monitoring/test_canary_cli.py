@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from hibachi.db import make_engine, session_factory, upgrade
 from hibachi.errors import UserError
 from hibachi.monitoring.canary_cli import analyze_command
+from hibachi.records import DeploymentState, ModelVersion
 from hibachi.settings import reset_settings_cache
 
 
@@ -25,6 +26,9 @@ def cli(tmp_path, monkeypatch):
     now = datetime.now(UTC)
     rng = random.Random(3)
     with session_factory(engine)() as session:
+        for version in ("v1", "v2"):
+            session.add(ModelVersion(id=version, base_model="tiny", adapter_uri=f"file:///adapters/{version}",
+                                     dataset_sha256="ab" * 32, gate_passed=True))
         state(session, stable="v1", canary="v2", percent=10)
         for _ in range(80):
             local_turn(session, "v1", when=now - timedelta(hours=rng.uniform(0.1, 5)))
@@ -56,3 +60,33 @@ def test_analyze_bad_input_is_a_user_error(cli):
     assert isinstance(bad_window.exception, UserError) and "not a positive duration" in str(bad_window.exception)
     empty = CliRunner().invoke(cli, ["analyze", "--window", "1s"])
     assert empty.exit_code == 0 and "hold: too few samples" in empty.output
+
+
+def test_hibachi_rollout_analyze_unknown_name_is_one_line_exit_2(cli, monkeypatch, capsys):
+    pytest.importorskip("serving.rollout_cli", reason="serving.rollout_cli (serving helper) is not present")
+    import sys
+
+    from hibachi import cli as hibachi_cli
+
+    monkeypatch.setattr(sys, "argv", ["hibachi", "rollout", "analyze", "--name", "nope"])
+    with pytest.raises(SystemExit) as exit_info:
+        hibachi_cli.main()
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err == "error: no rollout named 'nope'; known rollouts: hibachi-llama"
+    monkeypatch.setattr(sys, "argv", ["hibachi", "rollout", "analyze", "--window", "24h"])
+    with pytest.raises(SystemExit) as exit_info:
+        hibachi_cli.main()
+    assert exit_info.value.code == 0 and "rollback: canary is worse" in capsys.readouterr().out
+
+
+def test_analyze_apply_rolls_back_through_the_rollout_and_records_it(cli, tmp_path):
+    pytest.importorskip("serving.rollout", reason="serving.rollout (serving helper) is not present")
+    result = CliRunner().invoke(cli, ["analyze", "--apply", "--actor", "night-watch"])
+    assert result.exit_code == 0, result.output
+    assert "applied: rollback, recorded by night-watch" in result.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'canary.db'}")
+    with session_factory(engine)() as session:
+        newest = session.query(DeploymentState).order_by(DeploymentState.id.desc()).first()
+    engine.dispose()
+    assert (newest.stage, newest.stable_version, newest.actor) == ("rolled_back", "v1", "night-watch")
+    assert newest.reason.startswith("canary analysis: canary is worse: critic_failure_rate")
