@@ -69,6 +69,7 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
     from evidently.descriptors import Contains, RegExp, TextLength, WordCount
     from evidently.metrics import EmbeddingsDrift, MeanValue, ValueDrift
     from evidently.metrics.embeddings import ModelDriftMethod
+    from evidently.tests import lte
 
     for name, prompts in ((f"reference ({reference_name})", reference), ("current (production)", current)):
         if len(prompts) < MIN_PROMPTS:
@@ -82,7 +83,7 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
     datasets = [Dataset.from_pandas(f, data_definition=definition, descriptors=descriptors)
                 for f in (cur_frame, ref_frame)]
     threshold = settings.analysis.drift_auc_threshold
-    metrics = [EmbeddingsDrift(embeddings_name="prompt_embedding",
+    metrics = [EmbeddingsDrift(embeddings_name="prompt_embedding", tests=[lte(threshold)],
                                drift_method=ModelDriftMethod(threshold=threshold))]
     metrics += [ValueDrift(column=c, method="ks") for c in DESCRIPTOR_COLUMNS]
     metrics += [MeanValue(column=c) for c in DESCRIPTOR_COLUMNS]

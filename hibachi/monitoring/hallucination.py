@@ -70,6 +70,7 @@ def figures_of(frame: pd.DataFrame) -> dict:
 def hallucination_report(session: Session, since: datetime, until: datetime, settings: Settings) -> SavedReport:
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import GroupBy, MeanValue, RowCount
+    from evidently.tests import gte, lte
 
     check_range(since, until)
     frame = served_frame(session, since, until, settings)
@@ -78,13 +79,23 @@ def hallucination_report(session: Session, since: datetime, until: datetime, set
                         "nothing to report")
     definition = DataDefinition(numerical_columns=["hallucinated", "compliant", "quality_score"],
                                 categorical_columns=["arm", "day", "source"], datetime_columns=["created_at"])
+    gate = settings.gate
+    # Each arm is held to the evaluation gate's targets, declared as Evidently tests (pass/fail in the report).
+    limits = {"hallucinated": [lte(gate.max_hallucination_rate)], "compliant": [gte(gate.min_business_logic)]}
     metrics = [RowCount(), MeanValue(column="hallucinated"), MeanValue(column="compliant")]
     for column in ("hallucinated", "compliant"):
-        metrics += [GroupBy(MeanValue(column=column), "arm"), GroupBy(MeanValue(column=column), "day")]
+        metrics += [GroupBy(MeanValue(column=column, tests=limits[column]), "arm"),
+                    GroupBy(MeanValue(column=column), "day")]
     snapshot = Report(metrics).run(Dataset.from_pandas(frame, data_definition=definition), None)
     figures = figures_of(frame)
+    tests = [{"description": t["description"], "status": str(getattr(t["status"], "value", t["status"]))}
+             for t in snapshot.dict().get("tests", [])]
+    figures["gate_tests"] = tests
     summary = [("answers", figures["rows"]), ("hallucination rate (all)", figures["overall"]["hallucination_rate"]),
-               ("business-logic compliance (all)", figures["overall"]["compliance_rate"])]
+               ("business-logic compliance (all)", figures["overall"]["compliance_rate"]),
+               (f"gate tests per arm (hallucination <= {gate.max_hallucination_rate}, compliance >= "
+                f"{gate.min_business_logic})", f"{sum(t['status'] == 'SUCCESS' for t in tests)} passed, "
+                                               f"{sum(t['status'] == 'FAIL' for t in tests)} failed")]
     for arm, f in figures["by_arm"].items():
         summary.append((f"{arm}: hallucination rate (n={f['n']})", f["hallucination_rate"]))
         summary.append((f"{arm}: compliance rate (n={f['n']})", f["compliance_rate"]))

@@ -50,6 +50,10 @@ def test_hallucination_report_has_the_rates_by_arm_in_html_and_json(db, settings
     # Evidently's own widgets carry the same values.
     assert "Mean value of 'hallucinated' group by 'arm' for label: 'shadow_local_canary': current: 0.200" in html
     assert len(figures["by_day"]) == 2  # the canary turns span two days
+    # Gate targets as Evidently tests, per arm: only the shadow canary (20% hallucinations, 80% compliance) fails.
+    failed = [t["description"] for t in figures["gate_tests"] if t["status"] == "FAIL"]
+    assert len(failed) == 2 and all("shadow_local_canary" in d for d in failed)
+    assert "compliance &gt;= 0.95)</th><td>8 passed, 2 failed" in html
     assert [r.kind for r in list_reports(settings)] == ["hallucination"]
 
 
@@ -82,6 +86,8 @@ def test_drift_report_flags_shifted_prompts_and_not_unshifted(settings):
     assert "Drift in embeddings 'prompt_embedding'" in html
     assert f"Drift detection method: model. Drift score: {round(shifted_fig['embedding_drift_auc'], 3)}" in html
     assert "drift detected</th><td>no" in Path(same.html_path).read_text()
+    statuses = [json.loads(Path(r.json_path).read_text())["evidently"]["tests"][0]["status"] for r in (same, shifted)]
+    assert statuses == ["SUCCESS", "FAIL"]  # the threshold as an Evidently test agrees with the flag
 
 
 def test_drift_against_a_training_jsonl_from_the_database(db, settings, tmp_path):
