@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import write_examples
 
 from components.train.train import TrainConfig, _parse_args, load_examples, main
 from hibachi.errors import UserError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from chat_examples import write_examples  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
