@@ -98,6 +98,7 @@ class Travel(_Model):
 class RainPolicy(_Model):
     free_reschedules: int = Field(ge=0)
     notice_hours: int = Field(ge=0)
+    aliases: list[str] = Field(default_factory=list)
 
 
 class Booking(_Model):

@@ -1,0 +1,109 @@
+"""A response cut into clauses, each knowing whether it is negated, and the knowledge-base terms in it.
+
+A clause is the scope of a negation: "we don't serve wagyu, but lobster is +$10" is two clauses,
+the first negated. Clauses end at sentence punctuation and at contrast words (but, however,
+although, whereas). A clause is also marked when its subject is the customer ("you provide
+tables", "bring your own wine"): then naming a thing is not a claim that the business offers it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+# Phrases that contain a negation word but state something positive; removed before looking for negation.
+_NOT_NEGATIONS = re.compile(
+    r"\bno\s+(?:problem|worries|worry|doubt|question|matter)\b|\bnot\s+a\s+problem\b|\bnot only\b|\bno\s+(?:extra|additional)\s+"
+    r"(?:cost|charge|fee)s?\b|\bno\s+(?:cost|charge)\b|\bat\s+no\b|\bwhy not\b|\bnot to worry\b")
+NEGATION = re.compile(
+    r"\b(?:not|no|never|neither|nor|without|cannot|unable|unavailable|sorry|unfortunately|nothing|none|"
+    r"except|excluding|instead of|rather than|alternative to|alternatives to|unlike|in place of|n't)\b|n't\b"
+    r"|\b(?:isnt|dont|doesnt|cant|wont|arent)\b")
+CUSTOMER_SIDE = re.compile(
+    r"\byou(?:'ll|\s+will|'d|\s+would)?\s+(?:\w+\s+){0,2}?(?:provide|bring|supply|set up|have|arrange|rent|serve|"
+    r"pour|furnish|need)\b|\byour own\b|\bbyo\w*\b|\bcustomers?\s+(?:\w+\s+)?(?:provides?|brings?|supplies|"
+    r"supply|sets? up|arranges?)\b|\bprovided by (?:you|the customer|the host)\b|\bplease\s+(?:\w+\s+)?"
+    r"(?:have|provide|set up|arrange|bring|prepare)\b|\b(?:the )?hosts?\s+(?:provides?|supplies|brings?)\b|"
+    r"\bguests? (?:can|may|are welcome to) (?:\w+\s+)?bring\b|\bwelcome to (?:bring|serve|provide)\b|"
+    r"\byour responsibility\b|\bup to you\b")
+_BOUNDARY = re.compile(
+    r"[.!?;]+(?=\s|$|[\"')\]])|\n+|\s[-\u2013\u2014]\s|(?:,\s*)?\b(?:but|however|although|though|whereas|"
+    r"otherwise|that said)\b|,\s*(?:so|and then|plus)\b|^\s*(?:no|nope|yes|yep|sure|absolutely)\b\s*[,!.]?")
+
+
+@dataclass
+class Clause:
+    start: int
+    end: int
+    text: str
+    negated: bool
+    customer_side: bool
+    question: bool
+    mentions: list[Mention] = field(default_factory=list)
+
+    def has(self, pattern: re.Pattern[str]) -> bool:
+        return pattern.search(self.text) is not None
+
+
+@dataclass(frozen=True)
+class Mention:
+    key: str
+    term: str
+    start: int
+    end: int
+
+
+def split_clauses(lower: str) -> list[Clause]:
+    """Clauses of the lower-cased text, in order, with their negation and customer-side marks."""
+    cuts = [0]
+    for match in _BOUNDARY.finditer(lower):
+        cuts.extend((match.start(), match.end()))
+    cuts.append(len(lower))
+    clauses = []
+    for start, end in zip(cuts[::2], cuts[1::2], strict=False):
+        text = lower[start:end]
+        if not text.strip():
+            continue
+        cleaned = _NOT_NEGATIONS.sub(" ", text)
+        tail = lower[end:end + 2]
+        clauses.append(Clause(start, end, text, NEGATION.search(cleaned) is not None,
+                              CUSTOMER_SIDE.search(text) is not None, tail.startswith("?")))
+    return clauses
+
+
+class TermMatcher:
+    """One compiled alternation over every alias in the knowledge base, longest alias first."""
+
+    def __init__(self, terms: dict[str, str]):
+        self._key = terms
+        ordered = sorted(terms, key=len, reverse=True)
+        self._pattern = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(t) for t in ordered) + r")(?![\w-])"
+                                   ) if ordered else None
+
+    def find(self, lower: str) -> list[Mention]:
+        if self._pattern is None:
+            return []
+        return [Mention(self._key[m.group(0)], m.group(0), m.start(), m.end()) for m in self._pattern.finditer(lower)]
+
+
+def attach(clauses: list[Clause], mentions: list[Mention]) -> None:
+    """Give each clause the mentions that start inside it."""
+    starts = [c.start for c in clauses]
+    for mention in mentions:
+        index = bisect.bisect_right(starts, mention.start) - 1
+        if index >= 0 and mention.start < clauses[index].end:
+            clauses[index].mentions.append(mention)
+
+
+def clause_at(clauses: list[Clause], position: int) -> Clause | None:
+    starts = [c.start for c in clauses]
+    index = bisect.bisect_right(starts, position) - 1
+    if index >= 0 and position < clauses[index].end:
+        return clauses[index]
+    return None
+
+
+def negated_before(text: str, position: int, window: int = 25) -> bool:
+    """A negation word just before a position ('not $15', "isn't 48 hours")."""
+    return NEGATION.search(_NOT_NEGATIONS.sub(" ", text[max(0, position - window):position])) is not None

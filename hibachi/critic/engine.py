@@ -1,0 +1,48 @@
+"""The rule engine: a deterministic judge whose every rule is built from the knowledge base."""
+
+from __future__ import annotations
+
+from hibachi.critic.claims import TermMatcher
+from hibachi.critic.context import CountReader, read
+from hibachi.critic.facts import FactIndex
+from hibachi.critic.rules_money import MoneyRules
+from hibachi.critic.rules_offer import OfferRules
+from hibachi.critic.rules_policy import PolicyRules
+from hibachi.critic.verdict import Verdict, Violation
+from hibachi.knowledge import KnowledgeBase
+
+# An answer that names nothing the question asked about, and no figure, has likely ignored it.
+_OFF_TOPIC_SCORE = 0.9
+
+
+class Critic:
+    """``Critic(kb).evaluate(prompt, response)``: violations naming claim and fact, and a quality score."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.index = FactIndex(kb)
+        self._matcher = TermMatcher(self.index.terms)
+        self._counts = CountReader(self.index)
+        self._rules = (OfferRules(self.index), MoneyRules(self.index, self._counts), PolicyRules(self.index))
+
+    def violations(self, prompt: str, response: str) -> list[Violation]:
+        reading = read(prompt or "", response or "", self._matcher, self._counts)
+        found: list[Violation] = []
+        for rules in self._rules:
+            found.extend(rules.check(reading))
+        return found
+
+    def evaluate(self, prompt: str, response: str) -> Verdict:
+        reading_violations = self.violations(prompt, response)
+        return Verdict.from_violations(reading_violations, self._base_score(prompt or "", response or ""))
+
+    def _base_score(self, prompt: str, response: str) -> float:
+        if not response.strip():
+            return 0.0
+        asked = {m.key for m in self._matcher.find(prompt.lower())}
+        if not asked:
+            return 1.0
+        answered = {m.key for m in self._matcher.find(response.lower())}
+        if asked & answered or any(ch.isdigit() for ch in response):
+            return 1.0
+        return _OFF_TOPIC_SCORE

@@ -1,0 +1,116 @@
+"""Numbers as answers write them: spelled-out numbers, money, durations, clock times, miles, percents.
+
+``normalize`` rewrites spelled-out numbers as digits ("fifteen dollars" -> "15 dollars",
+"a week" -> "1 week") so every later pattern only has to read digits. The patterns run on the
+lower-cased, normalized text; each ``*_value`` helper turns a match into one comparable number
+(dollars, hours, minutes after midnight).
+"""
+
+from __future__ import annotations
+
+import re
+
+_ONES = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+_SCALES = {"hundred": 100, "thousand": 1000}
+_WORD = "|".join(sorted([*_ONES, *_TENS], key=len, reverse=True))
+_SPELLED = re.compile(
+    rf"\b(?:(?:a|one)(?=\s+(?:hundred|thousand))|(?:{_WORD}))(?:(?:[\s-]+|(?<=hundred)\s+and\s+|(?<=thousand)\s+and\s+)(?:{_WORD}|hundred|thousand))*\b"
+    r"|\b(?:a|one)\s+dozen\b|\b(?:a|an)\s+(?=(?:hour|day|week)s?\b)|\bhalf\s+(?:a|an)\s+(?=hour\b)",
+    re.IGNORECASE)
+
+
+def _spelled_value(words: str) -> int | None:
+    parts = [p for p in re.split(r"[\s-]+", words.lower()) if p and p != "and"]
+    if parts[-1:] == ["dozen"]:
+        return 12
+    total = current = 0
+    for part in parts:
+        if part in ("a", "an"):
+            current = max(current, 1)
+        elif part in _ONES:
+            current += _ONES[part]
+        elif part in _TENS:
+            current += _TENS[part]
+        elif part in _SCALES:
+            current = max(current, 1) * _SCALES[part]
+            if part == "thousand":
+                total, current = total + current, 0
+    return total + current
+
+
+def _replace(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if text.lower().startswith("half"):
+        return "0.5 "
+    if text.strip().lower() in ("a", "an"):
+        return "1 "
+    value = _spelled_value(text)
+    trailing = text[len(text.rstrip()):]
+    return f"{value}{trailing}" if value is not None else text
+
+
+def normalize(text: str) -> str:
+    """Spelled-out numbers become digits; thousands separators disappear; dashes become spaces."""
+    text = _SPELLED.sub(_replace, text)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return text.replace("\u2013", "-").replace("\u2014", " - ").replace("\u2019", "'")
+
+
+NUM = r"\d+(?:\.\d+)?"
+
+# "$15", "+$15", "$15.50", "15 dollars", "15 bucks", "USD 15"
+MONEY = re.compile(
+    rf"(?P<plus>\+\s*|\bplus\s+)?(?:\$\s*(?P<a>{NUM})|\busd\s*(?P<b>{NUM})|(?P<c>{NUM})\s*(?:dollars?|bucks|usd)\b)")
+# "48 hours", "2 days", "1 week", "48-hour"
+DURATION = re.compile(rf"(?<![\d.$])(?P<n>{NUM})[\s-]*(?P<unit>hours?|hrs?|days?|weeks?|months?)\b")
+_DURATION_HOURS = {"h": 1, "d": 24, "w": 168, "m": 720}
+# "9pm", "9:30 p.m.", "21:00", "noon", "midnight"
+CLOCK = re.compile(
+    r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?![a-z])"
+    r"|\b(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)\b"
+    r"|\b(?P<noon>noon|midday|midnight)\b")
+MILES = re.compile(rf"(?P<n>{NUM})[\s-]*(?:miles?|mi)\b")
+PERCENT = re.compile(rf"(?P<n>{NUM})\s*(?:%|percent\b|per cent\b)")
+AGE_LIMIT = re.compile(
+    r"(?P<n>\d{1,2})\s*(?:years?(?:\s*old)?\s*)?(?:and|or|&)\s*(?:under|younger|below)"
+    r"|\b(?:under|below|younger than)\s+(?:the\s+age\s+of\s+|age\s+)?(?P<u>\d{1,2})\b")
+
+
+def money_value(match: re.Match[str]) -> float:
+    return float(match.group("a") or match.group("b") or match.group("c"))
+
+
+def duration_hours(match: re.Match[str]) -> float:
+    return float(match.group("n")) * _DURATION_HOURS[match.group("unit")[0]]
+
+
+def clock_minutes(match: re.Match[str]) -> int:
+    """Minutes after midnight; midnight counts as 24:00 so it sorts after any evening time."""
+    if match.group("noon"):
+        return 12 * 60 if match.group("noon") in ("noon", "midday") else 24 * 60
+    if match.group("h24") is not None:
+        return int(match.group("h24")) * 60 + int(match.group("m24"))
+    hours, minutes = int(match.group("h")) % 12, int(match.group("m") or 0)
+    if match.group("ampm").startswith("p"):
+        hours += 12
+    return hours * 60 + minutes
+
+
+def age_limit(match: re.Match[str]) -> int:
+    """The oldest age the phrase covers: '12 and under' -> 12, 'under 4' -> 3."""
+    return int(match.group("n")) if match.group("n") else int(match.group("u")) - 1
+
+
+def fmt_money(value: float) -> str:
+    return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+
+
+def fmt_clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def fmt_num(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,187 @@
+"""Money claims: arithmetic the response does, prices tied to the item they are quoted for, totals, travel fees."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from hibachi.critic.claims import Clause, clause_at, negated_before
+from hibachi.critic.context import Counts, CountReader, Reading
+from hibachi.critic.facts import Fact, FactIndex
+from hibachi.critic.numbers import NUM, fmt_money, fmt_num, money_value
+from hibachi.critic.verdict import Violation
+
+_OP = r"\s*(?:x|×|\*|times)\s*"
+_EQ = r"\s*(?:each|per \w+|/\w+|a head)?\s*(?:=|is|are|comes to|come to|equals|makes|gives|totals?|for a total of|:|->|→)\s*"
+_ARITH = re.compile(
+    rf"(?<![\d.$])(?P<n>\d{{1,4}})\s*(?P<noun>[a-z][a-z-]*(?: [a-z-]+)?)?{_OP}(?P<p>\$\s*{NUM}|{NUM})(?:\s*dollars)?"
+    rf"{_EQ}(?P<t>\$\s*{NUM})"
+    rf"|(?P<p2>\$\s*{NUM}){_OP}(?P<n2>\d{{1,4}})\s*(?P<noun2>[a-z][a-z-]*)?{_EQ}(?P<t2>\$\s*{NUM})"
+    rf"|(?<![\d.$])(?P<n3>\d{{1,4}})\s+(?P<noun3>[a-z][a-z-]*(?: [a-z-]+)?)\s+at\s+(?P<p3>\$\s*{NUM})\s*"
+    rf"(?:each|per \w+|a head|apiece)?\s*(?:=|is|comes to|equals|makes|would be|will be|:|,)\s*(?P<t3>\$\s*{NUM})")
+_PER_MILE = re.compile(r"^\s*(?:per|a|/|each|for each|for every|every)\s*(?:additional\s+|extra\s+)?(?:mile|mi)\b")
+_PER_PERSON = re.compile(r"^\s*(?:per|a|/|each|for each|for every|every)\s*(?:person|guest|head|adult|plate|people)\b")
+_CONNECTIVE = re.compile(r"^(?:\s|\+|/|\b(?:per|a|an|for|each|more|extra|to|add|adding|upgrade|upgrading|the|of|"
+                         r"additional|person|guest|head|order|plate|on|get|an upgrade to)\b)*$")
+_TOTAL = re.compile(r"\b(?:total|totals|altogether|in all|comes? to|would be|will be|would cost|will cost|"
+                    r"estimate|grand|subtotal|that's|that is|overall|bill)\b|=")
+_NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
+_TOL = 0.005
+
+
+def _close(value: float, allowed) -> bool:
+    return any(abs(value - a) < _TOL + 1e-9 * abs(a) for a in allowed)
+
+
+def _dollars(token: str) -> float:
+    return float(token.replace("$", "").strip())
+
+
+class MoneyRules:
+    def __init__(self, index: FactIndex, counts: CountReader):
+        self.ix, self.counts = index, counts
+        self.minimum = index.kb.pricing.party_minimum.amount
+        self.fee, self.radius = index.kb.travel.fee_per_mile, index.kb.travel.free_radius_miles
+        self.trips = 1 if index.kb.travel.one_way else 2
+
+    def check(self, r: Reading) -> Iterator[Violation]:
+        yield from self._arithmetic(r)
+        for money in r.money:
+            if money.start() in r.consumed or negated_before(r.lower, money.start(), 8):
+                continue
+            clause = clause_at(r.clauses, money.start())
+            if clause is not None:
+                yield from self._amount(r, clause, money)
+
+    # --- "10 adults x $60 = $600" ---
+    def _arithmetic(self, r: Reading) -> Iterator[Violation]:
+        for m in _ARITH.finditer(r.lower):
+            n = int(m.group("n") or m.group("n2") or m.group("n3"))
+            price = _dollars(m.group("p") or m.group("p2") or m.group("p3"))
+            total = _dollars(m.group("t") or m.group("t2") or m.group("t3"))
+            noun = (m.group("noun") or m.group("noun2") or m.group("noun3") or "").strip()
+            r.consumed.update(x.start() for x in r.money if m.start() <= x.start() < m.end())
+            claim = r.text[m.start():m.end()]
+            if not _close(n * price, [total]):
+                yield Violation(category="arithmetic", claim=claim,
+                                fact=f"{n} x {fmt_money(price)} = {fmt_money(n * price)}, not {fmt_money(total)}")
+            fact = self._fact_for_noun(noun, r, m.start())
+            if fact is not None and not _close(price, fact.extra_allowed) and not (
+                    fact.kind in ("adult", "child") and _close(price, self.ix.base_prices)):
+                yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not {fmt_money(price)}")
+            if "mile" in noun and not _close(price, [self.fee]):
+                yield Violation(category="travel", claim=claim,
+                                fact=f"travel fee: {fmt_money(self.fee)} per mile, not {fmt_money(price)}")
+            if fact is not None and fact.kind in ("adult", "child") and _close(price, self.ix.base_prices):
+                yield from self._below_minimum(r, r.counts_for(clause_at(r.clauses, m.start()) or r.clauses[0],
+                                                               self.counts), claim)
+
+    def _fact_for_noun(self, noun: str, r: Reading, position: int) -> Fact | None:
+        head = noun.split(" ")[0] if noun else ""
+        if head in self.ix.adult_words:
+            return self.ix.facts["adult"]
+        if head in self.ix.child_words:
+            return self.ix.facts["child"]
+        return None
+
+    def _below_minimum(self, r: Reading, counts: Counts, claim: str) -> Iterator[Violation]:
+        food = self._food(counts)
+        if food and food < self.minimum and not self._mentions_minimum(r):
+            yield Violation(category="minimum", severity="medium", claim=claim,
+                            fact=f"party minimum {fmt_money(self.minimum)}: {counts.describe()} "
+                                 f"({fmt_money(food)}) pay the {fmt_money(self.minimum)} minimum")
+
+    def _mentions_minimum(self, r: Reading) -> bool:
+        return "minimum" in r.keys or any(_close(money_value(x), [self.minimum]) for x in r.money)
+
+    def _food(self, counts: Counts) -> float:
+        adult, child = self.ix.facts["adult"].price, self.ix.facts["child"].price
+        if counts.adults or counts.children:
+            return counts.adults * adult + counts.children * child
+        return counts.guests * adult
+
+    # --- a money amount and the item it is quoted for ---
+    def _amount(self, r: Reading, clause: Clause, money: re.Match[str]) -> Iterator[Violation]:
+        value = money_value(money)
+        after = r.lower[money.end():money.end() + 24]
+        claim = r.claim(clause)
+        if _PER_MILE.match(after):
+            if not _close(value, [self.fee]):
+                yield Violation(category="travel", claim=claim,
+                                fact=f"travel fee: {fmt_money(self.fee)} per mile, not {fmt_money(value)}")
+            return
+        if any(self.ix.facts[m.key].kind == "not_offered" for m in clause.mentions) and not clause.negated:
+            return  # the not-offered rule already names this claim; a price for it has no true value
+        fact = self._fact_for(r, clause, money)
+        if fact is not None and fact.kind == "travel":
+            yield from self._travel_amount(r, clause, value, claim)
+            return
+        if fact is not None and _close(value, fact.extra_allowed | self._multiples(clause, fact)):
+            return
+        counts = r.counts_for(clause, self.counts)
+        if counts.any and (fact is None or fact.kind in ("adult", "child", "minimum") or clause.has(_TOTAL)):
+            yield from self._total(r, clause, value, counts, claim)
+            return
+        if fact is None:
+            if _PER_PERSON.match(after) and not money.group("plus") and not _close(value, self._per_person_any()):
+                yield Violation(category="price", claim=claim,
+                                fact=f"{self.ix.facts['adult'].price_text()}; {self.ix.facts['child'].price_text()}")
+            return
+        yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not {fmt_money(value)}")
+
+    def _per_person_any(self) -> set[float]:
+        allowed: set[float] = set()
+        for fact in self.ix.facts.values():
+            if fact.per_person:
+                allowed |= fact.extra_allowed
+        return allowed
+
+    def _multiples(self, clause: Clause, fact: Fact) -> set[float]:
+        return {int(n) * fact.price for n in _NUMBER.findall(clause.text) if fact.price is not None}
+
+    def _fact_for(self, r: Reading, clause: Clause, money: re.Match[str]) -> Fact | None:
+        """The priced item an amount is quoted for: right after it ('$15 more for lobster'), else the nearest before."""
+        priced = [m for m in clause.mentions if self.ix.facts[m.key].price is not None]
+        following = [m for m in priced if m.start >= money.end()]
+        if following and _CONNECTIVE.match(r.lower[money.end():following[0].start]):
+            return self.ix.facts[following[0].key]
+        before = [m for m in priced if m.end <= money.start()]
+        if before:
+            return self.ix.facts[before[-1].key]
+        if not clause.mentions:
+            index = r.clauses.index(clause)
+            if index > 0:
+                previous = [m for m in r.clauses[index - 1].mentions if self.ix.facts[m.key].price is not None]
+                if previous and len({m.key for m in previous}) == 1:
+                    return self.ix.facts[previous[-1].key]
+            asked = [k for k in r.prompt_keys if self.ix.facts[k].price is not None and self.ix.facts[k].kind in (
+                "upgrade", "add_on", "deposit")]
+            if len(asked) == 1 and not r.keys & {k for k in self.ix.facts if self.ix.facts[k].price is not None}:
+                return self.ix.facts[asked[0]]
+        return None
+
+    def _total(self, r: Reading, clause: Clause, value: float, counts: Counts, claim: str) -> Iterator[Violation]:
+        food = self._food(counts)
+        people = counts.people
+        extras = [f.price * (people if f.per_person else 1) for k, f in self.ix.facts.items()
+                  if f.kind in ("upgrade", "add_on") and k in r.keys | r.prompt_keys]
+        allowed = {food, max(food, self.minimum), *extras, *(food + e for e in extras)}
+        allowed |= {a * (1 + self.ix.kb.pricing.gratuity.suggested_percent / 100) for a in list(allowed)}
+        allowed |= {f.price for f in self.ix.facts.values() if f.price is not None}
+        if not _close(value, allowed):
+            yield Violation(category="arithmetic", claim=claim,
+                            fact=f"{counts.describe()}: {fmt_money(max(food, self.minimum))} food total"
+                                 + (f" ({fmt_money(food)} raised to the party minimum)" if food < self.minimum else "")
+                                 + f", not {fmt_money(value)}")
+        elif food < self.minimum and _close(value, [food]) and not self._mentions_minimum(r):
+            yield from self._below_minimum(r, counts, claim)
+
+    def _travel_amount(self, r: Reading, clause: Clause, value: float, claim: str) -> Iterator[Violation]:
+        if r.prompt_miles is None or _close(value, [self.fee]):
+            return
+        due = max(0.0, r.prompt_miles - self.radius) * self.fee * self.trips
+        if not _close(value, [due]):
+            yield Violation(category="travel", claim=claim,
+                            fact=f"travel fee at {fmt_num(r.prompt_miles)} miles: {fmt_money(due)} "
+                                 f"({fmt_money(self.fee)} per mile beyond {fmt_num(self.radius)} miles), "
+                                 f"not {fmt_money(value)}")

@@ -1,0 +1,139 @@
+"""What is offered and promised: items not offered, rentals, indoor cooking, invented inclusions, dietary guarantees."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from hibachi.critic.claims import Clause
+from hibachi.critic.context import Reading
+from hibachi.critic.facts import FactIndex
+from hibachi.critic.verdict import Violation
+
+# Things a caterer's answer might claim come with the meal. Generic catering vocabulary, not this tenant's
+# menu: any of these that the knowledge base does list (as included, an upgrade, an add-on) is judged by
+# the knowledge base instead.
+EXTRAS_LEXICON = (
+    "dessert", "desserts", "ice cream", "green tea ice cream", "cake", "cheesecake", "mochi", "cookies", "fruit",
+    "fruit platter", "miso soup", "soup", "drinks", "drink", "beverages", "beverage", "soda", "sodas", "soft drinks",
+    "juice", "lemonade", "tea", "green tea", "coffee", "bottled water", "appetizer", "appetizers", "bread", "rolls",
+    "egg rolls", "spring rolls", "tempura", "ramen", "udon", "kimchi", "seaweed salad", "plates", "utensils",
+    "napkins", "cups", "chopsticks", "tablecloths", "linens", "decorations", "tent", "tents", "dj", "music",
+    "photographer", "waitstaff", "servers", "a server", "cleanup service", "party favors", "champagne", "sake",
+)
+_INCLUSION = re.compile(
+    r"\b(?:included|includes|include|including|comes with|come with|complimentary|on the house|throw in|"
+    r"at no (?:extra |additional )?(?:cost|charge)|no (?:extra|additional) (?:cost|charge)|for free|free of charge|"
+    r"(?:we|chef|chefs|he|she|they)\s+(?:also\s+|will\s+|can\s+|'ll\s+)?(?:provide|provides|bring|brings|supply|"
+    r"supplies|serve|serves|offer|offers))\b|(?<![\w-])free\b(?!\s+(?:within|for the first|up to))")
+_OFFER = re.compile(r"\b(?:offer|offers|serve|serves|have|has|provide|provides|available|bring|brings|make|makes|"
+                    r"do|does|can|arrange|supply|supplies|add|rent|rental|rentals|include|includes|included|"
+                    r"yes|sure|absolutely|of course|upgrade|option|menu)\b|\$|'s\b|\bis\b|\bare\b")
+_COOKING = re.compile(r"\b(?:cook\w*|grill\w*|set\s?up|setting up|chef|hibachi|fire|flame|teppanyaki|stove|show)\b")
+_RENT = re.compile(r"\brent(?:s|al|als|ing)?\b")
+_CROSS = re.compile(r"cross[- ]?(?:contact|contamination|contaminat\w*)|\btraces?\b|shared grill|same grill|"
+                    r"share(?:s|d)? (?:a|the) grill|comes? into contact|contamination")
+_GUARANTEE = re.compile(r"\b(?:guarantee[ds]?|promise[ds]?|assure[ds]?|ensure[ds]?|certif\w+)\b")
+_NO_RISK = re.compile(
+    r"\b(?:no|zero|without(?: any)?|free (?:of|from))\s+(?:risk|chance|possibility|danger)?\s*(?:of\s+)?(?:any\s+)?"
+    r"(?:cross[- ]?(?:contact|contamination)|contamination|gluten|shellfish|allergens?)\b"
+    r"|\b(?:completely|totally|100%|perfectly|entirely|fully|absolutely)\s+(?:safe|allergen[- ]free|gluten[- ]free|"
+    r"shellfish[- ]free|free of)"
+    r"|cross[- ]?(?:contact|contamination)\s+(?:is not|isn't|is impossible|won't|will not|cannot|can't|can not|never|"
+    r"is never)\b(?!\s+(?:be\s+)?(?:ruled out|excluded|avoided|eliminated|prevented|guaranteed|fully|completely|"
+    r"entirely|100%))"
+    r"|\b(?:separate|dedicated|its own|their own|own)\s+(?:grill|cooking surface|griddle|flat[- ]?top)\b"
+    r"|\bsafe for (?:celiac|coeliac|anyone with|people with|guests with|allerg)")
+_UNAVAILABLE = re.compile(r"\b(?:offer|do|accommodate|provide|make|have|available|option|cater|handle|serve|"
+                          r"possible)\b")
+
+
+class OfferRules:
+    def __init__(self, index: FactIndex):
+        self.ix = index
+        kb = index.kb
+        known = index.offered_words | set(index.terms)
+        self._extras = [w for w in EXTRAS_LEXICON if w not in known]
+        self._extras_pattern = re.compile(
+            r"\b(?:" + "|".join(re.escape(w) for w in sorted(self._extras, key=len, reverse=True)) + r")\b")
+        self._customer_items = re.compile(
+            r"\b(?:" + "|".join(re.escape(w) for w in index.customer_items) + r")\b") if index.customer_items else None
+        self._rental = next((n.name for n in kb.not_offered if "rent" in n.name.lower()), None)
+        self.outdoor_only = kb.setup.outdoor_only
+        self.gf, self.allergy = kb.dietary.gluten_free, kb.dietary.shellfish_allergy
+
+    def check(self, r: Reading) -> Iterator[Violation]:
+        for clause in r.clauses:
+            if clause.customer_side or (clause.question and len(clause.text.split()) <= 4):
+                continue
+            keys = {m.key for m in clause.mentions}
+            claim = r.claim(clause)
+            yield from self._not_offered(clause, claim)
+            if self._rental and not clause.negated and clause.has(_RENT) and re.search(
+                    r"\b(?:we|our|chef|can|available|provide|arrange|offer)\b", clause.text):
+                yield Violation(category="not_offered", claim=claim, fact=f"{self._rental}: not offered")
+            if self.outdoor_only and "indoor" in keys and not clause.negated and clause.has(_COOKING):
+                yield Violation(category="indoor_cooking", claim=claim,
+                                fact="indoor cooking: not offered; cooking happens outdoors only")
+            yield from self._inclusions(clause, keys, claim)
+        yield from self._dietary(r)
+
+    def _not_offered(self, clause: Clause, claim: str) -> Iterator[Violation]:
+        if clause.negated:
+            return
+        for mention in clause.mentions:
+            fact = self.ix.facts[mention.key]
+            if fact.kind == "not_offered" and clause.has(_OFFER):
+                yield Violation(category="not_offered", claim=claim, fact=f"{fact.name}: not offered")
+
+    def _inclusions(self, clause: Clause, keys: set[str], claim: str) -> Iterator[Violation]:
+        if clause.negated or not clause.has(_INCLUSION):
+            return
+        for match in self._extras_pattern.finditer(clause.text):
+            yield Violation(category="invented_item", claim=claim,
+                            fact=f"{match.group(0)}: not included (included: "
+                                 + ", ".join(i.name for i in self.ix.kb.included) + ")")
+        if "$" not in clause.text:
+            for key in keys:
+                fact = self.ix.facts[key]
+                if fact.kind in ("upgrade", "add_on"):
+                    yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not included")
+        if self._customer_items is not None and re.search(r"\b(?:we|chef|chefs|he|she|they)\b", clause.text):
+            for match in self._customer_items.finditer(clause.text):
+                if not any(self.ix.facts[k].kind == "not_offered" for k in keys):
+                    yield Violation(category="invented_item", claim=claim,
+                                    fact=f"{match.group(0)}: the customer provides them")
+
+    def _dietary(self, r: Reading) -> Iterator[Violation]:
+        asked = r.prompt_keys & {"gluten", "allergy"}
+        mentions_cross = False
+        gf_offered = False
+        for clause in r.clauses:
+            keys = {m.key for m in clause.mentions} & {"gluten", "allergy"}
+            topic = keys or asked
+            if not topic and not clause.has(_CROSS):
+                continue
+            claim = r.claim(clause)
+            mentions_cross = mentions_cross or clause.has(_CROSS) or clause.has(_GUARANTEE)
+            guarantee = _GUARANTEE.search(clause.text)
+            no_guarantee = self.allergy.guarantee is False or self.gf.cross_contact_possible
+            if guarantee and not clause.negated and no_guarantee:
+                yield Violation(category="allergy_guarantee", claim=claim, fact=self._safety_fact(topic))
+            elif not guarantee and clause.has(_NO_RISK) and no_guarantee and not re.search(
+                    r"\b(?:cannot|can't|can not|unable to|no way to)\b", clause.text):
+                yield Violation(category="allergy_guarantee", claim=claim, fact=self._safety_fact(topic))
+            if "gluten" in keys:
+                if clause.negated and clause.has(_UNAVAILABLE) and not guarantee and not clause.has(_CROSS) \
+                        and self.gf.available and not clause.has(_NO_RISK):
+                    yield Violation(category="dietary", severity="medium", claim=claim,
+                                    fact=f"gluten-free: available on request ({self.gf.substitute})")
+                elif not clause.negated:
+                    gf_offered = True
+        if gf_offered and self.gf.cross_contact_possible and not mentions_cross:
+            yield Violation(category="dietary", severity="low", claim=r.text.strip()[:160],
+                            fact="gluten-free: the grill is shared, so cross-contact is possible; say so")
+
+    def _safety_fact(self, topic: set[str]) -> str:
+        if "gluten" in topic and "allergy" not in topic:
+            return "gluten-free: the grill is shared, so cross-contact is possible"
+        return "allergies: allergy orders are cooked first on a cleaned grill, but cross-contact cannot be guaranteed against"

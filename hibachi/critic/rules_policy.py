@@ -1,0 +1,199 @@
+"""Policy claims: deposit, party minimum, gratuity, lead time, refund window, rain, start times, travel radius,
+children's ages and proteins per guest. Each figure is compared with the knowledge base's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from hibachi.critic.claims import Clause, negated_before
+from hibachi.critic.context import Reading
+from hibachi.critic.facts import FactIndex
+from hibachi.critic.numbers import (AGE_LIMIT, CLOCK, DURATION, PERCENT, age_limit, clock_minutes, duration_hours,
+                                    fmt_clock, fmt_money, fmt_num)
+from hibachi.critic.verdict import Violation
+
+_INCLUDED = re.compile(r"\b(?:included|includes|including|include|built[- ]in(?:to)?|covered|part of the price|"
+                       r"already (?:in|added)|factored in|baked in)\b")
+_NO_TIP = re.compile(r"\b(?:no need|(?:don't|do not|doesn't|does not|won't|will not) (?:need|have) to|not necessary|"
+                     r"unnecessary|not expected|not needed|needn't)\b")
+_REQUIRED = re.compile(r"\b(?:required|mandatory|automatically added|automatic|compulsory|must pay)\b")
+_NON_REFUNDABLE = re.compile(r"\b(?:non[- ]?refundable|not refundable|no refunds?|never refund\w*|can't be refunded|"
+                             r"cannot be refunded|won't be refunded)\b")
+_CONDITION = re.compile(r"\b(?:after|later|within|less than|fewer than|under|inside|late|once|past|closer|if|when|"
+                        r"unless|before)\b")
+_ALWAYS_REFUNDABLE = re.compile(r"\b(?:refundable|refund)\b[^.;]{0,30}\b(?:any ?time|at any time|up to the (?:day|last)|"
+                                r"always|no matter when|whenever)\b|\balways refundable\b|\bfully refundable\b(?![^.;]*"
+                                r"\d)")
+_NOT_DEDUCTED = re.compile(r"\b(?:deduct\w*|credit\w*|appl(?:y|ied|ies)|count\w* toward|go(?:es)? toward|taken off|"
+                           r"subtract\w*)\b")
+_ON_TOP = re.compile(r"\b(?:on top of|in addition to|extra fee|separate (?:fee|charge))\b")
+_SOFT = re.compile(r"\b(?:recommend\w*|ideally|suggest\w*|best to|earlier|sooner|popular|prefer\w*|usually|typically|"
+                   r"often|busy|peak|weekends?|holidays?)\b")
+_END = re.compile(r"\b(?:end|ends|ending|finish\w*|wrap\w*|over by|until|till|last|lasts|done by|arriv\w*|set ?up)\b")
+_SAME_DAY = re.compile(r"\b(?:same[- ]day|last[- ]minute|tomorrow|today|tonight)\b")
+_FREE_RADIUS = re.compile(r"\b(?:within|first|up to|inside|under|radius of|radius is|less than)\s+(?:the\s+first\s+|a\s+)?"
+                          r"(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b|(?P<m>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\s+"
+                          r"(?:free\s+)?(?:radius|zone)")
+_BEYOND = re.compile(r"\b(?:beyond|over|past|more than|after|outside(?: of)?|farther than|further than)\s+(?:the\s+first\s+)?"
+                     r"(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
+_AT_MILES = re.compile(r"\b(?:at|for|is|are|only)\s+(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
+_FREE = re.compile(r"(?<![\w-])free\b|\bno (?:travel )?(?:fee|charge)\b|\bno extra charge\b")
+_ROUND_TRIP = re.compile(r"\b(?:round[- ]trip|both ways|each way|there and back)\b")
+_PROTEINS = re.compile(r"\b(?:choose|chooses|pick|picks|select|selects|get|gets|includes?|comes with|choice of|"
+                       r"up to)\s+(?:any\s+|up to\s+)?(?P<n>\d+)\s+(?:different\s+)?(?:proteins?|meats?|protein choices)\b")
+_UNLIMITED = re.compile(r"\b(?:unlimited|as many)\s+(?:proteins?|meats?)|\bas many proteins\b")
+_FREE_AGE = re.compile(r"(?<![\w-])(?:free|no charge|eat for free|at no cost)\b")
+
+
+class PolicyRules:
+    def __init__(self, index: FactIndex):
+        self.ix = index
+        kb = index.kb
+        self.p, self.b, self.t = kb.pricing, kb.booking, kb.travel
+        self.window = self.b.start_window_minutes
+
+    def check(self, r: Reading) -> Iterator[Violation]:
+        for clause in r.clauses:
+            keys = {m.key for m in clause.mentions}
+            yield from self._gratuity(r, clause, keys)
+            yield from self._durations(r, clause, keys)
+            yield from self._deposit(r, clause, keys)
+            yield from self._minimum(r, clause, keys)
+            yield from self._travel(r, clause, keys)
+            yield from self._ages(r, clause, keys)
+            yield from self._proteins(r, clause)
+        yield from self._start_times(r)
+
+    def _gratuity(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        if "gratuity" not in keys:
+            return
+        g, claim = self.p.gratuity, r.claim(clause)
+        fact = (f"gratuity: {'included' if g.included else 'not included'}; {fmt_num(g.suggested_percent)}% "
+                f"suggested, paid {g.paid}")
+        if not g.included and clause.has(_INCLUDED) and not clause.negated:
+            yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
+        elif g.included and clause.has(_INCLUDED) and clause.negated:
+            yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
+        elif not g.included and g.suggested_percent > 0 and clause.has(_NO_TIP):
+            yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
+        elif clause.has(_REQUIRED) and not clause.negated and not g.included:
+            yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
+        for match in PERCENT.finditer(clause.text):
+            if abs(float(match.group("n")) - g.suggested_percent) > 1e-6 and not negated_before(clause.text, match.start(), 8):
+                yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
+
+    def _durations(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        topic = next((k for k in ("rain", "refund", "lead") if k in keys), None)
+        claim = r.claim(clause)
+        if topic == "lead" and clause.has(_SAME_DAY) and not clause.negated and self.b.min_lead_hours >= 24:
+            yield Violation(category="lead_time", severity="medium", claim=claim,
+                            fact=f"booking: at least {self.b.min_lead_hours} hours before the event")
+        if topic is None:
+            return
+        true_hours = {"rain": self.b.rain_policy.notice_hours, "refund": self.b.refund_cutoff_days * 24,
+                      "lead": self.b.min_lead_hours}[topic]
+        for match in DURATION.finditer(clause.text):
+            hours = duration_hours(match)
+            if abs(hours - true_hours) < 1e-6 or (topic == "lead" and clause.has(_SOFT)):
+                continue
+            if topic == "refund" and "deposit" in keys and abs(hours - self.b.min_lead_hours) < 1e-6 and "lead" in keys:
+                continue
+            yield Violation(category={"rain": "rain_policy", "refund": "refund_window", "lead": "lead_time"}[topic],
+                            severity="medium", claim=claim, fact=self._duration_fact(topic))
+
+    def _duration_fact(self, topic: str) -> str:
+        if topic == "rain":
+            rain = self.b.rain_policy
+            return f"rain: reschedule {rain.free_reschedules} time(s) free with {rain.notice_hours} hours' notice"
+        if topic == "refund":
+            return f"deposit: refundable when cancelled {self.b.refund_cutoff_days} or more days before the event"
+        return f"booking: at least {self.b.min_lead_hours} hours before the event"
+
+    def _deposit(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        if not keys & {"deposit", "refund"} or "rain" in keys:
+            return
+        claim = r.claim(clause)
+        if self.b.refund_cutoff_days > 0 and clause.has(_NON_REFUNDABLE) and not clause.has(_CONDITION) \
+                and not DURATION.search(clause.text):
+            yield Violation(category="refund_window", severity="medium", claim=claim, fact=self._duration_fact("refund"))
+        if clause.has(_ALWAYS_REFUNDABLE) and not clause.negated:
+            yield Violation(category="refund_window", severity="medium", claim=claim, fact=self._duration_fact("refund"))
+        if "deposit" in keys and self.b.deposit_deducted_from_bill and (
+                (clause.negated and clause.has(_NOT_DEDUCTED)) or clause.has(_ON_TOP)):
+            yield Violation(category="deposit", severity="medium", claim=claim,
+                            fact=f"deposit: {fmt_money(self.b.deposit)}, deducted from the final bill")
+        if "deposit" in keys and clause.negated and re.search(r"\bno deposit|deposit (?:is not|isn't) (?:required|needed)",
+                                                              clause.text) and self.b.deposit > 0:
+            yield Violation(category="deposit", severity="medium", claim=claim,
+                            fact=f"deposit: {fmt_money(self.b.deposit)} holds the date")
+
+    def _minimum(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        if "minimum" in keys and self.p.party_minimum.amount > 0 and re.search(
+                r"\bno (?:party |order )?minimum|(?:don't|do not) have a (?:party |order )?minimum|"
+                r"minimum (?:is not|isn't) (?:required|needed)|without a minimum", clause.text):
+            yield Violation(category="minimum", severity="medium", claim=r.claim(clause),
+                            fact=f"party minimum: {fmt_money(self.p.party_minimum.amount)}")
+
+    def _travel(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        if not keys & {"travel"} and not clause.has(_FREE_RADIUS):
+            return
+        claim, radius = r.claim(clause), self.t.free_radius_miles
+        fact = (f"travel: free within {fmt_num(radius)} miles, then {fmt_money(self.t.fee_per_mile)} per mile"
+                + (" one way" if self.t.one_way else ""))
+        free = clause.has(_FREE) and not re.search(r"\bnot free\b|\bisn't free\b", clause.text)
+        if free:
+            for match in _FREE_RADIUS.finditer(clause.text):
+                if abs(float(match.group("n") or match.group("m")) - radius) > 1e-6:
+                    yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
+            for match in _AT_MILES.finditer(clause.text):
+                if float(match.group("n")) > radius:
+                    yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
+            miles = r.prompt_miles
+            if miles is not None and miles > radius and "travel" in keys and not clause.has(_FREE_RADIUS) \
+                    and not clause.has(_BEYOND) and not _AT_MILES.search(clause.text) and not clause.negated:
+                yield Violation(category="travel", severity="medium", claim=claim,
+                                fact=f"{fact}; {fmt_num(miles)} miles is beyond the free radius")
+        if "travel" in keys or "$" in clause.text:
+            for match in _BEYOND.finditer(clause.text):
+                if abs(float(match.group("n")) - radius) > 1e-6 and ("$" in clause.text or "fee" in clause.text):
+                    yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
+        if self.t.one_way and clause.has(_ROUND_TRIP) and not clause.negated and "travel" in keys:
+            yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
+
+    def _ages(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        if "child" not in keys:
+            return
+        for match in AGE_LIMIT.finditer(clause.text):
+            age = age_limit(match)
+            after = clause.text[match.end():match.end() + 22]
+            if _FREE_AGE.search(after):
+                true, what = self.p.free_child_max_age, "eat free"
+            elif "$" in after:
+                true, what = self.p.child.max_age, f"are {fmt_money(self.p.child.price)} per person"
+            else:
+                if age in (self.p.free_child_max_age, self.p.child.max_age):
+                    continue
+                true, what = self.p.child.max_age, f"are {fmt_money(self.p.child.price)} per person"
+            if age != true:
+                yield Violation(category="price", claim=r.claim(clause), fact=f"children {true} and under {what}")
+
+    def _proteins(self, r: Reading, clause: Clause) -> Iterator[Violation]:
+        n = self.p.proteins_per_guest
+        fact = f"proteins: {n} per guest, included"
+        for match in _PROTEINS.finditer(clause.text):
+            if int(match.group("n")) != n and not clause.negated:
+                yield Violation(category="proteins", severity="medium", claim=r.claim(clause), fact=fact)
+        if clause.has(_UNLIMITED) and not clause.negated:
+            yield Violation(category="proteins", severity="medium", claim=r.claim(clause), fact=fact)
+
+    def _start_times(self, r: Reading) -> Iterator[Violation]:
+        earliest, latest = self.window
+        for clause in r.clauses:
+            if clause.negated or (clause.has(_END) and "start" not in {m.key for m in clause.mentions}):
+                continue
+            for match in CLOCK.finditer(clause.text):
+                minutes = clock_minutes(match)
+                if not earliest <= minutes <= latest:
+                    yield Violation(category="start_time", severity="medium", claim=r.claim(clause),
+                                    fact=f"events start between {fmt_clock(earliest)} and {fmt_clock(latest)}")
