@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -10,7 +11,8 @@ import typer
 def analyze_command(
     name: Annotated[str | None, typer.Option("--name", help="InferenceService (default: settings.rollout.isvc_name).")]
     = None,
-    window: Annotated[str, typer.Option(help="How far back to look, e.g. 30m, 24h, 7d.")] = "24h",
+    window: Annotated[str | None, typer.Option(help="How far back to look, e.g. 30m, 24h, 7d "
+                                                    "(default: settings.analysis.window_hours).")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Perform the decision (advance, promote or roll back).")]
     = False,
     actor: Annotated[str, typer.Option(help="Recorded as who made the change.")] = "canary-analysis",
@@ -23,7 +25,7 @@ def analyze_command(
     from hibachi.settings import get_settings
 
     settings = get_settings()
-    span = parse_duration(window)
+    span = parse_duration(window) if window else timedelta(hours=settings.analysis.window_hours)
     isvc = name or settings.rollout.isvc_name
     with cli_session() as session:
         decision = canary.analyze(session, isvc, span, settings)
