@@ -229,7 +229,7 @@ def _travel(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
         if extra <= 0:
             text += f" At {q.miles} miles, travel is free."
         else:
-            text += (f" At {q.miles} miles, that is {extra:g} miles beyond the free radius: {extra:g} x "
+            text += (f" At {q.miles} miles, the {extra:g} miles past the first {radius} cost {extra:g} x "
                      f"{money(t.fee_per_mile)} = {money(extra * t.fee_per_mile)}.")
     return _open(rng) + text + _close(rng)
 
@@ -287,7 +287,7 @@ def _dietary(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
     gf = d.gluten_free
     parts = []
     if q.has("gluten", "celiac", "coeliac"):
-        parts.append(f"Gluten-free is available on request: we use {gf.substitute}."
+        parts.append(f"Gluten-free is available on request, made with {gf.substitute}."
                      + (" The grill is shared, so cross-contact is possible." if gf.cross_contact_possible else ""))
     if q.has("allerg", "shellfish", "nut", "peanut"):
         parts.append("For allergies, the chef cooks allergy orders first on a cleaned grill, but we "

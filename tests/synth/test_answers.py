@@ -100,7 +100,8 @@ def test_hallucinations_are_labelled_and_fit_the_question(kb):
 def test_correct_answers_pass_the_critic(kb):
     critic = critic_or_skip(kb)
     questions = [*QUESTIONS.values(), "what would 10 adults and 4 kids cost?", "lobster tail for 12 guests?",
-                 "We are 45 miles from San Jose, what is the travel fee?", "what time can the party start?",
+                 "We are 45 miles from San Jose, what is the travel fee?", "price for 5 adults?",
+                 "we're 20 miles out of Sacramento, travel fee?", "what time can the party start?",
                  "what if it rains?", "is the tip included?", "what's the minimum?", "hello!",
                  "Do you rent tables and chairs?", "can you bring beer?", "shellfish allergy?", "vegetarian options?"]
     failures = []
