@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 # Phrases that contain a negation word but state something positive; removed before looking for negation.
 _NOT_NEGATIONS = re.compile(
-    r"\bno\s+(?:problem|worries|worry|doubt|question|matter)\b|\bnot\s+a\s+problem\b|\bnot only\b|\bno\s+(?:extra|additional)\s+"
-    r"(?:cost|charge|fee)s?\b|\bno\s+(?:cost|charge)\b|\bat\s+no\b|\bwhy not\b|\bnot to worry\b")
+    r"\bno\s+(?:problem|worries|worry|doubt|question|matter)\b|\bnot\s+a\s+problem\b|\bnot only\b|"
+    r"\bno\s+(?:extra|additional)\s+(?:cost|charge|fee)s?\b|\bno\s+(?:cost|charge)\b|\bat\s+no\b|\bwhy not\b|"
+    r"\bnot to worry\b|\b(?:don't|do not|never) (?:worry|fear)\b|\bno need to worry\b")
 NEGATION = re.compile(
     r"\b(?:not|no|never|neither|nor|without|cannot|unable|unavailable|sorry|unfortunately|nothing|none|"
     r"except|excluding|instead of|rather than|alternative to|alternatives to|unlike|in place of|n't)\b|n't\b"
@@ -29,7 +30,7 @@ CUSTOMER_SIDE = re.compile(
     r"\byour responsibility\b|\bup to you\b")
 _BOUNDARY = re.compile(
     r"[.!?;]+(?=\s|$|[\"')\]])|\n+|\s[-\u2013\u2014]\s|(?:,\s*)?\b(?:but|however|although|though|whereas|"
-    r"otherwise|that said)\b|,\s*(?:so|and then|plus)\b|^\s*(?:no|nope|yes|yep|sure|absolutely)\b\s*[,!.]?")
+    r"otherwise|that said)\b|,\s*(?:so|and then|plus)\b|^\s*(?:no|nope|yes|yep|sure|absolutely)\s*[,!.]")
 
 
 @dataclass

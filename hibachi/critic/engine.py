@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hibachi.critic.claims import TermMatcher
 from hibachi.critic.context import CountReader, read
 from hibachi.critic.facts import FactIndex
@@ -10,6 +12,10 @@ from hibachi.critic.rules_offer import OfferRules
 from hibachi.critic.rules_policy import PolicyRules
 from hibachi.critic.verdict import Verdict, Violation
 from hibachi.knowledge import KnowledgeBase
+
+_WORD = re.compile(r"[a-z]{4,}")
+_STOP = frozenset("what that this with have your does from they them there their about would could should will "
+                  "much many when where which make some into also just than then been were want need".split())
 
 # An answer that names nothing the question asked about, and no figure, has likely ignored it.
 _OFF_TOPIC_SCORE = 0.9
@@ -43,6 +49,10 @@ class Critic:
         if not asked:
             return 1.0
         answered = {m.key for m in self._matcher.find(response.lower())}
-        if asked & answered or any(ch.isdigit() for ch in response):
+        if asked & answered or any(ch.isdigit() for ch in response) or _words(prompt) & _words(response):
             return 1.0
         return _OFF_TOPIC_SCORE
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}

@@ -86,16 +86,13 @@ class FactIndex:
         return [t for t, k in self.terms.items() if k == key]
 
     def _per_unit_allowed(self) -> None:
-        """A per-person price may be quoted with an upgrade folded in ("lobster dinners are $70 a person")."""
-        extras = [f.price for f in self.facts.values() if f.kind in ("upgrade", "add_on") and f.per_person]
+        """An upgrade may be quoted with the base price folded in ("lobster dinners are $70 a person")."""
         bases = [self.facts["adult"].price, self.facts["child"].price]
         for fact in self.facts.values():
             if fact.price is None:
                 continue
             allowed = {fact.price}
-            if fact.kind in ("adult", "child"):
-                allowed |= {fact.price + e for e in extras} | {0.0}
-            elif fact.per_person:
+            if fact.per_person and fact.kind not in ("adult", "child"):
                 allowed |= {base + fact.price for base in bases}
             fact.extra_allowed = allowed
 

@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 
 from hibachi.critic.claims import Clause, clause_at, negated_before
-from hibachi.critic.context import Counts, CountReader, Reading
+from hibachi.critic.context import CountReader, Counts, Reading
 from hibachi.critic.facts import Fact, FactIndex
 from hibachi.critic.numbers import NUM, fmt_money, fmt_num, money_value
 from hibachi.critic.verdict import Violation
 
 _OP = r"\s*(?:x|×|\*|times)\s*"
-_EQ = r"\s*(?:each|per \w+|/\w+|a head)?\s*(?:=|is|are|comes to|come to|equals|makes|gives|totals?|for a total of|:|->|→)\s*"
+_EQ = (r"\s*(?:each|per \w+|/\w+|a head)?\s*(?:=|is|are|comes to|come to|equals|makes|gives|totals?|for a total of|"
+       r":|->|→)\s*")
 _ARITH = re.compile(
     rf"(?<![\d.$])(?P<n>\d{{1,4}})\s*(?P<noun>[a-z][a-z-]*(?: [a-z-]+)?)?{_OP}(?P<p>\$\s*{NUM}|{NUM})(?:\s*dollars)?"
     rf"{_EQ}(?P<t>\$\s*{NUM})"
@@ -25,6 +26,8 @@ _CONNECTIVE = re.compile(r"^(?:\s|\+|/|\b(?:per|a|an|for|each|more|extra|to|add|
                          r"additional|person|guest|head|order|plate|on|get|an upgrade to)\b)*$")
 _TOTAL = re.compile(r"\b(?:total|totals|altogether|in all|comes? to|would be|will be|would cost|will cost|"
                     r"estimate|grand|subtotal|that's|that is|overall|bill)\b|=")
+_EXTRA = re.compile(r"\b(?:extra|more|additional|upgrade|add|plus|on top)\b|\+")
+_TIP = re.compile(r"\b(?:tip|tips|gratuity|tipping)\b")
 _NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
 _TOL = 0.005
 
@@ -73,8 +76,8 @@ class MoneyRules:
                 yield Violation(category="travel", claim=claim,
                                 fact=f"travel fee: {fmt_money(self.fee)} per mile, not {fmt_money(price)}")
             if fact is not None and fact.kind in ("adult", "child") and _close(price, self.ix.base_prices):
-                yield from self._below_minimum(r, r.counts_for(clause_at(r.clauses, m.start()) or r.clauses[0],
-                                                               self.counts), claim)
+                party = r.response_counts if r.response_counts.any else r.prompt_counts
+                yield from self._below_minimum(r, party, claim)
 
     def _fact_for_noun(self, noun: str, r: Reading, position: int) -> Fact | None:
         head = noun.split(" ")[0] if noun else ""
@@ -116,28 +119,35 @@ class MoneyRules:
         if fact is not None and fact.kind == "travel":
             yield from self._travel_amount(r, clause, value, claim)
             return
-        if fact is not None and _close(value, fact.extra_allowed | self._multiples(clause, fact)):
+        if fact is not None and _close(value, self._allowed(fact, clause)):
             return
         counts = r.counts_for(clause, self.counts)
         if counts.any and (fact is None or fact.kind in ("adult", "child", "minimum") or clause.has(_TOTAL)):
             yield from self._total(r, clause, value, counts, claim)
             return
         if fact is None:
-            if _PER_PERSON.match(after) and not money.group("plus") and not _close(value, self._per_person_any()):
+            if _PER_PERSON.match(after) and not money.group("plus") and not _close(value, self._per_person_any(clause)):
                 yield Violation(category="price", claim=claim,
                                 fact=f"{self.ix.facts['adult'].price_text()}; {self.ix.facts['child'].price_text()}")
             return
         yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not {fmt_money(value)}")
 
-    def _per_person_any(self) -> set[float]:
-        allowed: set[float] = set()
-        for fact in self.ix.facts.values():
-            if fact.per_person:
-                allowed |= fact.extra_allowed
+    def _per_person_any(self, clause: Clause) -> set[float]:
+        """Any per-person price: a base price, or an upgrade when the clause says it is extra."""
+        allowed = set(self.ix.base_prices)
+        if clause.has(_EXTRA):
+            for fact in self.ix.facts.values():
+                if fact.per_person:
+                    allowed |= fact.extra_allowed
         return allowed
 
-    def _multiples(self, clause: Clause, fact: Fact) -> set[float]:
-        return {int(n) * fact.price for n in _NUMBER.findall(clause.text) if fact.price is not None}
+    def _allowed(self, fact: Fact, clause: Clause) -> set[float]:
+        """The item's price, a multiple the clause names ('2 orders for $20'), or a base price plus an upgrade the
+        clause names ('adults with lobster are $70')."""
+        if fact.kind not in ("adult", "child"):
+            return fact.extra_allowed | {int(n) * fact.price for n in _NUMBER.findall(clause.text)}
+        return fact.extra_allowed | {fact.price + self.ix.facts[m.key].price for m in clause.mentions
+                        if self.ix.facts[m.key].kind in ("upgrade", "add_on") and self.ix.facts[m.key].per_person}
 
     def _fact_for(self, r: Reading, clause: Clause, money: re.Match[str]) -> Fact | None:
         """The priced item an amount is quoted for: right after it ('$15 more for lobster'), else the nearest before."""
@@ -162,11 +172,12 @@ class MoneyRules:
 
     def _total(self, r: Reading, clause: Clause, value: float, counts: Counts, claim: str) -> Iterator[Violation]:
         food = self._food(counts)
-        people = counts.people
-        extras = [f.price * (people if f.per_person else 1) for k, f in self.ix.facts.items()
-                  if f.kind in ("upgrade", "add_on") and k in r.keys | r.prompt_keys]
-        allowed = {food, max(food, self.minimum), *extras, *(food + e for e in extras)}
-        allowed |= {a * (1 + self.ix.kb.pricing.gratuity.suggested_percent / 100) for a in list(allowed)}
+        allowed: set[float] = set()
+        for party in (counts, r.response_counts, r.prompt_counts):
+            if party.any:
+                allowed |= self._totals_for(r, party)
+        if clause.has(_TIP):
+            allowed |= {a * (1 + self.ix.kb.pricing.gratuity.suggested_percent / 100) for a in list(allowed)}
         allowed |= {f.price for f in self.ix.facts.values() if f.price is not None}
         if not _close(value, allowed):
             yield Violation(category="arithmetic", claim=claim,
@@ -175,6 +186,14 @@ class MoneyRules:
                                  + f", not {fmt_money(value)}")
         elif food < self.minimum and _close(value, [food]) and not self._mentions_minimum(r):
             yield from self._below_minimum(r, counts, claim)
+
+    def _totals_for(self, r: Reading, counts: Counts) -> set[float]:
+        """What a party of this size may truly be quoted: food, the minimum, and upgrades or add-ons named."""
+        food = self._food(counts)
+        extras = [f.price * (counts.people if f.per_person else 1) for k, f in self.ix.facts.items()
+                  if f.kind in ("upgrade", "add_on") and k in r.keys | r.prompt_keys]
+        return {food, max(food, self.minimum), *extras, *(food + e for e in extras),
+                *(max(food + e, self.minimum) for e in extras)}
 
     def _travel_amount(self, r: Reading, clause: Clause, value: float, claim: str) -> Iterator[Violation]:
         if r.prompt_miles is None or _close(value, [self.fee]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from hibachi.critic.claims import Clause
+from hibachi.critic.claims import Clause, negated_before
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.verdict import Violation
@@ -44,8 +44,11 @@ _NO_RISK = re.compile(
     r"entirely|100%))"
     r"|\b(?:separate|dedicated|its own|their own|own)\s+(?:grill|cooking surface|griddle|flat[- ]?top)\b"
     r"|\bsafe for (?:celiac|coeliac|anyone with|people with|guests with|allerg)")
-_UNAVAILABLE = re.compile(r"\b(?:offer|do|accommodate|provide|make|have|available|option|cater|handle|serve|"
-                          r"possible)\b")
+_GF_UNAVAILABLE = re.compile(
+    r"\b(?:not|n't|no|never|unable to|cannot)\s+(?:\w+\s+){0,3}?(?:offer|do|accommodate|provide|make|have|cater|"
+    r"handle|serve|prepare)\s+(?:\w+\s+){0,2}?gluten|gluten[- ]free\s+(?:\w+\s+){0,2}?(?:is|are)\s+(?:not|never)\s+"
+    r"(?:available|possible|an option|offered)|gluten[- ]free (?:isn't|aren't) (?:available|possible|an option|offered)"
+    r"|\bno gluten[- ]free\b")
 
 
 class OfferRules:
@@ -117,14 +120,13 @@ class OfferRules:
             mentions_cross = mentions_cross or clause.has(_CROSS) or clause.has(_GUARANTEE)
             guarantee = _GUARANTEE.search(clause.text)
             no_guarantee = self.allergy.guarantee is False or self.gf.cross_contact_possible
-            if guarantee and not clause.negated and no_guarantee:
+            if guarantee and not negated_before(clause.text, guarantee.start(), 30) and no_guarantee:
                 yield Violation(category="allergy_guarantee", claim=claim, fact=self._safety_fact(topic))
             elif not guarantee and clause.has(_NO_RISK) and no_guarantee and not re.search(
                     r"\b(?:cannot|can't|can not|unable to|no way to)\b", clause.text):
                 yield Violation(category="allergy_guarantee", claim=claim, fact=self._safety_fact(topic))
             if "gluten" in keys:
-                if clause.negated and clause.has(_UNAVAILABLE) and not guarantee and not clause.has(_CROSS) \
-                        and self.gf.available and not clause.has(_NO_RISK):
+                if clause.has(_GF_UNAVAILABLE) and self.gf.available:
                     yield Violation(category="dietary", severity="medium", claim=claim,
                                     fact=f"gluten-free: available on request ({self.gf.substitute})")
                 elif not clause.negated:
@@ -136,4 +138,4 @@ class OfferRules:
     def _safety_fact(self, topic: set[str]) -> str:
         if "gluten" in topic and "allergy" not in topic:
             return "gluten-free: the grill is shared, so cross-contact is possible"
-        return "allergies: allergy orders are cooked first on a cleaned grill, but cross-contact cannot be guaranteed against"
+        return "allergies: allergy orders are cooked first on a cleaned grill; no cross-contact is not guaranteed"

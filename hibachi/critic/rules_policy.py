@@ -9,8 +9,18 @@ from collections.abc import Iterator
 from hibachi.critic.claims import Clause, negated_before
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
-from hibachi.critic.numbers import (AGE_LIMIT, CLOCK, DURATION, PERCENT, age_limit, clock_minutes, duration_hours,
-                                    fmt_clock, fmt_money, fmt_num)
+from hibachi.critic.numbers import (
+    AGE_LIMIT,
+    CLOCK,
+    DURATION,
+    PERCENT,
+    age_limit,
+    clock_minutes,
+    duration_hours,
+    fmt_clock,
+    fmt_money,
+    fmt_num,
+)
 from hibachi.critic.verdict import Violation
 
 _INCLUDED = re.compile(r"\b(?:included|includes|including|include|built[- ]in(?:to)?|covered|part of the price|"
@@ -22,9 +32,9 @@ _NON_REFUNDABLE = re.compile(r"\b(?:non[- ]?refundable|not refundable|no refunds
                              r"cannot be refunded|won't be refunded)\b")
 _CONDITION = re.compile(r"\b(?:after|later|within|less than|fewer than|under|inside|late|once|past|closer|if|when|"
                         r"unless|before)\b")
-_ALWAYS_REFUNDABLE = re.compile(r"\b(?:refundable|refund)\b[^.;]{0,30}\b(?:any ?time|at any time|up to the (?:day|last)|"
-                                r"always|no matter when|whenever)\b|\balways refundable\b|\bfully refundable\b(?![^.;]*"
-                                r"\d)")
+_ALWAYS_REFUNDABLE = re.compile(
+    r"\b(?:refundable|refund)\b[^.;]{0,30}\b(?:any ?time|at any time|up to the (?:day|last)|always|no matter when|"
+    r"whenever)\b|\balways refundable\b|\bfully refundable\b(?![^.;]*\d)")
 _NOT_DEDUCTED = re.compile(r"\b(?:deduct\w*|credit\w*|appl(?:y|ied|ies)|count\w* toward|go(?:es)? toward|taken off|"
                            r"subtract\w*)\b")
 _ON_TOP = re.compile(r"\b(?:on top of|in addition to|extra fee|separate (?:fee|charge))\b")
@@ -32,16 +42,20 @@ _SOFT = re.compile(r"\b(?:recommend\w*|ideally|suggest\w*|best to|earlier|sooner
                    r"often|busy|peak|weekends?|holidays?)\b")
 _END = re.compile(r"\b(?:end|ends|ending|finish\w*|wrap\w*|over by|until|till|last|lasts|done by|arriv\w*|set ?up)\b")
 _SAME_DAY = re.compile(r"\b(?:same[- ]day|last[- ]minute|tomorrow|today|tonight)\b")
-_FREE_RADIUS = re.compile(r"\b(?:within|first|up to|inside|under|radius of|radius is|less than)\s+(?:the\s+first\s+|a\s+)?"
-                          r"(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b|(?P<m>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\s+"
+_FREE_RADIUS = re.compile(r"\b(?:within|first|up to|inside|under|radius of|radius is|less than)\s+"
+                          r"(?:the\s+first\s+|a\s+)?(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b|(?P<m>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\s+"
                           r"(?:free\s+)?(?:radius|zone)")
-_BEYOND = re.compile(r"\b(?:beyond|over|past|more than|after|outside(?: of)?|farther than|further than)\s+(?:the\s+first\s+)?"
-                     r"(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
+_BEYOND = re.compile(r"\b(?:beyond|over|past|more than|after|outside(?: of)?|farther than|further than)\s+"
+                     r"(?:the\s+first\s+)?(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
 _AT_MILES = re.compile(r"\b(?:at|for|is|are|only)\s+(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
-_FREE = re.compile(r"(?<![\w-])free\b|\bno (?:travel )?(?:fee|charge)\b|\bno extra charge\b")
+_FREE = re.compile(r"(?<![\w-])free\b(?!\s+(?:radius|zone|range|area|distance))|\bno (?:travel )?(?:fee|charge)\b|"
+                   r"\bno extra charge\b")
+_NO_DEPOSIT = re.compile(r"\bno deposit|deposit (?:is not|isn't) (?:required|needed)|"
+                         r"(?:don't|do not) (?:need|require|take) a deposit")
 _ROUND_TRIP = re.compile(r"\b(?:round[- ]trip|both ways|each way|there and back)\b")
 _PROTEINS = re.compile(r"\b(?:choose|chooses|pick|picks|select|selects|get|gets|includes?|comes with|choice of|"
-                       r"up to)\s+(?:any\s+|up to\s+)?(?P<n>\d+)\s+(?:different\s+)?(?:proteins?|meats?|protein choices)\b")
+                       r"up to)\s+(?:any\s+|up to\s+)?(?P<n>\d+)\s+(?:different\s+)?"
+                       r"(?:proteins?|meats?|protein choices)\b")
 _UNLIMITED = re.compile(r"\b(?:unlimited|as many)\s+(?:proteins?|meats?)|\bas many proteins\b")
 _FREE_AGE = re.compile(r"(?<![\w-])(?:free|no charge|eat for free|at no cost)\b")
 
@@ -80,7 +94,8 @@ class PolicyRules:
         elif clause.has(_REQUIRED) and not clause.negated and not g.included:
             yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
         for match in PERCENT.finditer(clause.text):
-            if abs(float(match.group("n")) - g.suggested_percent) > 1e-6 and not negated_before(clause.text, match.start(), 8):
+            wrong = abs(float(match.group("n")) - g.suggested_percent) > 1e-6
+            if wrong and not negated_before(clause.text, match.start(), 8):
                 yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
 
     def _durations(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
@@ -96,8 +111,6 @@ class PolicyRules:
         for match in DURATION.finditer(clause.text):
             hours = duration_hours(match)
             if abs(hours - true_hours) < 1e-6 or (topic == "lead" and clause.has(_SOFT)):
-                continue
-            if topic == "refund" and "deposit" in keys and abs(hours - self.b.min_lead_hours) < 1e-6 and "lead" in keys:
                 continue
             yield Violation(category={"rain": "rain_policy", "refund": "refund_window", "lead": "lead_time"}[topic],
                             severity="medium", claim=claim, fact=self._duration_fact(topic))
@@ -116,15 +129,16 @@ class PolicyRules:
         claim = r.claim(clause)
         if self.b.refund_cutoff_days > 0 and clause.has(_NON_REFUNDABLE) and not clause.has(_CONDITION) \
                 and not DURATION.search(clause.text):
-            yield Violation(category="refund_window", severity="medium", claim=claim, fact=self._duration_fact("refund"))
+            yield Violation(category="refund_window", severity="medium", claim=claim,
+                            fact=self._duration_fact("refund"))
         if clause.has(_ALWAYS_REFUNDABLE) and not clause.negated:
-            yield Violation(category="refund_window", severity="medium", claim=claim, fact=self._duration_fact("refund"))
+            yield Violation(category="refund_window", severity="medium", claim=claim,
+                            fact=self._duration_fact("refund"))
         if "deposit" in keys and self.b.deposit_deducted_from_bill and (
                 (clause.negated and clause.has(_NOT_DEDUCTED)) or clause.has(_ON_TOP)):
             yield Violation(category="deposit", severity="medium", claim=claim,
                             fact=f"deposit: {fmt_money(self.b.deposit)}, deducted from the final bill")
-        if "deposit" in keys and clause.negated and re.search(r"\bno deposit|deposit (?:is not|isn't) (?:required|needed)",
-                                                              clause.text) and self.b.deposit > 0:
+        if "deposit" in keys and clause.negated and self.b.deposit > 0 and clause.has(_NO_DEPOSIT):
             yield Violation(category="deposit", severity="medium", claim=claim,
                             fact=f"deposit: {fmt_money(self.b.deposit)} holds the date")
 
