@@ -2,7 +2,8 @@
 
 Over a window, each arm's local answers give rates (critic failures, hallucinations, fallbacks, errors,
 booking conversion) and latencies. A metric is *worse* when the canary is beyond its tolerance and a
-one-sided test says so at ``alpha``; *inconclusive* when beyond tolerance without significance. Any worse
+one-sided test says so at ``alpha`` (Bonferroni-divided by the number of tests, so checking seven metrics
+does not multiply false rollbacks); *inconclusive* when beyond tolerance without significance. Any worse
 metric rolls back; too few samples or an inconclusive metric holds; otherwise the canary advances one step
 (``settings.rollout.steps``) or, after the last step, is promoted. Every decision names metrics and numbers.
 """
@@ -99,9 +100,8 @@ def compare_rates(canary: list[Answer], stable: list[Answer], cfg) -> list[Compa
             continue
         p = proportion_worse_p(c.bad, c.n, s.bad, s.n)
         beyond = c.value - s.value > cfg.rate_tolerance
-        verdict = "ok" if not beyond else "worse" if p < cfg.alpha else "inconclusive"
         out.append(Comparison(metric=metric, canary=c.value, stable=s.value, canary_n=c.n, stable_n=s.n,
-                              p_value=p, verdict=verdict))
+                              p_value=p, verdict="inconclusive" if beyond else "ok"))
     return out
 
 
@@ -116,10 +116,19 @@ def compare_latency(canary: list[Answer], stable: list[Answer], cfg) -> list[Com
     for metric, q in (("latency_p50_ms", 0.5), ("latency_p95_ms", 0.95)):
         c, s = quantile(c_lat, q), quantile(s_lat, q)
         beyond = c > s * cfg.latency_tolerance
-        verdict = "ok" if not beyond else "worse" if p < cfg.alpha else "inconclusive"
         out.append(Comparison(metric=metric, canary=c, stable=s, canary_n=len(c_lat), stable_n=len(s_lat),
-                              p_value=p, verdict=verdict))
+                              p_value=p, verdict="inconclusive" if beyond else "ok"))
     return out
+
+
+def judge(comparisons: list[Comparison], alpha: float) -> None:
+    """A metric beyond tolerance is worse when its test is significant at alpha / number of tests."""
+    tests = {"latency" if c.metric.startswith("latency") else c.metric  # p50 and p95 share one test
+             for c in comparisons if c.verdict != "skipped"}
+    level = alpha / max(len(tests), 1)
+    for c in comparisons:
+        if c.verdict == "inconclusive" and c.p_value is not None and c.p_value < level:
+            c.verdict = "worse"
 
 
 def next_step(current: int | None, steps: list[int]) -> int:
@@ -159,6 +168,7 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
                                f"{state.canary_version} has {len(canary)}, {label} has {len(stable)}; "
                                f"need {cfg.min_samples} each")
     comparisons = compare_rates(canary, stable, cfg) + compare_latency(canary, stable, cfg)
+    judge(comparisons, cfg.alpha)
     worse = [c for c in comparisons if c.verdict == "worse"]
     unsure = [c for c in comparisons if c.verdict == "inconclusive"]
     if worse:

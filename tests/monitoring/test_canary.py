@@ -7,7 +7,7 @@ import pytest
 from monitoring_rows import NOW, local_turn, state
 
 from hibachi.errors import UserError
-from hibachi.monitoring.canary import analyze, next_step
+from hibachi.monitoring.canary import Comparison, analyze, judge, next_step
 
 pytestmark = pytest.mark.storage
 WINDOW = timedelta(hours=24)
@@ -122,3 +122,16 @@ def test_steps_come_from_settings():
     assert next_step(10, [10, 50, 90]) == 50
     assert next_step(90, [10, 50, 90]) == 100
     assert next_step(None, [25, 75]) == 25
+
+
+def test_significance_is_divided_among_the_tests():
+    def rate(metric, p):
+        return Comparison(metric=metric, canary=0.1, stable=0.05, canary_n=100, stable_n=100, p_value=p,
+                          verdict="inconclusive")
+
+    skipped = Comparison(metric="booking_loss_rate", canary=None, stable=None, canary_n=0, stable_n=0,
+                         verdict="skipped")
+    comparisons = [rate("critic_failure_rate", 0.02), rate("error_rate", 0.001), rate("latency_p50_ms", 0.3),
+                   rate("latency_p95_ms", 0.3), skipped]
+    judge(comparisons, alpha=0.05)  # three tests (p50 and p95 share one): level 0.0167
+    assert [c.verdict for c in comparisons] == ["inconclusive", "worse", "inconclusive", "inconclusive", "skipped"]
