@@ -71,16 +71,27 @@ class _Retriever:
 
 
 @pytest.fixture
-def client(settings):
+def empty_client(settings):
     from gateway.app import create_app
 
-    app = create_app(settings, critic=_Critic(), retriever=_Retriever())
-    with TestClient(app) as test_client:
-        engine = make_engine(settings.database_url)
-        with session_factory(engine)() as session:
-            _fill(session)
-        engine.dispose()
+    with TestClient(create_app(settings, critic=_Critic(), retriever=_Retriever())) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(empty_client, settings):
+    engine = make_engine(settings.database_url)
+    with session_factory(engine)() as session:
+        _fill(session)
+    engine.dispose()
+    return empty_client
+
+
+def test_admin_page_of_an_empty_database(empty_client):
+    page = empty_client.get("/admin", headers={"Authorization": "Bearer dev-admin-key"})
+    assert page.status_code == 200
+    assert 'id="stage-name">collecting quality examples<' in page.text and "0 / 1,000 (0%)" in page.text
+    assert "No answers in this window." in page.text and "No training runs yet." in page.text
 
 
 def test_admin_page_needs_an_admin_key(client):
