@@ -18,10 +18,9 @@ from hibachi.processes import free_port
 
 def needs_real_components() -> None:
     try:
+        from hibachi.critic import Critic  # noqa: F401
         from hibachi.retrieval import Retriever  # noqa: F401
         from hibachi.synth.answers import answer_question  # noqa: F401
-
-        from hibachi.critic import Critic  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"needs the critic, retrieval and synth packages ({exc})")
 
@@ -94,3 +93,19 @@ def test_gateway_serve_starts_answers_and_stops_on_sigterm(tmp_path):
     finally:
         gateway_code, sim_code = _stop(gateway), _stop(sim)
     assert gateway_code in (0, -signal.SIGTERM) and sim_code in (0, -signal.SIGTERM)
+
+
+def test_traffic_command_shows_and_changes_the_policy(sim, make_settings, start_gateway):
+    from gateway_harness import provider
+
+    gateway = start_gateway(make_settings([provider(sim, "openai"), provider(sim, "local", role="student")]))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["gateway", "traffic", "--url", gateway.url])
+    assert shown.exit_code == 0 and "policy teacher" in shown.output
+    changed = runner.invoke(app, ["gateway", "traffic", "--url", gateway.url, "--policy", "split", "--percent", "10",
+                                  "--reason", "first canary step"])
+    assert changed.exit_code == 0 and "policy split split 10%" in changed.output
+    refused = runner.invoke(app, ["gateway", "traffic", "--url", gateway.url, "--policy", "all"])
+    assert refused.exit_code != 0 and "422" in str(refused.exception)
+    wrong_key = runner.invoke(app, ["gateway", "traffic", "--url", gateway.url, "--admin-key", "nope"])
+    assert "401" in str(wrong_key.exception)
