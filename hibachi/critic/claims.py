@@ -12,6 +12,8 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from hibachi.critic.trie import trie_pattern
+
 # Phrases that contain a negation word but state something positive; removed before looking for negation.
 _NOT_NEGATIONS = re.compile(
     r"\bno\s+(?:problem|worries|worry|doubt|question|matter)\b|\bnot\s+a\s+problem\b|\bnot only\b|"
@@ -78,9 +80,7 @@ class TermMatcher:
 
     def __init__(self, terms: dict[str, str]):
         self._key = terms
-        ordered = sorted(terms, key=len, reverse=True)
-        self._pattern = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(t) for t in ordered) + r")(?![\w-])"
-                                   ) if ordered else None
+        self._pattern = re.compile(r"(?<![\w-])" + trie_pattern(terms) + r"(?![\w-])") if terms else None
 
     def find(self, lower: str) -> list[Mention]:
         if self._pattern is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hibachi.critic.claims import Clause, Mention, TermMatcher, attach, split_clauses
 from hibachi.critic.facts import GUEST_WORDS, FactIndex
 from hibachi.critic.numbers import MILES, MONEY, normalize
+from hibachi.critic.trie import trie_pattern
 
 
 @dataclass
@@ -35,7 +36,7 @@ class CountReader:
     def __init__(self, index: FactIndex):
         words = sorted({*index.adult_words, *index.child_words, *GUEST_WORDS}, key=len, reverse=True)
         self._pattern = re.compile(r"(?<![\d.$])(\d{1,4})\s+(?:(?:hungry|total|more|other|additional|paying)\s+)?("
-                                   + "|".join(re.escape(w) for w in words) + r")\b|\bparty of (\d{1,4})\b")
+                                   + trie_pattern(words) + r")\b|\bparty of (\d{1,4})\b")
         self._adult, self._child = index.adult_words, index.child_words
 
     def read(self, lower: str) -> Counts:

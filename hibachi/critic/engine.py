@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from hibachi.critic.claims import TermMatcher
-from hibachi.critic.context import CountReader, read
+from hibachi.critic.context import CountReader, Reading, read
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.rules_money import MoneyRules
 from hibachi.critic.rules_offer import OfferRules
@@ -32,26 +32,27 @@ class Critic:
         self._rules = (OfferRules(self.index), MoneyRules(self.index, self._counts), PolicyRules(self.index))
 
     def violations(self, prompt: str, response: str) -> list[Violation]:
-        reading = read(prompt or "", response or "", self._matcher, self._counts)
+        return self._judge(prompt or "", response or "")[0]
+
+    def evaluate(self, prompt: str, response: str) -> Verdict:
+        found, base = self._judge(prompt or "", response or "")
+        return Verdict.from_violations(found, base)
+
+    def _judge(self, prompt: str, response: str) -> tuple[list[Violation], float]:
+        reading = read(prompt, response, self._matcher, self._counts)
         found: list[Violation] = []
         for rules in self._rules:
             found.extend(rules.check(reading))
-        return found
+        return found, _base_score(reading, prompt, response)
 
-    def evaluate(self, prompt: str, response: str) -> Verdict:
-        reading_violations = self.violations(prompt, response)
-        return Verdict.from_violations(reading_violations, self._base_score(prompt or "", response or ""))
 
-    def _base_score(self, prompt: str, response: str) -> float:
-        if not response.strip():
-            return 0.0
-        asked = {m.key for m in self._matcher.find(prompt.lower())}
-        if not asked:
-            return 1.0
-        answered = {m.key for m in self._matcher.find(response.lower())}
-        if asked & answered or any(ch.isdigit() for ch in response) or _words(prompt) & _words(response):
-            return 1.0
-        return _OFF_TOPIC_SCORE
+def _base_score(reading: Reading, prompt: str, response: str) -> float:
+    """1.0, or less for an empty answer or one that ignores what was asked."""
+    if not response.strip():
+        return 0.0
+    if not reading.prompt_keys or reading.prompt_keys & reading.keys or any(ch.isdigit() for ch in response):
+        return 1.0
+    return 1.0 if _words(prompt) & _words(response) else _OFF_TOPIC_SCORE
 
 
 def _words(text: str) -> set[str]:

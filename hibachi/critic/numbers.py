@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 
+from hibachi.critic.trie import trie_pattern
+
 _ONES = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen".split())}
 _TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
 _SCALES = {"hundred": 100, "thousand": 1000}
-_WORD = "|".join(sorted([*_ONES, *_TENS], key=len, reverse=True))
+_WORD = trie_pattern([*_ONES, *_TENS])
 _SPELLED = re.compile(
     rf"\b(?:(?:a|one)(?=\s+(?:hundred|thousand))|(?:{_WORD}))(?:(?:[\s-]+|(?<=hundred)\s+and\s+|(?<=thousand)\s+and\s+)(?:{_WORD}|hundred|thousand))*\b"
     r"|\b(?:a|one)\s+dozen\b|\b(?:a|an)\s+(?=(?:hour|day|week)s?\b)|\bhalf\s+(?:a|an)\s+(?=hour\b)",

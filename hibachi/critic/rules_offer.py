@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from hibachi.critic.claims import Clause, negated_before
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
+from hibachi.critic.trie import trie_pattern
 from hibachi.critic.verdict import Violation
 
 # Things a caterer's answer might claim come with the meal. Generic catering vocabulary, not this tenant's
@@ -57,8 +58,7 @@ class OfferRules:
         kb = index.kb
         known = index.offered_words | set(index.terms)
         self._extras = [w for w in EXTRAS_LEXICON if w not in known]
-        self._extras_pattern = re.compile(
-            r"\b(?:" + "|".join(re.escape(w) for w in sorted(self._extras, key=len, reverse=True)) + r")\b")
+        self._extras_pattern = re.compile(r"\b" + trie_pattern(self._extras) + r"\b")
         self._customer_items = re.compile(
             r"\b(?:" + "|".join(re.escape(w) for w in index.customer_items) + r")\b") if index.customer_items else None
         self._rental = next((n.name for n in kb.not_offered if "rent" in n.name.lower()), None)
