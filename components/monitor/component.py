@@ -9,23 +9,34 @@ from components.image import COMPONENTS_IMAGE
 
 
 @dsl.component(base_image=COMPONENTS_IMAGE)
-def monitor_op(database_url: str, data_dir: str, window_hours: float, training_set: str, filter_summary: str,
-               isvc: str, apply_decision: bool, summary: dsl.Output[dsl.Artifact],
-               metrics: dsl.Output[dsl.Metrics]) -> str:
-    """Writes the reports under data_dir/reports, returns the canary decision's action."""
+def monitor_op(summary: dsl.Output[dsl.Artifact], report: dsl.Output[dsl.HTML], metrics: dsl.Output[dsl.Metrics],
+               database_url: str = "", data_dir: str = "", window_hours: float = 24.0, training_set: str = "",
+               filter_summary: str = "", isvc: str = "", apply_decision: bool = False) -> str:
+    """Writes the reports under data_dir/reports (the hallucination one also as this task's HTML), returns the
+    canary decision's action (promote, hold, rollback, or none without a rollout)."""
     import json
+    import os
+    import shutil
     from datetime import timedelta
     from pathlib import Path
 
     from components.monitor.monitor import run_monitoring
-    from hibachi.settings import Settings
+    from hibachi.settings import get_settings
 
-    settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+    overrides = {"database_url": database_url or os.environ.get("DATABASE_URL") or get_settings().database_url}
+    if data_dir:
+        overrides["data_dir"] = Path(data_dir)
+    settings = get_settings().model_copy(update=overrides)
     result = run_monitoring(settings, window=timedelta(hours=window_hours),
                             training_set=Path(training_set) if training_set else None,
                             filter_summary=Path(filter_summary) if filter_summary else None, isvc=isvc or None,
                             apply_decision=apply_decision)
     Path(summary.path).write_text(json.dumps(result.as_dict(), indent=2))
+    first = next(iter(result.reports.values()), None)
+    if first:
+        shutil.copyfile(first, report.path)
+    else:
+        Path(report.path).write_text("<html><body><p>No report: " + json.dumps(result.skipped) + "</p></body></html>")
     for kind, figures in result.figures.items():
         for key, value in figures.items():
             if isinstance(value, (int, float)):

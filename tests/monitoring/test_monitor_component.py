@@ -64,3 +64,18 @@ def test_monitoring_pipeline_runs_locally(tmp_path, monkeypatch):
     assert run.output == "hold"
     index = json.loads((settings.data_dir / "reports" / "index.json").read_text())
     assert [r["kind"] for r in index] == ["hallucination"]
+    html = next((tmp_path / "kfp").rglob("report"))
+    assert 'id="hibachi-summary"' in html.read_text()  # the task's HTML artifact is the hallucination report
+
+
+def test_compiled_pipeline_reads_the_database_url_from_the_secret(tmp_path):
+    from kfp import compiler
+
+    from pipelines.monitoring import make_monitoring_pipeline
+    from pipelines.training import ClusterOptions
+
+    out = tmp_path / "monitoring.yaml"
+    compiler.Compiler().compile(make_monitoring_pipeline(ClusterOptions(db_secret="hibachi-db")), str(out))
+    text = out.read_text()
+    assert "secretName: hibachi-db" in text and "envVar: DATABASE_URL" in text
+    assert "ghcr.io/hibachi-distill/components" in text
