@@ -43,7 +43,8 @@ def dashboard(request: Request, state: State, session: DbSession,
         "cost": charts.bar_chart([("hosted only", data.cost["monthly_hosted_cost"]),
                                   ("now", data.cost["monthly_cost"])], title="Projected monthly cost (USD)"),
     }
-    return templates.TemplateResponse(request, "admin.html", {"d": data, "svg": svg, "days": days})
+    return templates.TemplateResponse(request, "admin.html",
+                                      {"d": data, "svg": svg, "days": days, "policy": state.policy})
 
 
 @router.get("/reports/{name}", summary="A saved monitoring report (HTML or JSON)")

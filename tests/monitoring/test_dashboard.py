@@ -114,6 +114,7 @@ def test_admin_page_renders_stage_shadow_table_charts_and_reports(client, settin
     assert '<table id="shadow-table">' in html and "<td>local v2</td>" in html and ">75.0%<" in html
     assert html.count('<svg class="chart"') == 5 and 'class="bar"' in html
     assert "accuracy 0.91 &gt;= 0.85" in html
+    assert "Gateway policy now: <b>teacher</b>" in html
     assert '<p id="canary-analysis">' in html and "too few samples" in html
     name = saved.html_path.rsplit("/", 1)[-1]
     assert f'href="/admin/reports/{name}"' in html
