@@ -50,7 +50,7 @@ def _base_score(reading: Reading, prompt: str, response: str) -> float:
     """1.0, or less for an empty answer or one that ignores what was asked."""
     if not response.strip():
         return 0.0
-    if not reading.prompt_keys or reading.prompt_keys & reading.keys or any(ch.isdigit() for ch in response):
+    if not reading.prompt_keys or reading.keys or any(ch.isdigit() for ch in response):
         return 1.0
     return 1.0 if _words(prompt) & _words(response) else _OFF_TOPIC_SCORE
 

@@ -36,7 +36,8 @@ _CROSS = re.compile(r"cross[- ]?(?:contact|contamination|contaminat\w*)|\btraces
                     r"share(?:s|d)? (?:a|the) grill|comes? into contact|contamination")
 _GUARANTEE = re.compile(r"\b(?:guarantee[ds]?|promise[ds]?|assure[ds]?|ensure[ds]?|certif\w+)\b")
 _NO_RISK = re.compile(
-    r"\b(?:no|zero|without(?: any)?|free (?:of|from))\s+(?:risk|chance|possibility|danger)?\s*(?:of\s+)?(?:any\s+)?"
+    r"\b(?:no|zero|0|without(?: any)?|free (?:of|from))\s+%?\s*(?:risk|chance|possibility|danger)?\s*(?:of\s+)?"
+    r"(?:any\s+)?"
     r"(?:cross[- ]?(?:contact|contamination)|contamination|gluten|shellfish|allergens?)\b"
     r"|\b(?:completely|totally|100%|perfectly|entirely|fully|absolutely)\s+(?:safe|allergen[- ]free|gluten[- ]free|"
     r"shellfish[- ]free|free of)"
@@ -46,8 +47,9 @@ _NO_RISK = re.compile(
     r"|\b(?:separate|dedicated|its own|their own|own)\s+(?:grill|cooking surface|griddle|flat[- ]?top)\b"
     r"|\bsafe for (?:celiac|coeliac|anyone with|people with|guests with|allerg)")
 _GF_UNAVAILABLE = re.compile(
-    r"\b(?:not|n't|no|never|unable to|cannot)\s+(?:\w+\s+){0,3}?(?:offer|do|accommodate|provide|make|have|cater|"
-    r"handle|serve|prepare)\s+(?:\w+\s+){0,2}?gluten|gluten[- ]free\s+(?:\w+\s+){0,2}?(?:is|are)\s+(?:not|never)\s+"
+    r"(?:\bnot|n't|\bno|\bnever|\bunable to|\bcannot)\s+(?:\w+\s+){0,3}?(?:offer|do|accommodate|provide|make|have|"
+    r"cater|handle|serve|prepare)\s+(?:\w+\s+){0,2}?gluten"
+    r"|gluten[- ]free\s+(?:\w+\s+){0,2}?(?:is|are)\s+(?:not|never)\s+"
     r"(?:available|possible|an option|offered)|gluten[- ]free (?:isn't|aren't) (?:available|possible|an option|offered)"
     r"|\bno gluten[- ]free\b")
 
@@ -56,7 +58,7 @@ class OfferRules:
     def __init__(self, index: FactIndex):
         self.ix = index
         kb = index.kb
-        known = index.offered_words | set(index.terms)
+        known = index.offered_words | set(index.terms) | set(index.customer_items)
         self._extras = [w for w in EXTRAS_LEXICON if w not in known]
         self._extras_pattern = re.compile(r"\b" + trie_pattern(self._extras) + r"\b")
         self._customer_items = re.compile(
@@ -93,9 +95,7 @@ class OfferRules:
         if clause.negated or not clause.has(_INCLUSION):
             return
         for match in self._extras_pattern.finditer(clause.text):
-            yield Violation(category="invented_item", claim=claim,
-                            fact=f"{match.group(0)}: not included (included: "
-                                 + ", ".join(i.name for i in self.ix.kb.included) + ")")
+            yield Violation(category="invented_item", claim=claim, fact=f"{match.group(0)}: not included with the meal")
         if "$" not in clause.text:
             for key in keys:
                 fact = self.ix.facts[key]
@@ -111,6 +111,7 @@ class OfferRules:
         asked = r.prompt_keys & {"gluten", "allergy"}
         mentions_cross = False
         gf_offered = False
+        guaranteed = False
         for clause in r.clauses:
             keys = {m.key for m in clause.mentions} & {"gluten", "allergy"}
             topic = keys or asked
@@ -121,9 +122,11 @@ class OfferRules:
             guarantee = _GUARANTEE.search(clause.text)
             no_guarantee = self.allergy.guarantee is False or self.gf.cross_contact_possible
             if guarantee and not negated_before(clause.text, guarantee.start(), 30) and no_guarantee:
+                guaranteed = True
                 yield Violation(category="allergy_guarantee", claim=claim, fact=self._safety_fact(topic))
             elif not guarantee and clause.has(_NO_RISK) and no_guarantee and not re.search(
                     r"\b(?:cannot|can't|can not|unable to|no way to)\b", clause.text):
+                guaranteed = True
                 yield Violation(category="allergy_guarantee", claim=claim, fact=self._safety_fact(topic))
             if "gluten" in keys:
                 if clause.has(_GF_UNAVAILABLE) and self.gf.available:
@@ -131,11 +134,11 @@ class OfferRules:
                                     fact=f"gluten-free: available on request ({self.gf.substitute})")
                 elif not clause.negated:
                     gf_offered = True
-        if gf_offered and self.gf.cross_contact_possible and not mentions_cross:
+        if gf_offered and self.gf.cross_contact_possible and not mentions_cross and not guaranteed:
             yield Violation(category="dietary", severity="low", claim=r.text.strip()[:160],
                             fact="gluten-free: the grill is shared, so cross-contact is possible; say so")
 
     def _safety_fact(self, topic: set[str]) -> str:
         if "gluten" in topic and "allergy" not in topic:
             return "gluten-free: the grill is shared, so cross-contact is possible"
-        return "allergies: allergy orders are cooked first on a cleaned grill; no cross-contact is not guaranteed"
+        return "allergies: cooked first on a cleaned grill, but cross-contact cannot be ruled out (no guarantee)"

@@ -41,7 +41,11 @@ _ON_TOP = re.compile(r"\b(?:on top of|in addition to|extra fee|separate (?:fee|c
 _SOFT = re.compile(r"\b(?:recommend\w*|ideally|suggest\w*|best to|earlier|sooner|popular|prefer\w*|usually|typically|"
                    r"often|busy|peak|weekends?|holidays?)\b")
 _END = re.compile(r"\b(?:end|ends|ending|finish\w*|wrap\w*|over by|until|till|last|lasts|done by|arriv\w*|set ?up)\b")
-_SAME_DAY = re.compile(r"\b(?:same[- ]day|last[- ]minute|tomorrow|today|tonight)\b")
+_SAME_DAY = re.compile(r"\b(?:same[- ]day|last[- ]minute|tomorrow|today|tonight|this evening)\b")
+_BOOKING = re.compile(r"\b(?:book\w*|reserv\w*|schedul\w*|order\w*|event|party|parties|works?|fine|possible|"
+                      r"available|can do|no problem)\b")
+_AFFIRM = re.compile(r"\b(?:yes|sure|absolutely|of course|definitely|works?|no problem|can do|we can|happy to|"
+                     r"available|fine)\b")
 _FREE_RADIUS = re.compile(r"\b(?:within|first|up to|inside|under|radius of|radius is|less than)\s+"
                           r"(?:the\s+first\s+|a\s+)?(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b|(?P<m>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\s+"
                           r"(?:free\s+)?(?:radius|zone)")
@@ -52,6 +56,8 @@ _FREE = re.compile(r"(?<![\w-])free\b(?!\s+(?:radius|zone|range|area|distance))|
                    r"\bno extra charge\b")
 _NO_DEPOSIT = re.compile(r"\bno deposit|deposit (?:is not|isn't) (?:required|needed)|"
                          r"(?:don't|do not) (?:need|require|take) a deposit")
+_ANY_DISTANCE = re.compile(r"\b(?:always|anywhere|everywhere|no matter (?:how far|where|the distance)|any distance|"
+                           r"wherever|all areas|regardless)\b")
 _ROUND_TRIP = re.compile(r"\b(?:round[- ]trip|both ways|each way|there and back)\b")
 _PROTEINS = re.compile(r"\b(?:choose|chooses|pick|picks|select|selects|get|gets|includes?|comes with|choice of|"
                        r"up to)\s+(?:any\s+|up to\s+)?(?P<n>\d+)\s+(?:different\s+)?"
@@ -101,7 +107,9 @@ class PolicyRules:
     def _durations(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
         topic = next((k for k in ("rain", "refund", "lead") if k in keys), None)
         claim = r.claim(clause)
-        if topic == "lead" and clause.has(_SAME_DAY) and not clause.negated and self.b.min_lead_hours >= 24:
+        if self.b.min_lead_hours >= 24 and not clause.negated and (
+                (clause.has(_SAME_DAY) and clause.has(_BOOKING)) or (_SAME_DAY.search(r.prompt_lower) and clause.has(
+                    _AFFIRM) and not any(c.negated for c in r.clauses) and not DURATION.search(r.lower))):
             yield Violation(category="lead_time", severity="medium", claim=claim,
                             fact=f"booking: at least {self.b.min_lead_hours} hours before the event")
         if topic is None:
@@ -156,6 +164,8 @@ class PolicyRules:
         fact = (f"travel: free within {fmt_num(radius)} miles, then {fmt_money(self.t.fee_per_mile)} per mile"
                 + (" one way" if self.t.one_way else ""))
         free = clause.has(_FREE) and not re.search(r"\bnot free\b|\bisn't free\b", clause.text)
+        if free and self.t.fee_per_mile > 0 and "travel" in keys and clause.has(_ANY_DISTANCE) and not clause.negated:
+            yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
         if free:
             for match in _FREE_RADIUS.finditer(clause.text):
                 if abs(float(match.group("n") or match.group("m")) - radius) > 1e-6:
