@@ -23,13 +23,13 @@ TOPICS = ("pricing", "proteins", "upgrades", "included", "add_ons", "not_offered
 # not facts of one business (those come from the knowledge base's aliases).
 _TOPIC_WORDS: dict[str, str] = {
     "pricing": "price prices cost costs how much charge rate total quote budget pay adult child kid per person",
-    "proteins": "protein proteins meat choose choice options menu entree entrees pick",
+    "proteins": "protein proteins meat meats choose choice menu entree entrees pick many each",
     "upgrades": "upgrade upgrades premium surf turf extra cost swap",
-    "included": "include included includes come with comes side sides dessert appetizer",
-    "add_ons": "add add-on add-ons addon extra order appetizer side",
-    "not_offered": "serve offer have available bring drink drinks beverage rent rental",
-    "travel": "travel far come to area location city town drive mile miles distance fee serve near",
-    "booking": "book booking reserve reservation schedule date time when available weekend weekday advance "
+    "included": "include included includes come with comes side sides dessert",
+    "add_ons": "add add-on add-ons addon extra order appetizer appetizers starter starters side",
+    "not_offered": "serve offer available bring drink drinks beverage rent rental",
+    "travel": "travel far come out to area location city town drive mile miles distance fee serve near live",
+    "booking": "book booking reserve reservation schedule date time when available weekend weekday advance lunch "
                "rain weather reschedule last minute tomorrow tonight",
     "deposit": "deposit pay payment down refund refundable cancel cancellation hold secure",
     "setup": "setup set up space room need provide bring grill indoor outdoor inside garage patio backyard "
@@ -41,7 +41,8 @@ _TOPIC_WORDS: dict[str, str] = {
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP = frozenset(
     "a an the and or of to in on for is are be it i we you your our my me do does can could would will with "
-    "at as by this that what which how about any there if so just please hi hello hey thanks thank".split()
+    "at as by this that what which how about any there if so just please hi hello hey thanks thank have get party "
+    "event".split()
 )
 
 
@@ -58,7 +59,8 @@ def _stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+    """Lower-cased, stemmed words without stop words or bare numbers (a guest count says nothing of topic)."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()]
 
 
 def _passage_aliases(kb: KnowledgeBase, passage: Passage) -> list[str]:
@@ -97,7 +99,8 @@ class Retriever:
         for passage in self.passages:
             words = " ".join([passage.text, *_passage_aliases(kb, passage), _TOPIC_WORDS.get(passage.topic, "")])
             documents.append(tokenize(words))
-        self._bm25 = BM25Okapi(documents)
+        # Low length normalisation: a passage listing many items (and their aliases) is not less relevant.
+        self._bm25 = BM25Okapi(documents, b=0.3)
         self._not_offered = [p for p in self.passages if p.topic == "not_offered"]
 
     def scores(self, question: str) -> list[float]:

@@ -95,6 +95,8 @@ _CLOSING = re.compile(r"^\W*(thanks?|thank you|thx|ty|great|perfect|awesome|ok(a
 def _topic(kb: KnowledgeBase, q: Question) -> str:
     if _CLOSING.match(q.lower):  # "thanks so much!" closes the chat, it is not a pricing question
         return "other"
+    if q.has("allerg", "celiac", "coeliac", "gluten", "vegan", "vegetarian"):
+        return "dietary"  # a health question is answered as one, whatever food it names
     retriever = retriever_for(kb)
     topic = retriever.topic(q.text)
     if topic == "other" and q.context:
