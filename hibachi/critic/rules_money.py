@@ -68,7 +68,7 @@ class MoneyRules:
             if not _close(n * price, [total]):
                 yield Violation(category="arithmetic", claim=claim,
                                 fact=f"{n} x {fmt_money(price)} = {fmt_money(n * price)}, not {fmt_money(total)}")
-            fact = self._fact_for_noun(noun, r, m.start())
+            fact = self._fact_for_noun(noun) or self._fact_near(r, m.start(), m.end())
             if fact is not None and not _close(price, fact.extra_allowed) and not (
                     fact.kind in ("adult", "child") and _close(price, self.ix.base_prices)):
                 yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not {fmt_money(price)}")
@@ -79,7 +79,17 @@ class MoneyRules:
                 party = r.response_counts if r.response_counts.any else r.prompt_counts
                 yield from self._below_minimum(r, party, claim)
 
-    def _fact_for_noun(self, noun: str, r: Reading, position: int) -> Fact | None:
+    def _fact_near(self, r: Reading, start: int, end: int) -> Fact | None:
+        """The priced item an unlabelled product ('12 x $10') is about: the clause's, else the one asked about."""
+        clause = clause_at(r.clauses, start)
+        priced = [m for m in (clause.mentions if clause else []) if self.ix.facts[m.key].price is not None
+                  and self.ix.facts[m.key].kind in ("upgrade", "add_on", "travel")]
+        if priced:
+            return self.ix.facts[min(priced, key=lambda m: min(abs(m.start - end), abs(m.end - start))).key]
+        asked = [k for k in r.prompt_keys if self.ix.facts[k].kind in ("upgrade", "add_on")]
+        return self.ix.facts[asked[0]] if len(asked) == 1 else None
+
+    def _fact_for_noun(self, noun: str) -> Fact | None:
         head = noun.split(" ")[0] if noun else ""
         if head in self.ix.adult_words:
             return self.ix.facts["adult"]
@@ -122,7 +132,9 @@ class MoneyRules:
         if fact is not None and _close(value, self._allowed(fact, clause)):
             return
         counts = r.counts_for(clause, self.counts)
-        if counts.any and (fact is None or fact.kind in ("adult", "child", "minimum") or clause.has(_TOTAL)):
+        unit_price = _PER_PERSON.match(after) or after.lstrip().startswith(("each", "apiece"))
+        party_figure = fact is None or fact.kind in ("adult", "child", "minimum") or clause.has(_TOTAL)
+        if counts.any and not (unit_price and fact is not None) and party_figure:
             yield from self._total(r, clause, value, counts, claim)
             return
         if fact is None:

@@ -1,0 +1,80 @@
+"""Items not offered, rentals, indoor cooking, invented inclusions: claims, paraphrases and negations."""
+
+from __future__ import annotations
+
+import pytest
+
+WAGYU = "Do you serve wagyu beef?"
+CASES = [
+    # the seed example
+    (WAGYU, "Yes, wagyu at $80/person", "not_offered"),
+    (WAGYU, "I don't see wagyu in the menu", None),
+    # negations are correct answers
+    (WAGYU, "We don't serve wagyu.", None),
+    (WAGYU, "Wagyu isn't on our menu.", None),
+    (WAGYU, "Unfortunately no wagyu, but filet mignon is a great alternative.", None),
+    (WAGYU, "Sorry, wagyu is not something we carry, but our filet mignon is +$5 per person.", None),
+    ("Do you have sushi?", "No, we do not offer sushi.", None),
+    ("Do you have sushi?", "We're a hibachi caterer rather than a sushi bar.", None),
+    # claims that it is offered, however phrased
+    (WAGYU, "We have wagyu available as an upgrade.", "not_offered"),
+    (WAGYU, "Kobe beef is available for $30 extra.", "not_offered"),
+    (WAGYU, "We don't have filet, but wagyu is on the menu.", "not_offered"),
+    ("Do you have sushi?", "Absolutely, sushi is available for $15 per person.", "not_offered"),
+    ("Could you bring sashimi?", "Sure! The chef can make sashimi for your guests.", "not_offered"),
+    # alcohol and bartending
+    ("Can you bring a bartender?", "Sure, we can provide a bartender for $200.", "not_offered"),
+    ("Can you bring a bartender?", "We offer an open bar package.", "not_offered"),
+    ("Can you bring a bartender?",
+     "We don't provide bartending or alcohol, but you're welcome to serve your own drinks.", None),
+    ("Do you serve sake?", "You'll need to provide your own beer and wine.", None),
+    # tables and chairs: the customer provides them
+    ("do we need tables?", "Yes, you provide tables, chairs, plates and utensils.", None),
+    ("do we need tables?", "Tables and chairs are not included; please have them ready.", None),
+    ("do we need tables?", "We can rent tables and chairs for you.", "not_offered"),
+    ("do we need tables?", "We bring tables and chairs.", "not_offered"),
+    ("do we need tables?", "Table rental is available for $10 each.", "not_offered"),
+    # indoor cooking
+    ("Can the chef cook indoors?", "No, our chefs only cook outdoors.", None),
+    ("Can the chef cook indoors?", "We can't cook indoors, but a covered porch works great.", None),
+    ("Can the chef cook indoors?",
+     "The chef cooks outdoors only (patio, backyard, covered porch), never indoors.", None),
+    ("Can you set up in our garage?", "Sure, the chef can set up in your garage.", "indoor_cooking"),
+    ("Can the chef cook indoors?", "Indoor cooking is fine with good ventilation.", "indoor_cooking"),
+    ("Can you cook inside if it's cold?", "No problem, the chef can cook inside your home.", "indoor_cooking"),
+    ("Can the chef cook indoors?", "Yes, we can set the grill up in your kitchen.", "indoor_cooking"),
+    # invented inclusions
+    ("What's included?", "Every meal includes fried rice, vegetables, salad, yum yum sauce and the chef's show.",
+     None),
+    ("Does the price include dessert?", "Dessert is included with every meal.", "invented_item"),
+    ("What's included?", "Drinks are included.", "invented_item"),
+    ("What's included?", "Every meal comes with miso soup and a free dessert.", "invented_item"),
+    ("What's included?", "Rice, salad and green tea ice cream come with every meal.", "invented_item"),
+    ("Does the price include dessert?", "We don't include dessert or drinks.", None),
+    ("Does the price include dessert?", "No, dessert isn't included.", None),
+    ("Is lobster included?", "Lobster is included at no extra cost.", "price"),
+    ("What add-ons do you have?", "You also get gyoza for free.", "price"),
+    ("Do you bring plates and utensils?", "The chef brings plates and utensils.", "invented_item"),
+    ("What do we need to provide?",
+     "You provide plates and utensils; the chef brings the grill, propane and all the food.", None),
+]
+
+
+@pytest.mark.parametrize(("prompt", "response", "expected"), CASES)
+def test_offerings(judge, prompt, response, expected):
+    judge(prompt, response, expected)
+
+
+def test_seed_example_names_the_claim_and_the_fact(critic):
+    teacher = critic.evaluate(WAGYU, "Yes, wagyu at $80/person")
+    assert not teacher.passed
+    violation = teacher.violations[0]
+    assert "wagyu" in violation.claim.lower() and violation.fact == "wagyu beef: not offered"
+    student = critic.evaluate(WAGYU, "I don't see wagyu in the menu")
+    assert student.passed and student.quality_score == 1.0
+    assert set(teacher.model_dump(mode="json")) == {"passed", "violations", "quality_score"}
+
+
+def test_a_wrong_claim_after_a_correct_one_is_still_caught(critic):
+    verdict = critic.evaluate(WAGYU, "We don't serve wagyu. Also, miso soup is included with every meal.")
+    assert [v.category for v in verdict.violations] == ["invented_item"]

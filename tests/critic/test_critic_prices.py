@@ -1,0 +1,108 @@
+"""Prices quoted for the item they belong to, in every phrasing, and the arithmetic a response does."""
+
+from __future__ import annotations
+
+import pytest
+
+LOBSTER = "How much is the lobster upgrade?"
+PER_PERSON = "How much is it per person?"
+PRICE_CASES = [
+    # upgrades: paraphrases of a wrong price
+    (LOBSTER, "Lobster is fifteen dollars more per person.", "price"),
+    (LOBSTER, "Lobster tail is +$15.", "price"),
+    (LOBSTER, "It's $15 extra per guest for lobster.", "price"),
+    (LOBSTER, "Lobster is an extra 15 bucks.", "price"),
+    (LOBSTER, "It's $15 extra per person.", "price"),
+    (LOBSTER, "Lobster tail is an upgrade at +$20 per person.", "price"),
+    # ... and of the right one
+    (LOBSTER, "Lobster tail is an extra $10 per person.", None),
+    (LOBSTER, "Adding lobster costs ten dollars more per person.", None),
+    (LOBSTER, "For $10 more per person you can upgrade to lobster tail.", None),
+    (LOBSTER, "It's $10 extra per person.", None),
+    (LOBSTER, "Lobster tail is +$10 and filet mignon is +$5, each replacing one protein.", None),
+    ("How much is filet?", "Filet mignon is +$8 per person.", "price"),
+    ("How much is filet?", "Filet is five dollars extra per guest.", None),
+    # adults and children
+    (PER_PERSON, "Adults are $60 per person and kids 12 and under are $30.", None),
+    (PER_PERSON, "It's $60 per adult and $30 per child (12 and under); children 3 and under are free.", None),
+    (PER_PERSON, "It's sixty dollars a head for adults.", None),
+    (PER_PERSON, "Adults are $65 per person.", "price"),
+    (PER_PERSON, "It's $70 a head.", "price"),
+    (PER_PERSON, "Our price is $70 per adult.", "price"),
+    ("whats the price for kids?", "Kids are $40 per person.", "price"),
+    ("whats the price for kids?", "Children 12 and under are $30 each.", None),
+    ("Do little kids eat free?", "Kids 3 and under eat free.", None),
+    ("Do little kids eat free?", "Kids 5 and under eat free.", "price"),
+    ("Do little kids eat free?", "Kids 12 and under eat free.", "price"),
+    # add-ons
+    ("How much is gyoza?", "Gyoza is $10 per order of 6.", None),
+    ("How much is gyoza?", "Gyoza costs $8.", "price"),
+    ("How much is gyoza?", "Gyoza is $20 per order.", "price"),
+    ("What add-ons do you have?", "Edamame is $5 and gyoza $10.", None),
+    ("What add-ons do you have?", "Edamame is $7 per order.", "price"),
+    ("Can we get noodles?", "Noodles instead of rice are +$5 per person.", None),
+    ("Can we get noodles?", "Yakisoba noodles are an extra $7 per person.", "price"),
+    ("How many proteins?", "An extra protein is $15 per order.", None),
+    ("How many proteins?", "Extra proteins are $10 each.", "price"),
+    # deposit and minimum as amounts
+    ("How much is the deposit?", "A $100 deposit holds your date and it's deducted from the final bill.", None),
+    ("How much is the deposit?", "We take a one hundred dollar deposit.", None),
+    ("How much is the deposit?", "The deposit is $200.", "price"),
+    ("How much is the deposit?", "We need a $150 down payment to hold the date.", "price"),
+    ("Is there a minimum order?", "Our party minimum is $550 before travel and gratuity.", None),
+    ("Is there a minimum order?", "The minimum spend is five hundred fifty dollars.", None),
+    ("Is there a minimum order?", "There's a $500 minimum.", "price"),
+    ("Is there a minimum order?", "Our party minimum is only $400 total.", "price"),
+]
+
+ARITHMETIC_CASES = [
+    ("How much would 10 adults cost?", "10 adults x $60 = $600.", None),
+    ("How much would 10 adults cost?", "For 10 adults that comes to $600 before travel and gratuity.", None),
+    ("How much would 10 adults cost?", "10 adults would be $700.", "arithmetic"),
+    ("How much would 10 adults cost?", "That's 10 x $60 = $650.", "arithmetic"),
+    ("How much would 10 adults cost?", "Ten adults at $60 each comes to $600.", None),
+    ("How much would 10 adults cost?", "Adults are $70 per person, so 10 x $70 = $700.", "price"),
+    ("We're 8 adults and 4 kids", "8 adults and 4 kids: $600.", None),
+    ("We're 8 adults and 4 kids", "8 adults and 4 kids: $640.", "arithmetic"),
+    ("We're 8 adults and 4 kids", "Your total would be $600 plus travel and tip.", None),
+    ("We're 8 adults and 4 kids", "Your total would be $720.", "arithmetic"),
+    ("We're 8 adults and 4 kids",
+     "For 8 adults at $60 each = $480, plus 4 kids at $30 each = $120, total $600.", None),
+    ("what would 10 adults and 4 kids cost?",
+     "For 10 adults x $60 = $600 and 4 children x $30 = $120, so $720 in total.", None),
+    ("what would 10 adults and 4 kids cost?",
+     "For 10 adults x $60 = $600 and 4 children x $30 = $120, so $760 in total.", "arithmetic"),
+    # below the party minimum a total is raised to it
+    ("price for 5 adults?", "5 adults would be $300.", "minimum"),
+    ("price for 5 adults?", "5 adults x $60 = $300.", "minimum"),
+    ("price for 5 adults?", "5 adults x $60 = $300, but our party minimum is $550, so you'd pay $550.", None),
+    ("price for 5 adults?", "5 adults is $300, which is below our $550 minimum, so the total would be $550.", None),
+    ("price for 5 adults?", "For 5 adults the total is $550 because of our party minimum.", None),
+    # upgrades for a party
+    ("How much extra for lobster for 12 guests?", "12 x $10 = $120 extra.", None),
+    ("How much extra for lobster for 12 guests?", "For 12 guests that's $120 more.", None),
+    ("How much extra for lobster for 12 guests?", "For 12 guests that's $180 more.", "arithmetic"),
+    ("How much extra for lobster for 12 guests?", "Lobster for 12 guests adds $180.", "price"),
+    ("How much extra for lobster for 12 guests?", "12 x $15 = $180 extra for lobster.", "price"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "response", "expected"), PRICE_CASES)
+def test_prices(judge, prompt, response, expected):
+    judge(prompt, response, expected)
+
+
+@pytest.mark.parametrize(("prompt", "response", "expected"), ARITHMETIC_CASES)
+def test_arithmetic(judge, prompt, response, expected):
+    judge(prompt, response, expected)
+
+
+def test_price_violation_names_true_and_stated_price(critic):
+    verdict = critic.evaluate(LOBSTER, "Lobster is an extra 15 bucks.")
+    assert verdict.violations[0].fact == "lobster tail: +$10 per person, not $15"
+    assert "15" in verdict.violations[0].claim
+
+
+def test_wrong_arithmetic_names_the_right_result(critic):
+    verdict = critic.evaluate("10 adults?", "For 10 adults that is 10 x $60 = $500.")
+    assert any(v.fact == "10 x $60 = $600, not $500" for v in verdict.violations)
