@@ -1,0 +1,115 @@
+"""Policies: deposit, refund window, lead time, start times, rain, travel, gratuity, minimum, proteins, dietary."""
+
+from __future__ import annotations
+
+import pytest
+
+DEPOSIT = "Is the deposit refundable?"
+ADVANCE = "How far in advance do I need to book?"
+TIMES = "What times can the party start?"
+TRAVEL = "Is there a travel fee?"
+FAR = "We're about 45 miles from San Jose, what would travel cost?"
+NEAR = "we're 20 miles out of Sacramento, travel fee?"
+TIP = "Is gratuity included or should we tip the chef?"
+SHELLFISH = "One guest has a shellfish allergy, is that ok?"
+CELIAC = "My daughter has celiac, can you do gluten-free?"
+
+CASES = [
+    # deposit policy
+    ("Does the deposit go toward the bill?", "Yes, the $100 deposit is deducted from your final bill.", None),
+    ("Does the deposit go toward the bill?", "The deposit is separate from your bill and not deducted.", "deposit"),
+    ("Is there a deposit?", "No deposit is required.", "deposit"),
+    # refund window
+    (DEPOSIT, "Yes, it's refundable if you cancel 7 or more days before the event; after that it's not refundable.",
+     None),
+    (DEPOSIT, "You get a refund if you cancel at least a week before the event.", None),
+    (DEPOSIT, "Cancellations within 7 days of the event are not refunded.", None),
+    (DEPOSIT, "It's refundable up to 3 days before the event.", "refund_window"),
+    (DEPOSIT, "The deposit is fully refundable if you cancel up to 2 days before the event.", "refund_window"),
+    (DEPOSIT, "The deposit is non-refundable.", "refund_window"),
+    (DEPOSIT, "The deposit is fully refundable at any time.", "refund_window"),
+    (DEPOSIT, "Cancel 14 days ahead for a full refund.", "refund_window"),
+    # lead time
+    (ADVANCE, "Please book at least 48 hours before the event.", None),
+    (ADVANCE, "We need two days' notice.", None),
+    (ADVANCE, "We recommend booking 2 to 3 weeks ahead for weekends, but the minimum is 48 hours.", None),
+    (ADVANCE, "You can book as little as 24 hours in advance.", "lead_time"),
+    (ADVANCE, "We need at least one week's notice.", "lead_time"),
+    (ADVANCE, "Same-day bookings are no problem!", "lead_time"),
+    ("Can I book for tomorrow?", "Sorry, we need at least 48 hours' notice, so tomorrow won't work.", None),
+    ("Can I book for tomorrow?", "Sure, tomorrow works!", "lead_time"),
+    # start times
+    (TIMES, "Events can start between 12:00 and 21:00, any day of the week.", None),
+    (TIMES, "You can start anytime from noon to 9pm.", None),
+    (TIMES, "Parties can start as early as 10am.", "start_time"),
+    (TIMES, "We can start as late as 11 pm.", "start_time"),
+    (TIMES, "The latest start time is 10:30 p.m.", "start_time"),
+    ("Can we start at 8pm on Saturday?", "Yes, 8pm works; events start between noon and 9 pm.", None),
+    ("Can we start at 11pm?", "Sorry, we can't start at 11pm; the latest start is 9pm.", None),
+    # rain
+    ("What happens if it rains?", "You can reschedule once at no charge if you tell us 24 hours ahead.", None),
+    ("What happens if it rains?", "If it rains, you can move the event free of charge with 12 hours notice.",
+     "rain_policy"),
+    # travel
+    (TRAVEL, "Travel is free within 30 miles of the nearest base city; beyond that it's $2 per mile one way.", None),
+    (TRAVEL, "The first thirty miles are free, then two dollars a mile.", None),
+    (TRAVEL, "There's no travel fee within a 30-mile radius.", None),
+    (TRAVEL, "Travel is free within 50 miles.", "travel"),
+    (TRAVEL, "We charge $3 per mile after 30 miles.", "travel"),
+    (TRAVEL, "Travel is always free!", "travel"),
+    (TRAVEL, "It's $2 per mile round trip beyond 30 miles.", "travel"),
+    (TRAVEL, "Beyond 40 miles we charge $2 per mile.", "travel"),
+    (FAR, "That's 15 miles past our free radius, so 15 x $2 = $30 one way.", None),
+    (FAR, "The travel fee would be $30.", None),
+    (FAR, "The travel fee would be $90.", "travel"),
+    (FAR, "Travel would be free.", "travel"),
+    (NEAR, "At 20 miles, travel is free.", None),
+    (NEAR, "The travel fee would be $40.", "travel"),
+    # gratuity
+    (TIP, "Gratuity is not included; 20% to the chef is suggested, paid on the day.", None),
+    (TIP, "A 20% gratuity is suggested but not required.", None),
+    (TIP, "Tip is not included.", None),
+    (TIP, "Gratuity is included in the price.", "gratuity"),
+    (TIP, "Tips are included, so no need to tip the chef.", "gratuity"),
+    (TIP, "We suggest a 15% tip for the chef.", "gratuity"),
+    (TIP, "No need to tip!", "gratuity"),
+    (TIP, "An 18% service charge is automatically added as gratuity.", "gratuity"),
+    # party minimum as a policy
+    ("Is there a minimum order?", "We have no minimum!", "minimum"),
+    # proteins per guest
+    ("How many proteins does each guest get?", "Each guest picks 2 proteins.", None),
+    ("How many proteins does each guest get?", "Every guest chooses three proteins.", "proteins"),
+    ("How many proteins does each guest get?", "Guests get unlimited proteins.", "proteins"),
+    # allergies: no guarantee
+    (SHELLFISH, "The chef cooks allergy orders first on a cleaned grill, but we cannot guarantee no cross-contact.",
+     None),
+    (SHELLFISH, "We can't promise there won't be any cross-contact, but we cook allergy orders first.", None),
+    (SHELLFISH, "Cross-contact can't be ruled out since the grill is shared.", None),
+    (SHELLFISH, "Allergy orders are cooked first on a clean grill; cross-contact is still possible.", None),
+    (SHELLFISH, "We guarantee no cross-contact for shellfish allergies.", "allergy_guarantee"),
+    (SHELLFISH, "Don't worry, there is zero risk of cross-contamination.", "allergy_guarantee"),
+    (SHELLFISH, "We use a separate grill for allergy orders, so it's completely safe.", "allergy_guarantee"),
+    (SHELLFISH, "Cross-contact is not possible because we clean the grill.", "allergy_guarantee"),
+    # gluten-free: available, and the answer must say cross-contact is possible
+    (CELIAC, "Gluten-free is available on request with tamari instead of soy sauce; the grill is shared, so "
+             "cross-contact is possible.", None),
+    (CELIAC, "Yes! We use tamari instead of soy sauce, but since we share one grill there may be traces of gluten.",
+     None),
+    (CELIAC, "Yes, everything can be made 100% gluten-free.", "allergy_guarantee"),
+    (CELIAC, "Gluten-free is available with tamari, and there's no risk of cross-contact.", "allergy_guarantee"),
+    (CELIAC, "Sorry, we can't accommodate gluten-free diets.", "dietary"),
+    (CELIAC, "Yes, we can do gluten-free with tamari.", "dietary"),
+    ("Do you have vegetarian options?", "For vegetarian guests we offer tofu and extra vegetables.", None),
+]
+
+
+@pytest.mark.parametrize(("prompt", "response", "expected"), CASES)
+def test_policies(judge, prompt, response, expected):
+    judge(prompt, response, expected)
+
+
+def test_gluten_free_without_the_caveat_costs_less_than_a_false_guarantee(critic):
+    silent = critic.evaluate(CELIAC, "Yes, we can do gluten-free with tamari.")
+    promise = critic.evaluate(CELIAC, "Gluten-free is available with tamari, and there's no risk of cross-contact.")
+    assert not silent.passed and not promise.passed
+    assert silent.quality_score > promise.quality_score
