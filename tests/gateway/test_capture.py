@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -113,7 +114,8 @@ def test_database_outage_keeps_answering_and_catches_up(sim, make_settings, star
     gateway = start_gateway(make_settings([provider(sim, "openai")], database_url=down,
                                           gateway={"capture_max_backoff_s": 0.2, "rate_limit_per_minute": 10_000}))
     state = state_of(gateway)
-    responses = [chat(gateway, headers={"X-Session-Id": f"o{i}"}) for i in range(25)]
+    with ThreadPoolExecutor(8) as pool:  # concurrent customers while the database is down
+        responses = list(pool.map(lambda i: chat(gateway, headers={"X-Session-Id": f"o{i}"}), range(25)))
     assert all(r.status_code == 200 for r in responses)
     ready = httpx.get(f"{gateway.url}/health/ready").json()
     assert ready["status"] == "ready" and ready["database_up"] is False and ready["capture_backlog_bytes"] > 0
