@@ -115,7 +115,8 @@ def summarize(settings: Settings) -> DemoSummary:
                 low, high = next(b for b in QUALITY_BUCKETS if b[0] <= quality < b[1])
                 summary.quality[f"{low:.1f}-{min(high, 1.0):.1f}"] += 1
                 good_outcome = bool(booked) or (rating is not None and rating >= f.min_rating)
-                if quality > f.min_quality and passed and good_outcome:
+                if (quality > f.min_quality and (passed or not f.require_critic_pass)
+                        and (good_outcome or not f.require_outcome)):
                     summary.trainable += 1
     finally:
         engine.dispose()
