@@ -123,7 +123,7 @@ class MoneyRules:
                 yield Violation(category="travel", claim=claim,
                                 fact=f"travel fee: {fmt_money(self.fee)} per mile, not {fmt_money(value)}")
             return
-        if any(self.ix.facts[m.key].kind == "not_offered" for m in clause.mentions) and not clause.negated:
+        if not clause.negated and self._quoted_for_not_offered(r, clause, money):
             return  # the not-offered rule already names this claim; a price for it has no true value
         fact = self._fact_for(r, clause, money)
         if fact is not None and fact.kind == "travel":
@@ -143,6 +143,16 @@ class MoneyRules:
                                 fact=f"{self.ix.facts['adult'].price_text()}; {self.ix.facts['child'].price_text()}")
             return
         yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not {fmt_money(value)}")
+
+    def _quoted_for_not_offered(self, r: Reading, clause: Clause, money: re.Match[str]) -> bool:
+        following = [m for m in clause.mentions if m.start >= money.end()]
+        if following and _CONNECTIVE.match(r.lower[money.end():following[0].start]):
+            return self.ix.facts[following[0].key].kind == "not_offered"
+        before = [m for m in clause.mentions if m.end <= money.start()]
+        if not clause.mentions:  # "We offer wagyu! It's $80 per person."
+            index = r.clauses.index(clause)
+            before = r.clauses[index - 1].mentions if index > 0 and not r.clauses[index - 1].negated else []
+        return bool(before) and self.ix.facts[before[-1].key].kind == "not_offered"
 
     def _per_person_any(self, clause: Clause) -> set[float]:
         """Any per-person price: a base price, or an upgrade when the clause says it is extra."""
