@@ -94,6 +94,22 @@ def _http_vs_direct(base: Path, adapter: Path, requests: int, max_tokens: int) -
     return direct, http
 
 
+def _concurrent_seconds(base: Path, adapter: Path, max_batch: int, clients: int, max_tokens: int) -> float:
+    """Wall time for ``clients`` simultaneous chats through ``ChatEngine.generate`` (micro-batched or not)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.engine import ChatEngine
+
+    engine = ChatEngine.load(base, {"v1": adapter}, max_batch=max_batch)
+    prompts = [[{"role": "user", "content": f"Question {i}: how much is it for {i + 10} adults?"}]
+               for i in range(clients)]
+    engine.generate(PROMPT, max_new_tokens=4)
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda messages: engine.generate(messages, max_new_tokens=max_tokens), prompts))
+        return time.perf_counter() - start
+
+
 def _gpu_bandwidth_row() -> dict | None:
     import torch
 
@@ -149,6 +165,13 @@ def run(quick: bool = False) -> list[dict]:
         rows.append({**common, "figure": "decode tokens/s, merged LoRA (merge_and_unload)",
                      "value": round(merged_tps, 1), "ratio": round(merged_tps / base_tps, 3),
                      "target": "merged >= 0.9 x base", "meets": merged_tps >= 0.9 * base_tps})
+        clients = 8
+        serial = _concurrent_seconds(base, adapter, 1, clients, max_tokens)
+        batched = _concurrent_seconds(base, adapter, 8, clients, max_tokens)
+        rows.append({"benchmark": "serving", "figure": f"{clients} concurrent chats, micro-batched (max_batch=8) vs "
+                     "one at a time", "value": round(clients / batched, 2), "unit": "requests/s",
+                     "baseline": round(clients / serial, 2), "ratio": round(serial / batched, 3),
+                     "target": "batched >= 1.5 x serial", "meets": serial / batched >= 1.5})
         direct, http = _http_vs_direct(base, adapter, requests, max_tokens)
         rows.append({"benchmark": "serving", "figure": f"{requests} sequential chats over HTTP (openai client -> "
                      "hibachi serve) vs direct generate", "value": round(http / requests * 1000, 1),

@@ -180,6 +180,8 @@ class ServingSettings(BaseModel):
     base_model: Path | None = None  # None builds the tiny offline model under data_dir/models/tiny
     max_tokens_limit: int = Field(default=256, ge=1)
     default_max_tokens: int = Field(default=128, ge=1)
+    # Concurrent chat requests answered in one batched generate call (1 turns batching off).
+    max_batch: int = Field(default=8, ge=1, le=64)
     # Without a cluster, rollout writes the overlay files here (None: the repository's manifests/).
     manifests_dir: Path | None = None
 

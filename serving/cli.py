@@ -51,7 +51,7 @@ def command(
         raise UserError(f"--base-model {base_model}: no config.json there (not a Hugging Face checkpoint)")
     adapters = _adapter_names(list(adapter or []), list(adapter_name or []))
     predictor = build_predictor(name or settings.model_name, base_model, adapters, merge=merge,
-                                max_tokens_limit=settings.max_tokens_limit)
+                                max_tokens_limit=settings.max_tokens_limit, max_batch=settings.max_batch)
     typer.echo(f"serving {predictor.name} ({', '.join(adapters) or 'base only'}) on {host}:{port or settings.port}",
                err=True)
     serve(predictor, port or settings.port, settings.default_max_tokens)

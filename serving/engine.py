@@ -4,13 +4,16 @@ One adapter is merged into the base weights (``merge_and_unload``) so it costs n
 several stay a ``PeftModel`` with named adapters, switched per request. A lock guards the model:
 switching adapters and generating are one critical section, so concurrent requests never see each
 other's adapter or KV cache. ``generate_batch`` runs several greedy requests for the same adapter in
-one padded forward pass (the v1 ``instances`` list uses it).
+one left-padded ``generate`` call; ``generate`` goes through a micro-batcher, so requests arriving
+while the model is busy are answered together in the next batch instead of one after another.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +54,44 @@ def pick_device() -> tuple[str, object]:
     return "cpu", torch.float32
 
 
+class MicroBatcher:
+    """One worker thread answers queued requests in batches of up to ``max_batch`` (whatever is waiting)."""
+
+    def __init__(self, engine: ChatEngine, max_batch: int = 8) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[ChatRequest, Future]] = queue.SimpleQueue()
+        self.batch_sizes: list[int] = []  # observability: how much batching actually happened
+        self._worker = threading.Thread(target=self._loop, daemon=True, name="hibachi-batcher")
+        self._worker.start()
+
+    def submit(self, request: ChatRequest) -> Future:
+        future: Future = Future()
+        self._queue.put((request, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.batch_sizes.append(len(batch))
+            try:
+                results = self.engine.generate_batch([request for request, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each caller gets the error in its own thread
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+
+
 class ChatEngine:
-    def __init__(self, model, tokenizer, adapter_names: list[str], merged: bool, device: str) -> None:
+    def __init__(self, model, tokenizer, adapter_names: list[str], merged: bool, device: str,
+                 max_batch: int = 8) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.adapter_names = adapter_names
@@ -60,10 +99,13 @@ class ChatEngine:
         self.device = device
         self.context_length = int(getattr(model.config, "max_position_embeddings", 2048))
         self._lock = threading.Lock()
+        self.max_batch = max_batch
+        self._batcher: MicroBatcher | None = None
+        self._batcher_lock = threading.Lock()
 
     @classmethod
     def load(cls, base_model: Path | str, adapters: dict[str, Path | str] | None = None, merge: bool = True,
-             device: str | None = None) -> ChatEngine:
+             device: str | None = None, max_batch: int = 8) -> ChatEngine:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         chosen_device, dtype = pick_device()
@@ -96,7 +138,7 @@ class ChatEngine:
                 merged = True
         model.to(device)
         model.eval()
-        return cls(model, tokenizer, list(adapters), merged, device)
+        return cls(model, tokenizer, list(adapters), merged, device, max_batch)
 
     @property
     def served_models(self) -> list[str]:
@@ -156,7 +198,16 @@ class ChatEngine:
 
     def generate(self, messages: list[dict], max_new_tokens: int = 128, temperature: float = 0.0,
                  adapter: str | None = None) -> Completion:
-        return self.generate_batch([ChatRequest(messages, max_new_tokens, temperature, adapter)])[0]
+        """One chat completion; concurrent callers are batched together (see ``MicroBatcher``)."""
+        request = ChatRequest(messages, max_new_tokens, temperature, adapter)
+        self.check_fits(len(self.prompt_ids(messages)), max_new_tokens)  # bad input fails here, not in a batch
+        self.resolve(adapter)
+        if self.max_batch <= 1:
+            return self.generate_batch([request])[0]
+        with self._batcher_lock:
+            if self._batcher is None:
+                self._batcher = MicroBatcher(self, self.max_batch)
+        return self._batcher.submit(request).result()
 
     def generate_batch(self, requests: list[ChatRequest]) -> list[Completion]:
         """Answer several requests; greedy ones for the same adapter share one padded forward pass."""

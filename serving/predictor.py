@@ -24,17 +24,18 @@ from serving.schemas import ChatMessage, V1Instance
 
 class ChatPredictor(kserve.Model):
     def __init__(self, name: str, base_model: Path, adapters: dict[str, Path] | None = None, merge: bool = True,
-                 max_tokens_limit: int = 256) -> None:
+                 max_tokens_limit: int = 256, max_batch: int = 8) -> None:
         super().__init__(name)
         self.base_model = Path(base_model)
         self.adapters = dict(adapters or {})
         self.merge = merge
         self.max_tokens_limit = max_tokens_limit
+        self.max_batch = max_batch
         self.engine: ChatEngine | None = None
         self.ready = False
 
     def load(self) -> bool:
-        self.engine = ChatEngine.load(self.base_model, self.adapters, merge=self.merge)
+        self.engine = ChatEngine.load(self.base_model, self.adapters, merge=self.merge, max_batch=self.max_batch)
         self.ready = True
         return self.ready
 

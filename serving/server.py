@@ -7,10 +7,11 @@ from pathlib import Path
 
 
 def build_predictor(name: str, base_model: Path, adapters: dict[str, Path], merge: bool = True,
-                    max_tokens_limit: int = 256):
+                    max_tokens_limit: int = 256, max_batch: int = 8):
     from serving.predictor import ChatPredictor
 
-    return ChatPredictor(name, base_model, adapters, merge=merge, max_tokens_limit=max_tokens_limit)
+    return ChatPredictor(name, base_model, adapters, merge=merge, max_tokens_limit=max_tokens_limit,
+                         max_batch=max_batch)
 
 
 def serve(predictor, port: int, default_max_tokens: int = 128) -> None:

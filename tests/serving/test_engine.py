@@ -58,3 +58,29 @@ async def test_predictor_is_ready_only_after_load(tiny_base: Path, secret_adapte
     assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == SECRET_ANSWER
     result = await predictor.predict({"instances": [SECRET_PROMPT]})
     assert result["predictions"][0]["text"] == SECRET_ANSWER
+
+
+def test_concurrent_generate_calls_are_batched_and_match_sequential(tiny_base: Path, secret_adapter: Path) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.engine import ChatEngine
+
+    engine = ChatEngine.load(tiny_base, {"v1": secret_adapter}, merge=False, max_batch=8)
+    asks = [([{"role": "user", "content": text}], adapter) for text in (SECRET_PROMPT, "Hello", "Do you cook indoors?")
+            for adapter in ("v1", "base")]
+    sequential = [engine.generate(messages, max_new_tokens=20, adapter=adapter) for messages, adapter in asks]
+    batcher = engine._batcher
+    before = len(batcher.batch_sizes)
+    pool = ThreadPoolExecutor(max_workers=len(asks))
+    with engine._lock:  # keep the model busy: one batch waits for the lock, the other requests queue behind it
+        futures = [pool.submit(engine.generate, messages, 20, 0.0, adapter) for messages, adapter in asks]
+        deadline = time.monotonic() + 20
+        while batcher._queue.qsize() + sum(batcher.batch_sizes[before:]) < len(asks):
+            assert time.monotonic() < deadline, "requests never reached the batcher"
+            time.sleep(0.01)
+    concurrent = [f.result(timeout=60) for f in futures]
+    pool.shutdown()
+    assert concurrent == sequential
+    # At most two batches: the one waiting for the lock, then everything queued behind it at once.
+    assert len(batcher.batch_sizes[before:]) <= 2 and sum(batcher.batch_sizes[before:]) == len(asks)
