@@ -41,7 +41,7 @@ _TOPIC_WORDS: dict[str, str] = {
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP = frozenset(
     "a an the and or of to in on for is are be it i we you your our my me do does can could would will with "
-    "at as by this that what which how about any there if so just please hi hello hey thanks thank have get party "
+    "at as by this that what which how about any there if so just please hi hello hey thanks thank have get party new "
     "event".split()
 )
 

@@ -73,7 +73,7 @@ class Question:
         miles = _MILES.search(lower)
         if adults is None and kids is None:
             adults = _BARE_COUNT.search(lower)  # "what about for 9?"
-        return cls(text, lower, " ".join(users[:-1][-2:]).lower(),
+        return cls(text, lower, (users[-2] if len(users) > 1 else "").lower(),
                    _number(adults.group(1)) if adults else None, _number(kids.group(1)) if kids else None,
                    int(miles.group(1)) if miles else None)
 
@@ -92,13 +92,22 @@ class Question:
 _CLOSING = re.compile(r"^\W*(thanks?|thank you|thx|ty|great|perfect|awesome|ok(ay)?|cool|bye|goodbye)\b[^?]{0,40}$")
 
 
+_FOLLOW_UP = re.compile(r"^\W*(and|what about|how about|ok|okay|oh|so|also|then)\b")
+
+
 def _topic(kb: KnowledgeBase, q: Question) -> str:
     if _CLOSING.match(q.lower):  # "thanks so much!" closes the chat, it is not a pricing question
         return "other"
     if q.has("allerg", "celiac", "coeliac", "gluten", "vegan", "vegetarian"):
         return "dietary"  # a health question is answered as one, whatever food it names
+    if q.has("tip", "tips", "tipping", "gratuity"):
+        return "pricing"
     retriever = retriever_for(kb)
+    if q.context and _FOLLOW_UP.match(q.lower):  # "and for kids?", "oh ok, what do you recommend instead?"
+        return retriever.topic(q.context + " " + q.text)
     topic = retriever.topic(q.text)
+    if topic != "setup" and any(q.mentions(item) for item in kb.not_offered):
+        return "not_offered"  # "is sake available as an upgrade?" must hear that sake is not offered
     if topic == "other" and q.context:
         topic = retriever.topic(q.context + " " + q.text)  # a follow-up inherits the earlier question's topic
     return topic
@@ -243,7 +252,8 @@ def _booking(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
         return (_open(rng) + f"If it rains, you can move the event to another date {reschedules} "
                 f"at no charge when you cancel for rain {b.rain_policy.notice_hours} hours ahead."
                 + _close(rng))
-    if q.has("time", "start", "late", "early", "evening", "lunch", "dinner", "pm", "am", "noon", "day"):
+    if q.has("time", "start", "late", "early", "evening", "lunch", "dinner", "pm", "am", "noon", "day", "week",
+             "saturday", "sunday", "friday", "holiday"):
         return (_open(rng) + f"Events can start between {b.start_time_earliest} and {b.start_time_latest}, "
                 f"{b.days}. Please book at least {b.min_lead_hours} hours before the event." + _close(rng))
     return _open(rng) + rng.choice([
