@@ -81,14 +81,17 @@ def _free_port() -> int:
 
 
 def _spawn(role: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    # A log file, not a pipe: an unread pipe fills up and would stall the server mid-benchmark.
+    log = tempfile.NamedTemporaryFile(prefix=f"bench-{role}-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_gateway", f"--serve-{role}", str(port)],
-                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log,
                                start_new_session=True)
+    log.close()
     deadline = time.monotonic() + 60
     ready = f"http://127.0.0.1:{port}/" + ("health/ready" if role == "gateway" else "health")
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{role} exited: {process.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"{role} exited: {Path(log.name).read_text()[-2000:]}")
         try:
             if httpx.get(ready, timeout=1).status_code == 200:
                 return process
