@@ -70,8 +70,8 @@ def make_training_pipeline(options: ClusterOptions | None = None):
                                           base_model=trained.outputs["Output"],
                                           dataset_sha256=filtered.outputs["dataset_sha256"],
                                           database_url=database_url, version_id=version_id), "evaluate", options)
-        with dsl.If(evaluated.outputs["passed"] == True, name="gate-passed"):  # noqa: E712 - a KFP condition
-            configure(deploy_op(version_id=evaluated.outputs["version_id"], database_url=database_url),
+        with dsl.If(evaluated.outputs["Output"] == "passed", name="gate-passed"):
+            configure(deploy_op(evaluation=evaluated.outputs["evaluation"], database_url=database_url),
                       "deploy", options)
 
     return training_pipeline

@@ -1,13 +1,15 @@
 """KFP component: enter the version into the rollout (runs only when the gate passed; idempotent)."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Output
+from kfp.dsl import Artifact, Input, Output
 
 from components.image import COMPONENTS_IMAGE
 
 
 @dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
-def deploy_op(version_id: str, record: Output[Artifact], database_url: str = "") -> str:
+def deploy_op(evaluation: Input[Artifact], record: Output[Artifact], database_url: str = "") -> str:
+    """Deploys the version that ``evaluation`` (the evaluate step's artifact) scored."""
+    import json
     import os
     from pathlib import Path
 
@@ -16,6 +18,7 @@ def deploy_op(version_id: str, record: Output[Artifact], database_url: str = "")
     from hibachi.settings import get_settings
 
     url = database_url or os.environ.get("DATABASE_URL") or get_settings().database_url
+    version_id = json.loads((Path(evaluation.path) / "evaluation.json").read_text())["version_id"]
     engine = make_engine(url)
     try:
         result = deploy_version(engine, version_id, Path(record.path))

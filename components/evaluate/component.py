@@ -1,7 +1,5 @@
 """KFP component: score the candidate (and production) on the holdout and decide the gate."""
 
-from typing import NamedTuple
-
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
@@ -11,12 +9,11 @@ from components.image import COMPONENTS_IMAGE
 @dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, dataset_sha256: str,
                 metrics: Output[Metrics], report: Output[HTML], evaluation: Output[Artifact],
-                database_url: str = "", version_id: str = ""
-                ) -> NamedTuple("EvaluateOutputs", [("passed", bool), ("version_id", str), ("reason", str)]):
+                database_url: str = "", version_id: str = "") -> str:
+    """Returns the gate's outcome: "passed", "refused" or "not enough data" (one string, so dsl.If can test it)."""
     import json
     import os
     import shutil
-    from collections import namedtuple
     from datetime import UTC, datetime
     from pathlib import Path
 
@@ -45,5 +42,6 @@ def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, d
     metrics.log_metric("gate_passed", float(result.decision.passed))
     evaluation.metadata.update({"version_id": version, "gate_passed": result.decision.passed,
                                 "reason": result.decision.reason})
-    Outputs = namedtuple("EvaluateOutputs", ["passed", "version_id", "reason"])
-    return Outputs(result.decision.passed, version, result.decision.reason)
+    if result.decision.passed:
+        return "passed"
+    return "not enough data" if result.decision.not_enough_data else "refused"

@@ -1,0 +1,94 @@
+"""The whole training pipeline under kfp.local on a small synthetic database: five steps, traceable to its data."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from components.export.export import export_signals
+from components.filter.filter import filter_dataset
+from hibachi.db import make_engine, session_factory, upgrade
+from hibachi.records import DeploymentState, ExportRun, ModelVersion
+from hibachi.settings import get_settings, reset_settings_cache
+
+pytestmark = pytest.mark.slow
+
+
+def _critic_or_skip():
+    try:
+        from hibachi.critic import get_critic
+    except ImportError as exc:
+        pytest.skip(f"the critic is not installed here: {exc}")
+    return get_critic()
+
+
+def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_path, monkeypatch):
+    from kfp import local
+
+    from components.export.sample import seed_signals
+    from pipelines.training import training_pipeline
+
+    _critic_or_skip()
+    url = f"sqlite:///{tmp_path / 'pipeline.db'}"
+    # A permissive gate, so the deploy branch runs too (the refusal path has its own test).
+    for name, value in {"GATE__MIN_ACCURACY": "0", "GATE__MIN_BUSINESS_LOGIC": "0", "GATE__MAX_HALLUCINATION_RATE": "1",
+                        "GATE__MIN_SAMPLES": "5", "GATE__MAX_EVAL_SAMPLES": "12", "GATE__MAX_NEW_TOKENS": "16",
+                        "TRAINING__BATCH_SIZE": "4", "TRAINING__MAX_LENGTH": "128"}.items():
+        monkeypatch.setenv(f"HIBACHI_{name}", value)
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    reset_settings_cache()
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_signals(session_factory(engine), 120, seed=3)
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
+    until = "2026-10-02T00:00:00+00:00"
+    training_pipeline(database_url=url, until=until, max_steps=3, version_id="v-smoke")
+
+    run_dir = next((tmp_path / "kfp").glob("hibachi-training-*"))
+    assert (run_dir / "train-op" / "model" / "adapter" / "adapter_config.json").is_file()
+    assert "Gate: passed" in (run_dir / "evaluate-op" / "evaluation" / "report.html").read_text()
+    deploy = json.loads((run_dir / "deploy-op" / "record" / "deploy.json").read_text())
+    assert deploy["deployed"] and deploy["stage"] == "shadow"
+    summary = json.loads((run_dir / "filter-op" / "summary").read_text())
+    with session_factory(engine)() as session:
+        version = session.get(ModelVersion, "v-smoke")
+        assert version.gate_passed and version.dataset_sha256 == summary["dataset_sha256"]
+        state = session.scalars(select(DeploymentState)).one()
+        assert (state.canary_version, state.stage) == ("v-smoke", "shadow")
+        export_run = session.scalars(select(ExportRun)).one()
+
+    # Re-running export and filter on the recorded window gives the same bytes and the same hash.
+    again = export_signals(engine, tmp_path / "again.jsonl", since=None, until=export_run.window_end,
+                           incremental=False, record=False)
+    assert again.dataset_sha256 == export_run.dataset_sha256
+    assert (tmp_path / "again.jsonl").read_bytes() == (run_dir / "export-op" / "dataset").read_bytes()
+    refiltered = filter_dataset(tmp_path / "again.jsonl", tmp_path / "t.jsonl", tmp_path / "h.jsonl",
+                                tmp_path / "s.json", get_settings().filter)
+    assert refiltered.dataset_sha256 == version.dataset_sha256
+    assert (tmp_path / "t.jsonl").read_bytes() == (run_dir / "filter-op" / "train").read_bytes()
+    engine.dispose()
+
+
+def test_empty_export_stops_the_pipeline_with_a_clear_error_and_deploys_nothing(tmp_path, monkeypatch):
+    from kfp import local
+
+    from pipelines.training import training_pipeline
+
+    _critic_or_skip()
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    engine = make_engine(url)
+    upgrade(engine)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"),
+               raise_on_error=False)
+    training_pipeline(database_url=url, max_steps=2)
+    run_dir = next((tmp_path / "kfp").glob("hibachi-training-*"))
+    assert not (run_dir / "evaluate-op").exists() and not (run_dir / "deploy-op").exists()
+    with session_factory(engine)() as session:
+        assert session.scalars(select(DeploymentState)).first() is None
+        assert session.scalars(select(ExportRun)).one().rows == 0
+    engine.dispose()
