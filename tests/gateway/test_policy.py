@@ -60,10 +60,10 @@ def test_shadow_never_changes_the_served_answer_and_stores_a_comparison(sim, mak
 
 
 def test_shadow_does_not_delay_the_customer(sim, make_settings, start_gateway):
-    gateway = _gateway(sim, make_settings, start_gateway, "shadow", latency_ms=400)
+    gateway = _gateway(sim, make_settings, start_gateway, "shadow", latency_ms=1500)
     started = time.perf_counter()
     response = chat(gateway)
-    assert response.status_code == 200 and time.perf_counter() - started < 0.35
+    assert response.status_code == 200 and time.perf_counter() - started < 1.0  # the 1.5 s student is not awaited
 
 
 def test_split_serves_about_p_percent_of_sessions_locally(sim, make_settings, start_gateway):
@@ -81,12 +81,12 @@ def test_split_serves_about_p_percent_of_sessions_locally(sim, make_settings, st
 
 
 @pytest.mark.parametrize("faults", [{"student_answer": FALSE_ANSWER}, {"error_rate": 1.0},
-                                    {"hang_rate": 1.0, "hang_s": 3}])
+                                    {"hang_rate": 1.0, "hang_s": 6}])
 def test_a_failing_local_answer_is_replaced_by_the_teachers(sim, make_settings, start_gateway, faults):
     gateway = _gateway(sim, make_settings, start_gateway, "split", percent=100, **faults)
     started = time.perf_counter()
     response = chat(gateway)
-    assert time.perf_counter() - started < 2.0  # the student's 0.5 s timeout, not its 3 s hang
+    assert time.perf_counter() - started < 4.0  # the student's 0.5 s timeout, not its 6 s hang
     assert response.headers["x-served-by"] == "fallback"
     assert response.json()["choices"][0]["message"]["content"] == TRUE_ANSWER
     [signal] = _stored(gateway, TrainingSignal)
