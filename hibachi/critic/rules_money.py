@@ -28,6 +28,11 @@ _TOTAL = re.compile(r"\b(?:total|totals|altogether|in all|comes? to|would be|wil
                     r"estimate|grand|subtotal|that's|that is|overall|bill)\b|=")
 _EXTRA = re.compile(r"\b(?:extra|more|additional|upgrade|add|plus|on top)\b|\+")
 _TIP = re.compile(r"\b(?:tip|tips|gratuity|tipping)\b")
+_MONEY_WORDS = re.compile(r"\$|\bdollars?\b|\bbucks\b|\bprices?\b|\bcosts?\b")
+_BARE_PRICE = re.compile(
+    r"\s*(?:tails?|upgrades?|mignon)?\s*(?:is|are|costs?|runs?|:|at|for|-)\s+(?:an?\s+)?(?:extra\s+|additional\s+)?"
+    r"\+?(?P<n>\d+(?:\.\d+)?)\b(?![\d.$]|\s*(?:%|miles?|mi\b|hours?|days?|weeks?|guests?|people|persons?|adults?|kids?|"
+    r"child|children|pieces?|pcs|proteins?|years?|oz|ounces?|and under|or under|am\b|pm\b|dollars|bucks|:\d|x\b|\*))")
 _NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
 _TOL = 0.005
 
@@ -49,12 +54,27 @@ class MoneyRules:
 
     def check(self, r: Reading) -> Iterator[Violation]:
         yield from self._arithmetic(r)
+        yield from self._bare_prices(r)
         for money in r.money:
             if money.start() in r.consumed or negated_before(r.lower, money.start(), 8):
                 continue
             clause = clause_at(r.clauses, money.start())
             if clause is not None:
                 yield from self._amount(r, clause, money)
+
+    # --- "lobster is 10 dollars extra, filet is 8": a bare number priced by the sentence around it ---
+    def _bare_prices(self, r: Reading) -> Iterator[Violation]:
+        for clause in r.clauses:
+            if not clause.mentions or not _MONEY_WORDS.search(r.lower, clause.start, clause.end + 1):
+                continue
+            for mention in clause.mentions:
+                fact = self.ix.facts[mention.key]
+                if fact.kind not in ("upgrade", "add_on") or fact.price is None:
+                    continue
+                bare = _BARE_PRICE.match(r.lower, mention.end, clause.end)
+                if bare and not _close(float(bare.group("n")), fact.extra_allowed):
+                    yield Violation(category="price", claim=r.claim(clause),
+                                    fact=f"{fact.price_text()}, not {fmt_money(float(bare.group('n')))}")
 
     # --- "10 adults x $60 = $600" ---
     def _arithmetic(self, r: Reading) -> Iterator[Violation]:

@@ -17,16 +17,24 @@ from hibachi.critic.verdict import Violation
 EXTRAS_LEXICON = (
     "dessert", "desserts", "ice cream", "green tea ice cream", "cake", "cheesecake", "mochi", "cookies", "fruit",
     "fruit platter", "miso soup", "soup", "drinks", "drink", "beverages", "beverage", "soda", "sodas", "soft drinks",
-    "juice", "lemonade", "tea", "green tea", "coffee", "bottled water", "appetizer", "appetizers", "bread", "rolls",
-    "egg rolls", "spring rolls", "tempura", "ramen", "udon", "kimchi", "seaweed salad", "plates", "utensils",
-    "napkins", "cups", "chopsticks", "tablecloths", "linens", "decorations", "tent", "tents", "dj", "music",
+    "juice", "lemonade", "tea", "green tea", "coffee", "bottled water", "appetizer", "appetizers", "bread",
+    "dinner rolls", "egg rolls", "spring rolls", "tempura", "ramen", "udon", "kimchi", "seaweed salad", "plates",
+    "utensils", "napkins", "cups", "chopsticks", "tablecloths", "linens", "decorations", "tent", "tents", "dj", "music",
     "photographer", "waitstaff", "servers", "a server", "cleanup service", "party favors", "champagne", "sake",
 )
+# "Included with the meal": said of the meal, the price or the package, or as free / at no cost.
+_KINDS_OF_DISH = frozenset({"appetizer", "appetizers", "starters", "sides"})
 _INCLUSION = re.compile(
-    r"\b(?:included|includes|include|including|comes with|come with|complimentary|on the house|throw in|"
+    r"\b(?:included|comes with|come with|complimentary|on the house|throw in|throws in|"
     r"at no (?:extra |additional )?(?:cost|charge)|no (?:extra|additional) (?:cost|charge)|for free|free of charge|"
-    r"(?:we|chef|chefs|he|she|they)\s+(?:also\s+|will\s+|can\s+|'ll\s+)?(?:provide|provides|bring|brings|supply|"
-    r"supplies|serve|serves|offer|offers))\b|(?<![\w-])free\b(?!\s+(?:within|for the first|up to))")
+    r"(?:meal|meals|dinner|dinners|price|prices|package|packages|every guest|each guest|everyone|it|that|this|rate)"
+    r"\s+(?:\w+\s+){0,2}?(?:also\s+)?(?:includes?|including)|including)\b"
+    r"|(?<![\w-])free\b(?!\s+(?:within|for the first|up to|radius|zone))")
+# "We offer it": the business says it serves, brings or has the thing.
+_OFFERS = re.compile(
+    r"\b(?:we|chef|chefs|our chefs?|he|she|they)\s+(?:\w+\s+)?(?:offer|offers|serve|serves|have|has|provide|provides|"
+    r"bring|brings|make|makes|supply|supplies|prepare|prepares|arrange|arranges|add|adds)\b|\bavailable\b|"
+    r"\bon (?:our|the) menu\b|\bour \w+(?: \w+)? (?:include|includes|are|is)\b|\byou can (?:add|get|order|have)\b")
 _OFFER = re.compile(r"\b(?:offer|offers|serve|serves|have|has|provide|provides|available|bring|brings|make|makes|"
                     r"do|does|can|arrange|supply|supplies|add|rent|rental|rentals|include|includes|included|"
                     r"yes|sure|absolutely|of course|upgrade|option|menu)\b|\$|'s\b|\bis\b|\bare\b")
@@ -92,16 +100,28 @@ class OfferRules:
                 yield Violation(category="not_offered", claim=claim, fact=f"{fact.name}: not offered")
 
     def _inclusions(self, clause: Clause, keys: set[str], claim: str) -> Iterator[Violation]:
-        if clause.negated or not clause.has(_INCLUSION):
+        if clause.negated:
             return
-        for match in self._extras_pattern.finditer(clause.text):
-            yield Violation(category="invented_item", claim=claim, fact=f"{match.group(0)}: not included with the meal")
-        if "$" not in clause.text:
+        included, offered = clause.has(_INCLUSION), clause.has(_OFFERS)
+        if included or offered:
+            spans = [(m.start - clause.start, m.end - clause.start) for m in clause.mentions]
+            for match in self._extras_pattern.finditer(clause.text):
+                if any(s < match.end() and match.start() < e for s, e in spans):
+                    continue  # part of a knowledge-base name ("sushi rolls")
+                if not included and match.group(0) in _KINDS_OF_DISH:
+                    continue  # "our appetizers include gyoza" names a kind of dish, not a new one
+                what = "not included with the meal" if included else "not on the menu"
+                yield Violation(category="invented_item", claim=claim, fact=f"{match.group(0)}: {what}")
+        if not included and not (offered and self._customer_items is not None):
+            return
+        if included and "$" not in clause.text:
             for key in keys:
                 fact = self.ix.facts[key]
                 if fact.kind in ("upgrade", "add_on"):
                     yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not included")
-        if self._customer_items is not None and re.search(r"\b(?:we|chef|chefs|he|she|they)\b", clause.text):
+        if self._customer_items is not None and re.search(r"\b(?:we|chef|chefs|he|she|they)\b", clause.text) \
+                and re.search(r"\b(?:provide|provides|bring|brings|supply|supplies|include|includes|included)\b",
+                              clause.text):
             for match in self._customer_items.finditer(clause.text):
                 if not any(self.ix.facts[k].kind == "not_offered" for k in keys):
                     yield Violation(category="invented_item", claim=claim,

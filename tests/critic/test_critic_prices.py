@@ -20,6 +20,17 @@ PRICE_CASES = [
     (LOBSTER, "For $10 more per person you can upgrade to lobster tail.", None),
     (LOBSTER, "It's $10 extra per person.", None),
     (LOBSTER, "Lobster tail is +$10 and filet mignon is +$5, each replacing one protein.", None),
+    (LOBSTER, "fifteen dollars more for lobster", "price"),
+    (LOBSTER, "+$15", "price"),
+    (LOBSTER, "$15 extra per guest", "price"),
+    (LOBSTER, "+$10", None),
+    (LOBSTER, "Lobster runs $25 per person.", "price"),
+    (LOBSTER, "Lobster tail adds ten bucks per plate.", None),
+    (LOBSTER, "Lobster is 10 dollars extra, filet is 5.", None),
+    (LOBSTER, "Lobster is 10 dollars extra, filet is 8.", "price"),
+    (PER_PERSON, "Here's our pricing:\n- **Adults:** $60 per person\n- **Kids (12 and under):** $30 per person\n"
+                 "- Kids 3 and under eat free\nThere's a $550 party minimum.", None),
+    (PER_PERSON, "Pricing: adults $55 per person, kids $25.", "price"),
     ("How much is filet?", "Filet mignon is +$8 per person.", "price"),
     ("How much is filet?", "Filet is five dollars extra per guest.", None),
     # adults and children
