@@ -45,6 +45,7 @@ _NUM = r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")"
 _ADULTS = re.compile(_NUM + r"\s+(?:adults?|grown[- ]?ups?|people|guests?|persons?|ppl|of us|folks)\b")
 _KIDS = re.compile(_NUM + r"\s+(?:kids?|children|child|little ones)\b")
 _BARE_COUNT = re.compile(r"\b(?:for|of|about|around)\s+" + _NUM + r"\b(?!\s*(?:miles?|mi|hours?|days?|%|pm|am|\$))")
+_FOLLOW_UP = re.compile(r"^\W*(and|what about|how about|ok|okay|oh|so|also|then)\b")
 _MILES = re.compile(r"(\d{1,4})\s*(?:miles?|mi)\b")
 
 
@@ -73,7 +74,13 @@ class Question:
         miles = _MILES.search(lower)
         if adults is None and kids is None:
             adults = _BARE_COUNT.search(lower)  # "what about for 9?"
-        return cls(text, lower, (users[-2] if len(users) > 1 else "").lower(),
+        earlier = [u.lower() for u in users[:-1]]
+        context = earlier[-1] if earlier else ""
+        for previous in reversed(earlier):  # a chain of follow-ups reaches back to the question they follow
+            context = previous
+            if not _FOLLOW_UP.match(previous):
+                break
+        return cls(text, lower, context,
                    _number(adults.group(1)) if adults else None, _number(kids.group(1)) if kids else None,
                    int(miles.group(1)) if miles else None)
 
@@ -92,9 +99,6 @@ class Question:
 _CLOSING = re.compile(r"^\W*(thanks?|thank you|thx|ty|great|perfect|awesome|ok(ay)?|cool|bye|goodbye)\b[^?]{0,40}$")
 
 
-_FOLLOW_UP = re.compile(r"^\W*(and|what about|how about|ok|okay|oh|so|also|then)\b")
-
-
 def _topic(kb: KnowledgeBase, q: Question) -> str:
     if _CLOSING.match(q.lower):  # "thanks so much!" closes the chat, it is not a pricing question
         return "other"
@@ -104,7 +108,10 @@ def _topic(kb: KnowledgeBase, q: Question) -> str:
         return "pricing"
     retriever = retriever_for(kb)
     if q.context and _FOLLOW_UP.match(q.lower):  # "and for kids?", "oh ok, what do you recommend instead?"
-        return retriever.topic(q.context + " " + q.text)
+        topic = retriever.topic(q.context + " " + q.text)
+        if topic != "setup" and any(q.mentions(item, q.context + " " + q.lower) for item in kb.not_offered):
+            return "not_offered"
+        return topic
     topic = retriever.topic(q.text)
     if topic != "setup" and any(q.mentions(item) for item in kb.not_offered):
         return "not_offered"  # "is sake available as an upgrade?" must hear that sake is not offered

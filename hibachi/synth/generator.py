@@ -131,7 +131,8 @@ def _conversation(kb: KnowledgeBase, config: SynthConfig, rng: random.Random, de
     for index in range(n_turns):
         if index > 0:
             if rng.random() < 0.35 and topic in phrases.FOLLOW_UPS:
-                text = _fill(rng.choice(phrases.FOLLOW_UPS[topic]), kb, rng)
+                options = [f for f in phrases.FOLLOW_UPS[topic] if f not in turns[-1].user] or phrases.FOLLOW_UPS[topic]
+                text = _fill(rng.choice(options), kb, rng)
             else:
                 topic = deck.pop() if deck and rng.random() < 0.5 else rng.choice(TOPICS)
                 text = _fill(rng.choice(phrases.QUESTIONS[topic]), kb, rng)

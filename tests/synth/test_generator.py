@@ -126,3 +126,9 @@ def test_critic_agrees_with_the_generator(traffic, kb):
                 wrong += 1
                 assert not verdict.passed, (answer.hallucination, answer.text)
     assert correct > 100 and wrong > 50
+
+
+def test_answers_address_what_was_asked_follow_ups_included(traffic):
+    turns = [t for c in traffic for t in c.turns if t.topic != "other"]
+    agree = sum(t.candidates[0].topic == t.topic for t in turns) / len(turns)
+    assert agree > 0.97
