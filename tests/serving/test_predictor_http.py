@@ -153,3 +153,58 @@ def test_concurrent_requests_match_sequential_ones(server: str) -> None:
         concurrent = list(pool.map(ask, prompts))
     assert concurrent == sequential
     assert sequential[0] == (SECRET_ANSWER, "v1")
+
+
+def test_gateway_split_traffic_reaches_the_predictor(server: str, tmp_path: Path) -> None:
+    """The gateway's `local` student provider is this predictor: split mode serves its answers and
+    records the adapter version from the response's `model` field."""
+    import threading
+
+    import uvicorn
+    from sqlalchemy import select
+
+    try:
+        from gateway.app import create_app
+        from gateway.simulators.server import create_simulator_app
+    except ImportError as exc:
+        pytest.skip(f"needs the gateway package ({exc})")
+    from hibachi.records import TrainingSignal
+    from hibachi.settings import ProviderConfig, Settings
+
+    def start(app) -> tuple[uvicorn.Server, threading.Thread, str]:
+        port = _free_port()
+        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                            access_log=False))
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not srv.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return srv, thread, f"http://127.0.0.1:{port}"
+
+    servers = []
+    try:
+        sim = start(create_simulator_app(seed=1))
+        servers.append(sim)
+        settings = Settings(data_dir=tmp_path / "var", traffic={"policy": "split", "split_percent": 100},
+                            providers=[
+                                ProviderConfig(name="openai", kind="openai", model="gpt-4o", base_url=f"{sim[2]}/v1"),
+                                ProviderConfig(name="local", kind="openai_compatible", role="student", model=MODEL,
+                                               base_url=f"{server}/openai/v1", timeout_s=30, max_retries=0)])
+        gateway = start(create_app(settings))
+        servers.append(gateway)
+        reply = httpx.post(f"{gateway[2]}/v1/chat/completions", timeout=60,
+                           headers={"Authorization": "Bearer dev-customer-key"},
+                           json={"model": "hibachi", "messages": [{"role": "user", "content": SECRET_PROMPT}]})
+        assert reply.status_code == 200, reply.text
+        state = gateway[0].config.app.state.gateway
+        assert state.capture.wait_drained(10)
+        with state.sessions() as session:
+            signals = list(session.scalars(select(TrainingSignal)))
+        assert [(s.served_by, s.adapter_version) for s in signals] == [("local", "v1")]
+        assert reply.json()["choices"][0]["message"]["content"] == SECRET_ANSWER
+    finally:
+        for srv, thread, _ in reversed(servers):
+            srv.should_exit = True
+            thread.join(timeout=15)
