@@ -160,7 +160,7 @@ def main(config: TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=2, max_length=config.max_length,
         packing=config.packing, gradient_checkpointing=config.gradient_checkpointing,
         assistant_only_loss=config.assistant_only_loss, seed=config.seed, data_seed=config.seed,
-        report_to="none", include_num_input_tokens_seen=True, dataloader_num_workers=0,
+        report_to="none", include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
         disable_tqdm=False, **_device_options(config),
     )
     throughput = _throughput_callback()
