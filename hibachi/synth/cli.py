@@ -66,12 +66,13 @@ def synth(
 
 def _write_jsonl(path: Path, conversations: list) -> None:
     """Write through a temporary file and rename, so a failure never leaves half a file behind."""
+    partial = path.with_name(path.name + ".partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
         with partial.open("w", encoding="utf-8") as handle:
             for conversation in conversations:
                 handle.write(json.dumps(conversation.to_dict(), ensure_ascii=False) + "\n")
         os.replace(partial, path)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise UserError(f"data synth: cannot write {path}: {exc.strerror or exc}") from None

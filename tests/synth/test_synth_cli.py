@@ -67,3 +67,12 @@ def test_to_db_loads_scored_traffic(db_url: str):
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(TrainingSignal)) >= 20
     engine.dispose()
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = hibachi("data", "synth", "--conversations", "3", "--out", str(blocker / "x.jsonl"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: data synth: cannot write"), result.stderr
