@@ -7,6 +7,7 @@ import re
 from hibachi.critic.claims import TermMatcher
 from hibachi.critic.context import CountReader, Reading, read
 from hibachi.critic.facts import FactIndex
+from hibachi.critic.rules_extra import ExtraRules
 from hibachi.critic.rules_money import MoneyRules
 from hibachi.critic.rules_offer import OfferRules
 from hibachi.critic.rules_policy import PolicyRules
@@ -29,7 +30,8 @@ class Critic:
         self.index = FactIndex(kb)
         self._matcher = TermMatcher(self.index.terms)
         self._counts = CountReader(self.index)
-        self._rules = (OfferRules(self.index), MoneyRules(self.index, self._counts), PolicyRules(self.index))
+        self._rules = (OfferRules(self.index), MoneyRules(self.index, self._counts), PolicyRules(self.index),
+                       ExtraRules(self.index))
 
     def violations(self, prompt: str, response: str) -> list[Violation]:
         return self._judge(prompt or "", response or "")[0]

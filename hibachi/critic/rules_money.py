@@ -95,6 +95,8 @@ class MoneyRules:
             if "mile" in noun and not _close(price, [self.fee]):
                 yield Violation(category="travel", claim=claim,
                                 fact=f"travel fee: {fmt_money(self.fee)} per mile, not {fmt_money(price)}")
+            if ("mile" in noun or (fact is not None and fact.kind == "travel")) and _close(price, [self.fee]):
+                yield from self._travel_amount(r, total, claim)
             if fact is not None and fact.kind in ("adult", "child") and _close(price, self.ix.base_prices):
                 party = r.response_counts if r.response_counts.any else r.prompt_counts
                 yield from self._below_minimum(r, party, claim)
@@ -147,7 +149,7 @@ class MoneyRules:
             return  # the not-offered rule already names this claim; a price for it has no true value
         fact = self._fact_for(r, clause, money)
         if fact is not None and fact.kind == "travel":
-            yield from self._travel_amount(r, clause, value, claim)
+            yield from self._travel_amount(r, value, claim)
             return
         if fact is not None and _close(value, self._allowed(fact, clause)):
             return
@@ -237,7 +239,7 @@ class MoneyRules:
         return {food, max(food, self.minimum), *extras, *(food + e for e in extras),
                 *(max(food + e, self.minimum) for e in extras)}
 
-    def _travel_amount(self, r: Reading, clause: Clause, value: float, claim: str) -> Iterator[Violation]:
+    def _travel_amount(self, r: Reading, value: float, claim: str) -> Iterator[Violation]:
         if r.prompt_miles is None or _close(value, [self.fee]):
             return
         due = max(0.0, r.prompt_miles - self.radius) * self.fee * self.trips

@@ -50,6 +50,17 @@ CASES = [
     ("What happens if it rains?", "You can reschedule once at no charge if you tell us 24 hours ahead.", None),
     ("What happens if it rains?", "If it rains, you can move the event free of charge with 12 hours notice.",
      "rain_policy"),
+    # days, rain reschedules, head-count minimums, vegetarian
+    ("Do you work weekends?", "Yes, we work any day of the week, including weekends!", None),
+    ("Do you work weekends?", "Sorry, we don't work on Sundays.", "booking"),
+    ("What happens if it rains?", "If it rains, you can reschedule as many times as you need.", "rain_policy"),
+    ("What happens if it rains?", "You can move the event twice for rain.", "rain_policy"),
+    ("What happens if it rains?", "If it rains, you can move the event to another date once at no charge when you "
+                                  "cancel for rain 24 hours ahead.", None),
+    ("Is there a minimum number of guests?", "There's no head-count minimum, just a $550 food minimum.", None),
+    ("Is there a minimum number of guests?", "We require a minimum of 10 guests.", "minimum"),
+    ("Is there a minimum number of guests?", "We have a 10-person minimum.", "minimum"),
+    ("Do you have vegetarian options?", "Sorry, we don't have vegetarian options.", "dietary"),
     # travel
     (TRAVEL, "Travel is free within 30 miles of the nearest base city; beyond that it's $2 per mile one way.", None),
     (TRAVEL, "The first thirty miles are free, then two dollars a mile.", None),
@@ -64,6 +75,8 @@ CASES = [
     (FAR, "The travel fee would be $90.", "travel"),
     (FAR, "Travel would be free.", "travel"),
     (NEAR, "At 20 miles, travel is free.", None),
+    ("Can we book? It's about 40 miles from Fresno.", "Travel would be 10 x $2 = $20.", None),
+    ("Can we book? It's about 40 miles from Fresno.", "Travel would be 40 x $2 = $80.", "travel"),
     (NEAR, "The travel fee would be $40.", "travel"),
     # gratuity
     (TIP, "Gratuity is not included; 20% to the chef is suggested, paid on the day.", None),
