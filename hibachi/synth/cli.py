@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -74,5 +75,6 @@ def _write_jsonl(path: Path, conversations: list) -> None:
                 handle.write(json.dumps(conversation.to_dict(), ensure_ascii=False) + "\n")
         os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         raise UserError(f"data synth: cannot write {path}: {exc.strerror or exc}") from None
