@@ -105,6 +105,22 @@ def clause_at(clauses: list[Clause], position: int) -> Clause | None:
     return None
 
 
+_RESET = re.compile(r"\b(?:also|as well|too|plus|in addition|additionally|we do|we can)\b")
+
+
+def mention_negated(clause: Clause, mention: Mention) -> bool:
+    """Negation scoped to one mention: a cue after it ("wagyu isn't offered"), or one before it that no
+    "also"/"we do" has reset ("we don't just do chicken, we also offer wagyu" is not negated)."""
+    if not clause.negated:
+        return False
+    at = mention.start - clause.start
+    text = _NOT_NEGATIONS.sub(lambda m: " " * len(m.group(0)), clause.text)
+    if NEGATION.search(text, at):
+        return True
+    cues = list(NEGATION.finditer(text, 0, at))
+    return bool(cues) and not _RESET.search(text, cues[-1].end(), at)
+
+
 def negated_before(text: str, position: int, window: int = 25) -> bool:
     """A negation word just before a position ('not $15', "isn't 48 hours")."""
     return NEGATION.search(_NOT_NEGATIONS.sub(" ", text[max(0, position - window):position])) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from hibachi.critic.claims import Clause, negated_before
+from hibachi.critic.claims import Clause, mention_negated, negated_before
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.trie import trie_pattern
@@ -92,11 +92,9 @@ class OfferRules:
         yield from self._dietary(r)
 
     def _not_offered(self, clause: Clause, claim: str) -> Iterator[Violation]:
-        if clause.negated:
-            return
         for mention in clause.mentions:
             fact = self.ix.facts[mention.key]
-            if fact.kind == "not_offered" and clause.has(_OFFER):
+            if fact.kind == "not_offered" and clause.has(_OFFER) and not mention_negated(clause, mention):
                 yield Violation(category="not_offered", claim=claim, fact=f"{fact.name}: not offered")
 
     def _inclusions(self, clause: Clause, keys: set[str], claim: str) -> Iterator[Violation]:

@@ -20,6 +20,10 @@ CASES = [
     (WAGYU, "We have wagyu available as an upgrade.", "not_offered"),
     (WAGYU, "Kobe beef is available for $30 extra.", "not_offered"),
     (WAGYU, "We don't have filet, but wagyu is on the menu.", "not_offered"),
+    (WAGYU, "We don't just do chicken, we also offer wagyu!", "not_offered"),
+    (WAGYU, "We don't have filet, we do have wagyu though.", "not_offered"),
+    (WAGYU, "Wagyu, sushi and alcohol are all things we don't offer.", None),
+    (WAGYU, "Not offered: wagyu beef, sushi or sashimi, alcohol or bartending.", None),
     ("Do you have sushi?", "Absolutely, sushi is available for $15 per person.", "not_offered"),
     ("Could you bring sashimi?", "Sure! The chef can make sashimi for your guests.", "not_offered"),
     # alcohol and bartending
