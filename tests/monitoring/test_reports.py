@@ -17,7 +17,6 @@ from hibachi.monitoring.drift import drift_report, drift_report_from_prompts
 from hibachi.monitoring.hallucination import hallucination_report
 from hibachi.monitoring.reports import list_reports
 
-pytestmark = pytest.mark.storage
 SINCE, UNTIL = NOW - timedelta(days=2), NOW
 
 
@@ -32,6 +31,7 @@ def _fill(session):
     session.commit()
 
 
+@pytest.mark.storage
 def test_hallucination_report_has_the_rates_by_arm_in_html_and_json(db, settings):
     _, sessions = db
     with sessions() as session:
@@ -57,6 +57,7 @@ def test_hallucination_report_has_the_rates_by_arm_in_html_and_json(db, settings
     assert [r.kind for r in list_reports(settings)] == ["hallucination"]
 
 
+@pytest.mark.storage
 def test_empty_window_and_backwards_range_are_clear_errors(db, settings):
     _, sessions = db
     with sessions() as session:
@@ -90,6 +91,7 @@ def test_drift_report_flags_shifted_prompts_and_not_unshifted(settings):
     assert statuses == ["SUCCESS", "FAIL"]  # the threshold as an Evidently test agrees with the flag
 
 
+@pytest.mark.storage
 def test_drift_against_a_training_jsonl_from_the_database(db, settings, tmp_path):
     _, sessions = db
     training = tmp_path / "train.jsonl"
