@@ -236,8 +236,9 @@ class MoneyRules:
         food = self._food(counts)
         extras = [f.price * (counts.people if f.per_person else 1) for k, f in self.ix.facts.items()
                   if f.kind in ("upgrade", "add_on") and k in r.keys | r.prompt_keys]
+        subtotals = {counts.adults * self.ix.facts["adult"].price, counts.children * self.ix.facts["child"].price}
         return {food, max(food, self.minimum), *extras, *(food + e for e in extras),
-                *(max(food + e, self.minimum) for e in extras)}
+                *(max(food + e, self.minimum) for e in extras), *(s for s in subtotals if s)}
 
     def _travel_amount(self, r: Reading, value: float, claim: str) -> Iterator[Violation]:
         if r.prompt_miles is None or _close(value, [self.fee]):
