@@ -121,7 +121,7 @@ def _load_batch(session: Session, batch: list[Conversation], score: _ScoringCach
     for model, key in ((ChatSession, "sessions"), (TrainingSignal, "signals"), (ChatMessage, "messages"),
                        (Candidate, "candidates"), (AdminCorrection, "corrections")):
         if rows[key]:
-            session.execute(insert(model), rows[key])
+            session.connection().execute(insert(model.__table__), rows[key])
     session.flush()
     stats.messages += len(rows["messages"])
     stats.signals += len(rows["signals"])
