@@ -15,7 +15,9 @@ _WEEKDAYS = re.compile(r"\b(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?
                        r"weekdays?)\b")
 _WORK = re.compile(r"\b(?:work|works|open|operate|book|booking|bookings|cater|available|events?|parties|do)\b")
 _TIMES = re.compile(r"\b(?:once|twice|(?P<n>\d+)\s+times|unlimited|as many times|any number of times|as often as)\b")
-_HEAD_MINIMUM = re.compile(r"\bminimum (?:of )?(?P<a>\d+) (?:guests|people|adults|persons)"
+_HEAD_MINIMUM = re.compile(r"\bminimum (?:is |of |party size is |size is )?(?:at least )?(?P<a>\d+) "
+                           r"(?:guests|people|adults|persons)"
+                           r"|\bat least (?P<c>\d+) (?:guests|people|adults|persons) (?:are |is )?(?:required|needed)"
                            r"|\b(?P<b>\d+)[- ](?:guest|person|people|adult)s? minimum\b")
 _NO_VEGETARIAN = re.compile(r"(?:\bno|n't|\bnot|\bnever|\bcannot)\s+(?:\w+\s+){0,3}?(?:vegetarian|meatless|"
                             r"meat-free)\b|\bvegetarian\w*\s+(?:\w+\s+){0,2}?(?:is|are)\s+not\s+(?:available|possible)")

@@ -33,6 +33,7 @@ _BARE_PRICE = re.compile(
     r"\s*(?:tails?|upgrades?|mignon)?\s*(?:is|are|costs?|runs?|:|at|for|-)\s+(?:an?\s+)?(?:extra\s+|additional\s+)?"
     r"\+?(?P<n>\d+(?:\.\d+)?)\b(?![\d.$]|\s*(?:%|miles?|mi\b|hours?|days?|weeks?|guests?|people|persons?|adults?|kids?|"
     r"child|children|pieces?|pcs|proteins?|years?|oz|ounces?|and under|or under|am\b|pm\b|dollars|bucks|:\d|x\b|\*))")
+_FLAT = re.compile(r"\b(?:flat|fixed|standard|set|one-time|base)\b")
 _NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
 _TOL = 0.005
 
@@ -65,11 +66,12 @@ class MoneyRules:
     # --- "lobster is 10 dollars extra, filet is 8": a bare number priced by the sentence around it ---
     def _bare_prices(self, r: Reading) -> Iterator[Violation]:
         for clause in r.clauses:
-            if not clause.mentions or not _MONEY_WORDS.search(r.lower, clause.start, clause.end + 1):
-                continue
+            money_words = _MONEY_WORDS.search(r.lower, clause.start, clause.end + 1) is not None
             for mention in clause.mentions:
                 fact = self.ix.facts[mention.key]
-                if fact.kind not in ("upgrade", "add_on") or fact.price is None:
+                priced_here = fact.kind in ("deposit", "minimum") or (
+                    money_words and fact.kind in ("upgrade", "add_on"))
+                if not priced_here or fact.price is None:
                     continue
                 bare = _BARE_PRICE.match(r.lower, mention.end, clause.end)
                 if bare and not _close(float(bare.group("n")), fact.extra_allowed):
@@ -241,7 +243,13 @@ class MoneyRules:
                 *(max(food + e, self.minimum) for e in extras), *(s for s in subtotals if s)}
 
     def _travel_amount(self, r: Reading, value: float, claim: str) -> Iterator[Violation]:
-        if r.prompt_miles is None or _close(value, [self.fee]):
+        if _close(value, [self.fee]):
+            return
+        if r.prompt_miles is None:
+            if _FLAT.search(claim.lower()):
+                yield Violation(category="travel", claim=claim,
+                                fact=f"travel: free within {fmt_num(self.radius)} miles, then {fmt_money(self.fee)} "
+                                     f"per mile, not a flat {fmt_money(value)}")
             return
         due = max(0.0, r.prompt_miles - self.radius) * self.fee * self.trips
         if not _close(value, [due]):

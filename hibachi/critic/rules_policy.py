@@ -27,7 +27,8 @@ _INCLUDED = re.compile(r"\b(?:included|includes|including|include|built[- ]in(?:
                        r"already (?:in|added)|factored in|baked in)\b")
 _NO_TIP = re.compile(r"\b(?:no need|(?:don't|do not|doesn't|does not|won't|will not) (?:need|have) to|not necessary|"
                      r"unnecessary|not expected|not needed|needn't)\b")
-_REQUIRED = re.compile(r"\b(?:required|mandatory|automatically added|automatic|compulsory|must pay)\b")
+_REQUIRED = re.compile(r"\b(?:required|mandatory|automatically added|automatic|compulsory|must pay|"
+                       r"added to (?:your|the)(?: final)? (?:bill|total|invoice|check))\b")
 _NON_REFUNDABLE = re.compile(r"\b(?:non[- ]?refundable|not refundable|no refunds?|never refund\w*|can't be refunded|"
                              r"cannot be refunded|won't be refunded)\b")
 _CONDITION = re.compile(r"\b(?:after|later|within|less than|fewer than|under|inside|late|once|past|closer|if|when|"
@@ -146,6 +147,9 @@ class PolicyRules:
                 (clause.negated and clause.has(_NOT_DEDUCTED)) or clause.has(_ON_TOP)):
             yield Violation(category="deposit", severity="medium", claim=claim,
                             fact=f"deposit: {fmt_money(self.b.deposit)}, deducted from the final bill")
+        if "deposit" in keys and "gratuity" not in keys and PERCENT.search(clause.text):
+            yield Violation(category="deposit", severity="medium", claim=claim,
+                            fact=f"deposit: {fmt_money(self.b.deposit)} flat, deducted from the final bill")
         if "deposit" in keys and clause.negated and self.b.deposit > 0 and clause.has(_NO_DEPOSIT):
             yield Violation(category="deposit", severity="medium", claim=claim,
                             fact=f"deposit: {fmt_money(self.b.deposit)} holds the date")
