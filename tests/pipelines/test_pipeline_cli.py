@@ -1,0 +1,75 @@
+"""`hibachi pipeline`: compile writes loadable YAML; submit/schedule call kfp.Client with the compiled package."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import pipelines.cli as cli
+from hibachi.errors import UserError
+
+runner = CliRunner()
+
+
+class RecordingClient:
+    """Stands in for kfp.Client (no Kubeflow host here); records what the commands ask of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def create_experiment(self, name):
+        self.calls.append(("create_experiment", {"name": name}))
+        return SimpleNamespace(experiment_id="exp-1")
+
+    def create_recurring_run(self, **kwargs):
+        package = Path(kwargs["pipeline_package_path"])
+        kwargs["pipeline_name"] = yaml.safe_load(package.read_text())["pipelineInfo"]["name"]
+        self.calls.append(("create_recurring_run", kwargs))
+        return SimpleNamespace(recurring_run_id="rr-1")
+
+    def create_run_from_pipeline_func(self, func, arguments, experiment_name):
+        self.calls.append(("create_run", {"arguments": arguments, "experiment": experiment_name}))
+        return SimpleNamespace(run_id="run-1")
+
+
+@pytest.fixture
+def client(monkeypatch):
+    fake = RecordingClient()
+    monkeypatch.setattr(cli, "_client", lambda host: fake)
+    return fake
+
+
+def test_compile_writes_the_training_and_monitoring_yaml(tmp_path):
+    for name in ("training", "monitoring"):
+        result = runner.invoke(cli.app, ["compile", "--pipeline", name, "--out", str(tmp_path / f"{name}.yaml")])
+        assert result.exit_code == 0, result.output
+        assert yaml.safe_load((tmp_path / f"{name}.yaml").read_text())["pipelineInfo"]["name"] == f"hibachi-{name}"
+
+
+def test_schedule_creates_a_monthly_recurring_run(client):
+    result = runner.invoke(cli.app, ["schedule", "--host", "http://kfp:8888", "--cron", "0 3 1 * *",
+                                     "--param", "max_steps=200"])
+    assert result.exit_code == 0, result.output
+    (_, experiment), (_, job) = client.calls
+    assert experiment == {"name": "hibachi"}
+    assert job["cron_expression"] == "0 0 3 1 * *" and job["experiment_id"] == "exp-1"
+    assert job["params"] == {"max_steps": "200"} and job["pipeline_name"] == "hibachi-training"
+    assert job["enable_caching"] is False
+
+
+def test_submit_creates_a_run_with_parameters(client):
+    result = runner.invoke(cli.app, ["submit", "--host", "http://kfp:8888", "--param", "since=2026-10-01"])
+    assert result.exit_code == 0, result.output
+    assert client.calls == [("create_run", {"arguments": {"since": "2026-10-01"}, "experiment": "hibachi"})]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["schedule", "--host", "h", "--cron", "0 3"], "expected 5 or 6 fields"),
+    (["submit", "--host", "h", "--param", "oops"], "expected NAME=VALUE"),
+    (["run"], "only --local runs here"),
+])
+def test_bad_arguments_are_user_errors(client, args, message):
+    result = runner.invoke(cli.app, args)
+    assert isinstance(result.exception, UserError) and message in str(result.exception)
