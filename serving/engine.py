@@ -240,8 +240,11 @@ class ChatEngine:
         return results  # type: ignore[return-value]
 
     def stream(self, messages: list[dict], max_new_tokens: int = 128, temperature: float = 0.0,
-               adapter: str | None = None) -> Iterator[str]:
-        """Yield text deltas as they are generated; the generation holds the model lock until it ends."""
+               adapter: str | None = None, stats: dict | None = None) -> Iterator[str]:
+        """Yield text deltas as they are generated; the generation holds the model lock until it ends.
+
+        ``stats``, when given, receives ``completion_tokens`` and ``finish_reason`` once the stream ends.
+        """
         import torch
         from transformers import TextIteratorStreamer
 
@@ -251,12 +254,15 @@ class ChatEngine:
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
         inputs = torch.tensor([ids], device=self.device)
         failure: list[BaseException] = []
+        finished: list[Completion] = []
 
         def run() -> None:
             try:
                 with self._lock, self._select(name), torch.inference_mode():
-                    self.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), streamer=streamer,
-                                        **self._generate_kwargs(max_new_tokens, temperature))
+                    kwargs = self._generate_kwargs(max_new_tokens, temperature)
+                    output = self.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
+                                                 streamer=streamer, **kwargs)
+                finished.append(self._finish(output[0, inputs.shape[1]:].tolist(), max_new_tokens, len(ids), name))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
                 failure.append(exc)
                 streamer.end()
@@ -272,6 +278,8 @@ class ChatEngine:
         worker.join()
         if failure:
             raise failure[0]
+        if stats is not None and finished:
+            stats.update(completion_tokens=finished[0].completion_tokens, finish_reason=finished[0].finish_reason)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -109,20 +109,17 @@ async def _sse(eng: ChatEngine, messages: list[dict], max_tokens: int, temperatu
         return f"data: {json.dumps(payload)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    text = []
+    stats: dict = {}
     try:
-        async for delta in iterate_in_threadpool(eng.stream(messages, max_tokens, temperature, served)):
-            text.append(delta)
+        async for delta in iterate_in_threadpool(eng.stream(messages, max_tokens, temperature, served, stats)):
             yield chunk({"content": delta})
     except Exception as exc:  # noqa: BLE001 - headers are sent; the error travels as an event
         yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
         yield "data: [DONE]\n\n"
         return
-    completion_tokens = eng.count_tokens("".join(text)) + 1  # the end-of-turn token is not in the text
-    finish = "length" if completion_tokens > max_tokens else "stop"
-    yield chunk({}, finish)
+    completion_tokens = stats.get("completion_tokens", 0)
+    yield chunk({}, stats.get("finish_reason", "stop"))
     if include_usage:
-        used = min(completion_tokens, max_tokens)
-        yield chunk({}, usage={"prompt_tokens": prompt_tokens, "completion_tokens": used,
-                               "total_tokens": prompt_tokens + used})
+        yield chunk({}, usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                               "total_tokens": prompt_tokens + completion_tokens})
     yield "data: [DONE]\n\n"

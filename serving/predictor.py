@@ -60,6 +60,10 @@ class ChatPredictor(kserve.Model):
         chosen = [i for i in payload.inputs if i.name in ("messages", "text")]
         if not chosen:
             raise InvalidInput("v2 infer needs a BYTES input named 'messages' or 'text'")
+        parameters = payload.parameters or {}
+        max_tokens, limit = parameters.get("max_tokens", min(128, self.max_tokens_limit)), self.max_tokens_limit
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= limit:
+            raise InvalidInput(f"parameters.max_tokens: an integer within 1-{limit}, got {max_tokens!r}")
         requests = []
         for index, raw in enumerate(chosen[0].data or []):
             value = raw.decode() if isinstance(raw, bytes) else raw
@@ -72,7 +76,7 @@ class ChatPredictor(kserve.Model):
                 raise InvalidInput(f"inputs[{chosen[0].name}][{index}]: not a message list or string ({exc})") from None
             if not messages:
                 raise InvalidInput(f"inputs[{chosen[0].name}][{index}]: empty message list")
-            requests.append(ChatRequest(messages, min(128, self.max_tokens_limit)))
+            requests.append(ChatRequest(messages, max_tokens))
         if not requests:
             raise InvalidInput("v2 infer: the input holds no elements")
         return requests

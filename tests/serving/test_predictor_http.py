@@ -93,7 +93,12 @@ def test_openai_client_streams_the_same_answer(server: str) -> None:
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3  # really incremental
     assert {c.model for c in chunks} == {"v1"}
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    plain = _client(server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": SECRET_PROMPT}], max_tokens=24)
+    assert chunks[-1].usage.completion_tokens == plain.usage.completion_tokens
+    cut = list(_client(server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": SECRET_PROMPT}], max_tokens=3, stream=True))
+    assert [c.choices[0].finish_reason for c in cut if c.choices][-1] == "length"
 
 
 def test_kserve_v1_and_v2_predict(server: str) -> None:
@@ -107,6 +112,10 @@ def test_kserve_v1_and_v2_predict(server: str) -> None:
         "inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [SECRET_PROMPT]}]})
     assert v2.status_code == 200, v2.text
     assert v2.json()["outputs"][0]["data"] == [SECRET_ANSWER] and v2.json()["model_version"] == "v1"
+    too_many = httpx.post(f"{server}/v2/models/{MODEL}/infer", timeout=60, json={
+        "inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["hi"]}],
+        "parameters": {"max_tokens": 100000}})
+    assert too_many.status_code == 400 and "max_tokens" in too_many.json()["error"]
 
 
 @pytest.mark.parametrize(("body", "status", "needle"), [
