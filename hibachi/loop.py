@@ -156,12 +156,16 @@ class Loop:
         """An admin fixes some answers the critic rejected, as a person would in the dashboard."""
         from hibachi.synth.answers import answer_question
 
-        page = client.signals(critic_passed="false", page_size=min(self.config.corrections, 200))
+        wanted = self.config.corrections
+        rejected = client.signals(critic_passed="false", page_size=min(wanted, 200)).get("items", [])
+        # The ensemble rarely serves a rejected answer, so the admin also rewrites a few recent ones.
+        recent = client.signals(page_size=min(wanted, 200)).get("items", []) if len(rejected) < wanted else []
         rng = random.Random(self.config.seed)
-        for item in page.get("items", [])[: self.config.corrections]:
-            detail = client.admin.get(f"/admin/api/signals/{item['id']}").json()
-            reference = answer_question(self.kb, [{"role": "user", "content": detail["prompt"]}], rng).text
-            client.correct(item["id"], reference, "the served answer broke a business fact")
+        for item in (rejected + recent)[:wanted]:
+            reason = ("the served answer broke a business fact" if not item.get("critic_passed", True)
+                      else "a clearer answer from the facts")
+            reference = answer_question(self.kb, [{"role": "user", "content": item["prompt"]}], rng).text
+            client.correct(item["id"], reference, reason)
             self.result.corrections += 1
         self.console.print(f"admin corrections submitted: {self.result.corrections}")
 

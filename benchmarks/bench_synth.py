@@ -1,0 +1,9 @@
+"""Synthetic traffic: generation and critic-scored loading, each against a baseline in the same run."""
+
+from hibachi.synth.benchmark import run
+
+__all__ = ["run"]
+
+if __name__ == "__main__":
+    for row in run(quick=False):
+        print(row)
