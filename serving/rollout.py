@@ -229,7 +229,8 @@ def rollback(session: Session, isvc: str, actor: str | None = None, reason: str 
     With a canary in progress: ``canaryTrafficPercent: 0`` sends every request to the previous
     revision (the stable adapter) and the spec names the stable adapter again. With none (undoing a
     promotion): the spec names the previous stable adapter and the field is removed, since KServe's
-    "previous revision" is then the promoted one.
+    "previous revision" is then the promoted one. A first adapter (no stable yet, the teacher is the
+    baseline) is taken out of service: no stable, no canary, the only revision left at 0 %.
     """
     actor = actor or default_actor()
     _check_text(actor, reason)
@@ -238,8 +239,9 @@ def rollback(session: Session, isvc: str, actor: str | None = None, reason: str 
     if current.canary_version:
         target = current.stable_version
         if target is None:
-            raise UserError(f"{isvc} has no earlier stable version to return to; the canary "
-                            f"{current.canary_version} is its first adapter (set --percent 0 to take it out)")
+            return _change(session, settings, isvc, current, current.canary_version, 0, api, stable=None,
+                           canary=None, percent=0, stage="rolled_back", action="rollback", actor=actor,
+                           reason=reason)
     else:
         target, percent = _previous_stable(session, current), None
         if target is None:

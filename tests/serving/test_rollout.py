@@ -120,10 +120,18 @@ def test_invalid_requests_are_refused_and_change_nothing(session, rollout_settin
         rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
 
 
-def test_first_adapter_cannot_be_rolled_back_to_nothing(session, rollout_settings) -> None:
-    rollout.deploy(session, ISVC, "v1", actor="a", reason="r", settings=rollout_settings)
+def test_first_adapter_rolled_back_leaves_no_local_model_serving(session, rollout_settings) -> None:
+    s = rollout_settings
+    rollout.deploy(session, ISVC, "v1", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    back = rollout.rollback(session, ISVC, actor="analysis", reason="worse than the teacher", settings=s)
+    state = back.state
+    assert (state.stable_version, state.canary_version, state.canary_percent, state.stage) == \
+        (None, None, 0, "rolled_back")
+    assert served(s) == ("v1", 0)
+    with pytest.raises(UserError, match="no canary to promote"):
+        rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
     with pytest.raises(UserError, match="no earlier stable"):
-        rollout.rollback(session, ISVC, actor="a", reason="r", settings=rollout_settings)
+        rollout.rollback(session, ISVC, actor="a", reason="r", settings=s)
 
 
 class RecordingApi:
