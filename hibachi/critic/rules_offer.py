@@ -47,6 +47,7 @@ _NO_RISK = re.compile(
     r"\b(?:no|zero|0|without(?: any)?|free (?:of|from))\s+%?\s*(?:risk|chance|possibility|danger)?\s*(?:of\s+)?"
     r"(?:any\s+)?"
     r"(?:cross[- ]?(?:contact|contamination)|contamination|gluten|shellfish|allergens?)\b"
+    r"|\b(?:no|zero|0|without(?: any)?)\s+%?\s*(?:risk|chance|danger)\b(?!\s+(?:of|to|for)\s+(?:delay|rain|weather))"
     r"|\b(?:completely|totally|100%|perfectly|entirely|fully|absolutely)\s+(?:safe|allergen[- ]free|gluten[- ]free|"
     r"shellfish[- ]free|free of)"
     r"|cross[- ]?(?:contact|contamination)\s+(?:is not|isn't|is impossible|won't|will not|cannot|can't|can not|never|"
@@ -54,6 +55,8 @@ _NO_RISK = re.compile(
     r"entirely|100%))"
     r"|\b(?:separate|dedicated|its own|their own|own)\s+(?:grill|cooking surface|griddle|flat[- ]?top)\b"
     r"|\bsafe for (?:celiac|coeliac|anyone with|people with|guests with|allerg)")
+_DISMISS = re.compile(r"\bnothing to worry about\b|\bno need to worry\b|\bno worries\b|\bnot to worry\b|"
+                      r"\bdon't (?:you )?worry\b|\bwon't be a problem\b|\bnot a problem at all\b")
 _GF_UNAVAILABLE = re.compile(
     r"(?:\bnot|n't|\bno|\bnever|\bunable to|\bcannot)\s+(?:\w+\s+){0,3}?(?:offer|do|accommodate|provide|make|have|"
     r"cater|handle|serve|prepare)\s+(?:\w+\s+){0,2}?gluten"
@@ -152,6 +155,10 @@ class OfferRules:
                                     fact=f"gluten-free: available on request ({self.gf.substitute})")
                 elif not clause.negated:
                     gf_offered = True
+        topic = asked or r.keys & {"gluten", "allergy"}
+        if topic and not guaranteed and not mentions_cross and _DISMISS.search(r.lower):
+            yield Violation(category="allergy_guarantee", claim=r.text.strip()[:160], fact=self._safety_fact(topic))
+            guaranteed = True
         if gf_offered and self.gf.cross_contact_possible and not mentions_cross and not guaranteed:
             yield Violation(category="dietary", severity="low", claim=r.text.strip()[:160],
                             fact="gluten-free: the grill is shared, so cross-contact is possible; say so")
