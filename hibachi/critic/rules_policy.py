@@ -222,6 +222,10 @@ class PolicyRules:
                 continue
             for match in CLOCK.finditer(clause.text):
                 minutes = clock_minutes(match)
-                if not earliest <= minutes <= latest:
+                readings = [minutes]
+                hour = match.group("h24")
+                if hour is not None and not hour.startswith("0") and 1 <= int(hour) <= 11:
+                    readings.append(minutes + 12 * 60)  # "7:00" without am/pm usually means the evening
+                if not any(earliest <= m <= latest for m in readings):
                     yield Violation(category="start_time", severity="medium", claim=r.claim(clause),
                                     fact=f"events start between {fmt_clock(earliest)} and {fmt_clock(latest)}")

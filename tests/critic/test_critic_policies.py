@@ -75,6 +75,8 @@ CASES = [
     (TRAVEL, "We charge a flat $50 travel fee.", "travel"),
     (TIMES, "Our last start time is 9:30pm.", "start_time"),
     (TIMES, "Events can run until 11pm.", None),
+    ("Can we do the 4th of July?", "Sure, your party on the 4th of July can start at 7:00.", None),
+    (TIMES, "Events can start at 09:00.", "start_time"),
     ("Do you have vegetarian options?", "Sorry, we don't have vegetarian options.", "dietary"),
     # travel
     (TRAVEL, "Travel is free within 30 miles of the nearest base city; beyond that it's $2 per mile one way.", None),
