@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from hibachi.critic.claims import Clause, Mention, TermMatcher, attach, split_clauses
 from hibachi.critic.facts import GUEST_WORDS, FactIndex
-from hibachi.critic.numbers import MILES, MONEY, normalize
+from hibachi.critic.numbers import MILES, MONEY, normalize, normalize_tracked
 from hibachi.critic.trie import trie_pattern
 
 
@@ -59,6 +59,8 @@ class CountReader:
 class Reading:
     """What the rules share about one (prompt, response) pair."""
 
+    original: str  # the response as written
+    where: list[int]  # for each position of ``text``, its position in ``original``
     text: str  # the response with spelled-out numbers as digits
     lower: str
     clauses: list[Clause]
@@ -83,17 +85,28 @@ class Reading:
         return self.response_counts if self.response_counts.any else self.prompt_counts
 
     def claim(self, clause: Clause) -> str:
-        return self.text[clause.start:clause.end].strip(" ,;:-")
+        return self.quote(clause.start, clause.end)
+
+    def quote(self, start: int, end: int) -> str:
+        """The response's own words for a span of the normalized text."""
+        end_at = self.where[end] if end < len(self.where) - 1 else len(self.original)
+        if end < len(self.where) - 1 and end > start and self.where[end] == self.where[end - 1]:
+            end_at = self.where[end] + 1  # the span ends inside a rewritten number: keep all of its words
+        words = self.original[self.where[start]:end_at]
+        return words.strip(" ,;:-\u2013\u2014\n\t")
 
 
 def read(prompt: str, response: str, matcher: TermMatcher, counts: CountReader) -> Reading:
-    text = normalize(response)
+    text, where = normalize_tracked(response)
     lower = text.lower()
+    if len(lower) != len(text):  # a few characters lower-case to two; keep positions aligned
+        lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     prompt_lower = normalize(prompt).lower()
     clauses = split_clauses(lower)
     mentions = matcher.find(lower)
     attach(clauses, mentions)
     miles = MILES.search(prompt_lower)
-    return Reading(text, lower, clauses, mentions, prompt_lower, {m.key for m in matcher.find(prompt_lower)},
+    prompt_keys = {m.key for m in matcher.find(prompt_lower)}
+    return Reading(response, where, text, lower, clauses, mentions, prompt_lower, prompt_keys,
                    counts.read(prompt_lower), counts.read(lower), float(miles.group("n")) if miles else None,
                    list(MONEY.finditer(lower)))

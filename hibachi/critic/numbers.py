@@ -54,11 +54,40 @@ def _replace(match: re.Match[str]) -> str:
     return f"{value}{trailing}" if value is not None else text
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_PUNCTUATION = re.compile("[\u2013\u2014\u2019]")
+_PUNCTUATION_AS = {"\u2013": "-", "\u2014": " - ", "\u2019": "'"}
+
+
 def normalize(text: str) -> str:
     """Spelled-out numbers become digits; thousands separators disappear; dashes become spaces."""
-    text = _SPELLED.sub(_replace, text)
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    return text.replace("\u2013", "-").replace("\u2014", " - ").replace("\u2019", "'")
+    return normalize_tracked(text)[0]
+
+
+def normalize_tracked(text: str) -> tuple[str, list[int]]:
+    """``normalize`` plus, for every position of the result, the position in ``text`` it came from
+    (so a claim can be quoted in the response's own words)."""
+    where = list(range(len(text) + 1))
+    for pattern, replace in ((_SPELLED, _replace), (_THOUSANDS, lambda m: ""),
+                             (_PUNCTUATION, lambda m: _PUNCTUATION_AS[m.group(0)])):
+        text, where = _sub_tracked(pattern, replace, text, where)
+    return text, where
+
+
+def _sub_tracked(pattern: re.Pattern[str], replace, text: str, where: list[int]) -> tuple[str, list[int]]:
+    parts: list[str] = []
+    positions: list[int] = []
+    last = 0
+    for match in pattern.finditer(text):
+        parts.append(text[last:match.start()])
+        positions.extend(where[last:match.start()])
+        new = replace(match)
+        parts.append(new)
+        positions.extend([where[match.start()]] * len(new))
+        last = match.end()
+    parts.append(text[last:])
+    positions.extend(where[last:])
+    return "".join(parts), positions
 
 
 NUM = r"\d+(?:\.\d+)?"

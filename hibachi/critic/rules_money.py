@@ -86,7 +86,7 @@ class MoneyRules:
             total = _dollars(m.group("t") or m.group("t2") or m.group("t3"))
             noun = (m.group("noun") or m.group("noun2") or m.group("noun3") or "").strip()
             r.consumed.update(x.start() for x in r.money if m.start() <= x.start() < m.end())
-            claim = r.text[m.start():m.end()]
+            claim = r.quote(m.start(), m.end())
             if not _close(n * price, [total]):
                 yield Violation(category="arithmetic", claim=claim,
                                 fact=f"{n} x {fmt_money(price)} = {fmt_money(n * price)}, not {fmt_money(total)}")

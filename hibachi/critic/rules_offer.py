@@ -157,10 +157,10 @@ class OfferRules:
                     gf_offered = True
         topic = asked or r.keys & {"gluten", "allergy"}
         if topic and not guaranteed and not mentions_cross and _DISMISS.search(r.lower):
-            yield Violation(category="allergy_guarantee", claim=r.text.strip()[:160], fact=self._safety_fact(topic))
+            yield Violation(category="allergy_guarantee", claim=r.original.strip()[:160], fact=self._safety_fact(topic))
             guaranteed = True
         if gf_offered and self.gf.cross_contact_possible and not mentions_cross and not guaranteed:
-            yield Violation(category="dietary", severity="low", claim=r.text.strip()[:160],
+            yield Violation(category="dietary", severity="low", claim=r.original.strip()[:160],
                             fact="gluten-free: the grill is shared, so cross-contact is possible; say so")
 
     def _safety_fact(self, topic: set[str]) -> str:

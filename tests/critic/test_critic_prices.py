@@ -129,3 +129,13 @@ def test_price_violation_names_true_and_stated_price(critic):
 def test_wrong_arithmetic_names_the_right_result(critic):
     verdict = critic.evaluate("10 adults?", "For 10 adults that is 10 x $60 = $500.")
     assert any(v.fact == "10 x $60 = $600, not $500" for v in verdict.violations)
+
+
+@pytest.mark.parametrize("response", [
+    "Lobster is fifteen dollars more per person.", "It\u2019s twenty-five dollars extra for lobster \u2014 a treat!",
+    "Adults are $1,000 per person.", "That would be ten \u00d7 $60, or $650."])
+def test_claims_quote_the_response_in_its_own_words(critic, response):
+    verdict = critic.evaluate("How much for lobster for 10 adults?", response)
+    assert not verdict.passed
+    for violation in verdict.violations:
+        assert violation.claim and violation.claim in response
