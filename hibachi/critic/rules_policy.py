@@ -194,16 +194,18 @@ class PolicyRules:
             return
         for match in AGE_LIMIT.finditer(clause.text):
             age = age_limit(match)
+            # "under 12" is commonly said for "12 and under": read it both ways
+            ages = {age, age + 1} if match.group("u") else {age}
             after = clause.text[match.end():match.end() + 22]
             if _FREE_AGE.search(after):
                 true, what = self.p.free_child_max_age, "eat free"
             elif "$" in after:
                 true, what = self.p.child.max_age, f"are {fmt_money(self.p.child.price)} per person"
             else:
-                if age in (self.p.free_child_max_age, self.p.child.max_age):
+                if ages & {self.p.free_child_max_age, self.p.child.max_age}:
                     continue
                 true, what = self.p.child.max_age, f"are {fmt_money(self.p.child.price)} per person"
-            if age != true:
+            if true not in ages:
                 yield Violation(category="price", claim=r.claim(clause), fact=f"children {true} and under {what}")
 
     def _proteins(self, r: Reading, clause: Clause) -> Iterator[Violation]:

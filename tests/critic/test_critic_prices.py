@@ -45,6 +45,9 @@ PRICE_CASES = [
     ("Do little kids eat free?", "Kids 3 and under eat free.", None),
     ("Do little kids eat free?", "Kids 5 and under eat free.", "price"),
     ("Do little kids eat free?", "Kids 12 and under eat free.", "price"),
+    ("Do little kids eat free?", "Kids under 6 eat free.", "price"),
+    ("Do little kids eat free?", "Kids under 4 eat free.", None),
+    ("whats the price for kids?", "Children under 13 are $30 each.", None),
     # add-ons
     ("How much is gyoza?", "Gyoza is $10 per order of 6.", None),
     ("How much is gyoza?", "Gyoza costs $8.", "price"),
