@@ -226,10 +226,13 @@ class MoneyRules:
             allowed |= {a * (1 + self.ix.kb.pricing.gratuity.suggested_percent / 100) for a in list(allowed)}
         allowed |= {f.price for f in self.ix.facts.values() if f.price is not None}
         if not _close(value, allowed):
+            named = [f for k, f in self.ix.facts.items() if f.kind in ("upgrade", "add_on") and k in r.keys]
+            with_extras = "".join(
+                f", {fmt_money(food + f.price * (counts.people if f.per_person else 1))} with {f.name}" for f in named)
             yield Violation(category="arithmetic", claim=claim,
                             fact=f"{counts.describe()}: {fmt_money(max(food, self.minimum))} food total"
                                  + (f" ({fmt_money(food)} raised to the party minimum)" if food < self.minimum else "")
-                                 + f", not {fmt_money(value)}")
+                                 + f"{with_extras}, not {fmt_money(value)}")
         elif food < self.minimum and _close(value, [food]) and not self._mentions_minimum(r):
             yield from self._below_minimum(r, counts, claim)
 

@@ -104,6 +104,9 @@ ARITHMETIC_CASES = [
     ("price for 5 adults?", "5 adults x $60 = $300, but our party minimum is $550, so you'd pay $550.", None),
     ("price for 5 adults?", "5 adults is $300, which is below our $550 minimum, so the total would be $550.", None),
     ("price for 5 adults?", "For 5 adults the total is $550 because of our party minimum.", None),
+    ("10 adults with lobster?", "For 10 adults with the lobster upgrade, it's $700 total.", None),
+    ("10 adults with lobster?", "For 10 adults with the lobster upgrade, it's $750 total.", "arithmetic"),
+    ("10 adults with lobster?", "10 adults with lobster: 10 x $70 = $700.", None),
     # upgrades for a party
     ("How much extra for lobster for 12 guests?", "12 x $10 = $120 extra.", None),
     ("How much extra for lobster for 12 guests?", "For 12 guests that's $120 more.", None),
