@@ -21,6 +21,10 @@ EXTRAS_LEXICON = (
     "dinner rolls", "egg rolls", "spring rolls", "tempura", "ramen", "udon", "kimchi", "seaweed salad", "plates",
     "utensils", "napkins", "cups", "chopsticks", "tablecloths", "linens", "decorations", "tent", "tents", "dj", "music",
     "photographer", "waitstaff", "servers", "a server", "cleanup service", "party favors", "champagne", "sake",
+    # proteins a hibachi menu might plausibly be said to have
+    "duck", "pork", "pork belly", "lamb", "lamb chops", "ribs", "short ribs", "veal", "turkey", "bacon", "crab",
+    "king crab", "oysters", "mussels", "octopus", "eel", "tuna", "ahi tuna", "cod", "halibut", "mahi mahi", "bison",
+    "venison", "quail", "brisket", "ribeye", "prime rib",
 )
 # "Included with the meal": said of the meal, the price or the package, or as free / at no cost.
 _KINDS_OF_DISH = frozenset({"appetizer", "appetizers", "starters", "sides"})
