@@ -42,6 +42,8 @@ _ON_TOP = re.compile(r"\b(?:on top of|in addition to|extra fee|separate (?:fee|c
 _SOFT = re.compile(r"\b(?:recommend\w*|ideally|suggest\w*|best to|earlier|sooner|popular|prefer\w*|usually|typically|"
                    r"often|busy|peak|weekends?|holidays?)\b")
 _END = re.compile(r"\b(?:end|ends|ending|finish\w*|wrap\w*|over by|until|till|last|lasts|done by|arriv\w*|set ?up)\b")
+_REFUSED = re.compile(r"\btoo (?:late|early)\b|\b(?:past|outside|beyond|after|before) (?:our|the) (?:latest|earliest|"
+                      r"window|hours|start)|\b(?:later|earlier) than\b")
 _SAME_DAY = re.compile(r"\b(?:same[- ]day|last[- ]minute|tomorrow|today|tonight|this evening)\b")
 _BOOKING = re.compile(r"\b(?:book\w*|reserv\w*|schedul\w*|order\w*|event|party|parties|works?|fine|possible|"
                       r"available|can do|no problem)\b")
@@ -121,6 +123,8 @@ class PolicyRules:
             hours = duration_hours(match)
             if abs(hours - true_hours) < 1e-6 or (topic == "lead" and clause.has(_SOFT)):
                 continue
+            if clause.negated and topic in ("refund", "lead") and hours < true_hours:
+                continue  # "3 days before would not be refunded", "24 hours' notice isn't enough": both true
             yield Violation(category={"rain": "rain_policy", "refund": "refund_window", "lead": "lead_time"}[topic],
                             severity="medium", claim=claim, fact=self._duration_fact(topic))
 
@@ -220,7 +224,8 @@ class PolicyRules:
     def _start_times(self, r: Reading) -> Iterator[Violation]:
         earliest, latest = self.window
         for clause in r.clauses:
-            if clause.negated or (clause.has(_END) and "start" not in {m.key for m in clause.mentions}):
+            if clause.negated or clause.has(_REFUSED) or (
+                    clause.has(_END) and "start" not in {m.key for m in clause.mentions}):
                 continue
             for match in CLOCK.finditer(clause.text):
                 minutes = clock_minutes(match)

@@ -80,6 +80,12 @@ CASES = [
     (TRAVEL, "We charge a flat $50 travel fee.", "travel"),
     (TIMES, "Our last start time is 9:30pm.", "start_time"),
     (TIMES, "Events can run until 11pm.", None),
+    ("Can we start at 11pm?", "No, 11pm is too late; the latest start is 9pm.", None),
+    ("Can we start at 11pm?", "Unfortunately 11pm is past our latest start time of 9pm.", None),
+    ("Can I get a refund 3 days before?", "No, refunds are only for cancellations 7 or more days before the event, "
+                                          "so 3 days before would not be refunded.", None),
+    ("Can I book 24 hours ahead?", "Sorry, 24 hours isn't enough; we need at least 48 hours.", None),
+    ("Is travel free within 50 miles?", "No, travel is free within 30 miles, not 50.", None),
     ("Can we do the 4th of July?", "Sure, your party on the 4th of July can start at 7:00.", None),
     (TIMES, "Events can start at 09:00.", "start_time"),
     ("Do you have vegetarian options?", "Sorry, we don't have vegetarian options.", "dietary"),
