@@ -33,7 +33,8 @@ _INCLUSION = re.compile(
     r"at no (?:extra |additional )?(?:cost|charge)|no (?:extra|additional) (?:cost|charge)|for free|free of charge|"
     r"(?:meal|meals|dinner|dinners|price|prices|package|packages|every guest|each guest|everyone|it|that|this|rate)"
     r"\s+(?:\w+\s+){0,2}?(?:also\s+)?(?:includes?|including)|including)\b"
-    r"|(?<![\w-])free\b(?!\s+(?:within|for the first|up to|radius|zone))")
+    r"|(?<![\w-])(?<!feel )(?<!gluten )(?<!dairy )(?<!sugar )(?<!nut )free\b"
+    r"(?!\s+(?:within|for the first|up to|radius|zone|to)\b)")
 # "We offer it": the business says it serves, brings or has the thing.
 _OFFERS = re.compile(
     r"\b(?:we|chef|chefs|our chefs?|he|she|they)\s+(?:\w+\s+)?(?:offer|offers|serve|serves|have|has|provide|provides|"

@@ -90,6 +90,8 @@ CASES = [
     ("Do you offer any appetizers?", "Appetizers are included with every meal.", "invented_item"),
     ("What's on the menu?", "We also have miso soup and tempura.", "invented_item"),
     ("What's on the menu?", "We also offer duck and pork belly.", "invented_item"),
+    ("Can we have cake?", "Feel free to bring your own birthday cake and drinks!", None),
+    ("Can we have cake?", "Feel free to ask about dessert ideas from a local bakery.", None),
     ("What proteins do you have?", "We don't do duck or lamb, but chicken, steak and shrimp are favorites.", None),
     ("Do you provide drinks?", "We can set up a full bar with cocktails.", "not_offered"),
     ("Do you provide drinks?", "Margaritas are available for $8 each.", "not_offered"),
