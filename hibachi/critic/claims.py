@@ -29,7 +29,7 @@ CUSTOMER_SIDE = re.compile(
     r"supply|sets? up|arranges?)\b|\bprovided by (?:you|the customer|the host)\b|\bplease\s+(?:\w+\s+)?"
     r"(?:have|provide|set up|arrange|bring|prepare)\b|\b(?:the )?hosts?\s+(?:provides?|supplies|brings?)\b|"
     r"\bguests? (?:can|may|are welcome to) (?:\w+\s+)?bring\b|\bwelcome to (?:bring|serve|provide)\b|"
-    r"\byour responsibility\b|\bup to you\b")
+    r"\byour responsibility\b|\bup to you\b|^\s*(?:just\s+|simply\s+)?(?:have|set up|arrange|prepare|make sure|get)\b")
 _BOUNDARY = re.compile(
     r"[.!?;]+(?=\s|$|[\"')\]])|\n+|\s[-\u2013\u2014]\s|(?:,\s*)?\b(?:but|however|although|though|whereas|"
     r"otherwise|that said)\b|,\s*(?:so|and then|plus)\b|^\s*(?:no|nope|yes|yep|sure|absolutely)\s*[,!.]")

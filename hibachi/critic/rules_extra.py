@@ -23,6 +23,12 @@ _NO_VEGETARIAN = re.compile(r"(?:\bno|n't|\bnot|\bnever|\bcannot)\s+(?:\w+\s+){0
                             r"meat-free)\b|\bvegetarian\w*\s+(?:\w+\s+){0,2}?(?:is|are)\s+not\s+(?:available|possible)")
 
 
+_AREA = re.compile(r"(?P<a>\d+(?:\.\d+)?)\s*(?:ft|feet|foot|')?\s*(?:by|x|\u00d7)\s*(?P<b>\d+(?:\.\d+)?)\s*"
+                   r"(?:ft\b|feet\b|foot\b|')")
+_BASED = re.compile(r"\b(?:based in|located in|operate out of|operating out of|headquartered in|come from|"
+                    r"travel from)\s+(?P<city>[A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?)")
+
+
 class ExtraRules:
     def __init__(self, index: FactIndex):
         kb = index.kb
@@ -31,8 +37,15 @@ class ExtraRules:
         self.reschedules = kb.booking.rain_policy.free_reschedules
         self.minimum = kb.pricing.party_minimum.amount
         self.vegetarian = kb.dietary.vegetarian
+        self.area = sorted(kb.setup.grill_area_feet)
+        self.cities = {c.lower() for c in kb.travel.base_cities}
+        self.city_list = ", ".join(kb.travel.base_cities)
 
     def check(self, r: Reading) -> Iterator[Violation]:
+        for match in _BASED.finditer(r.original):
+            if match.group("city").lower() not in self.cities:
+                yield Violation(category="travel", severity="medium", claim=match.group(0),
+                                fact=f"base cities: {self.city_list}")
         for clause in r.clauses:
             keys = {m.key for m in clause.mentions}
             claim = r.claim(clause)
@@ -48,6 +61,10 @@ class ExtraRules:
             if clause.has(_HEAD_MINIMUM) and self.minimum > 0:
                 yield Violation(category="minimum", severity="medium", claim=claim,
                                 fact=f"party minimum: {fmt_money(self.minimum)} total, not a head count")
+            for match in _AREA.finditer(clause.text):
+                if sorted([float(match.group("a")), float(match.group("b"))]) != self.area and not clause.negated:
+                    yield Violation(category="setup", severity="medium", claim=claim,
+                                    fact=f"setup: a flat area of about {self.area[1]:g} by {self.area[0]:g} feet")
             if self.vegetarian and clause.has(_NO_VEGETARIAN):
                 yield Violation(category="dietary", severity="medium", claim=claim,
                                 fact=f"vegetarian: {self.vegetarian}")

@@ -89,6 +89,13 @@ CASES = [
     ("Can we do the 4th of July?", "Sure, your party on the 4th of July can start at 7:00.", None),
     (TIMES, "Events can start at 09:00.", "start_time"),
     ("Do you have vegetarian options?", "Sorry, we don't have vegetarian options.", "dietary"),
+    # setup and service area
+    ("How much space?", "About 8 by 6 feet of flat space.", None),
+    ("How much space?", "A 6x8 ft flat area works.", None),
+    ("How much space?", "You'll need about a 10 by 10 foot area.", "setup"),
+    ("What do we need to provide?", "Just have tables and chairs set up; we handle the rest.", None),
+    ("Do you serve Oakland?", "We're based in Los Angeles and travel anywhere in California.", "travel"),
+    ("Do you serve Oakland?", "Yes! Oakland is within 30 miles of San Francisco, so travel is free.", None),
     # travel
     (TRAVEL, "Travel is free within 30 miles of the nearest base city; beyond that it's $2 per mile one way.", None),
     (TRAVEL, "The first thirty miles are free, then two dollars a mile.", None),
