@@ -94,7 +94,7 @@ class PolicyRules:
         g, claim = self.p.gratuity, r.claim(clause)
         fact = (f"gratuity: {'included' if g.included else 'not included'}; {fmt_num(g.suggested_percent)}% "
                 f"suggested, paid {g.paid}")
-        if not g.included and clause.has(_INCLUDED) and not clause.negated:
+        if not g.included and clause.has(_INCLUDED) and not clause.negated and "minimum" not in keys:
             yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
         elif g.included and clause.has(_INCLUDED) and clause.negated:
             yield Violation(category="gratuity", severity="medium", claim=claim, fact=fact)
@@ -121,7 +121,8 @@ class PolicyRules:
                       "lead": self.b.min_lead_hours}[topic]
         for match in DURATION.finditer(clause.text):
             hours = duration_hours(match)
-            if abs(hours - true_hours) < 1e-6 or (topic == "lead" and clause.has(_SOFT)):
+            near = clause.text[max(0, match.start() - 30):match.end() + 15]
+            if abs(hours - true_hours) < 1e-6 or (topic == "lead" and _SOFT.search(near)):
                 continue
             if clause.negated and topic in ("refund", "lead") and hours < true_hours:
                 continue  # "3 days before would not be refunded", "24 hours' notice isn't enough": both true
@@ -159,6 +160,12 @@ class PolicyRules:
                             fact=f"deposit: {fmt_money(self.b.deposit)} holds the date")
 
     def _minimum(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
+        excludes = self.p.party_minimum.excludes
+        if "minimum" in keys and excludes and not clause.negated and clause.has(_INCLUDED) and (
+                "travel" in keys or "gratuity" in keys):
+            yield Violation(category="minimum", severity="medium", claim=r.claim(clause),
+                            fact=f"party minimum: {fmt_money(self.p.party_minimum.amount)} before "
+                                 f"{' and '.join(excludes)}")
         if "minimum" in keys and self.p.party_minimum.amount > 0 and re.search(
                 r"\bno (?:party |order )?minimum|(?:don't|do not) have a (?:party |order )?minimum|"
                 r"minimum (?:is not|isn't) (?:required|needed)|without a minimum", clause.text):
@@ -196,11 +203,13 @@ class PolicyRules:
     def _ages(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
         if "child" not in keys:
             return
-        for match in AGE_LIMIT.finditer(clause.text):
+        matches = list(AGE_LIMIT.finditer(clause.text))
+        for index, match in enumerate(matches):
             age = age_limit(match)
             # "under 12" is commonly said for "12 and under": read it both ways
             ages = {age, age + 1} if match.group("u") else {age}
-            after = clause.text[match.end():match.end() + 22]
+            stop = matches[index + 1].start() if index + 1 < len(matches) else len(clause.text)
+            after = clause.text[match.end():min(stop, match.end() + 22)].split(")")[0]
             if _FREE_AGE.search(after):
                 true, what = self.p.free_child_max_age, "eat free"
             elif "$" in after:

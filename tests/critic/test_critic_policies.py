@@ -124,6 +124,13 @@ CASES = [
     (TIP, "An 18% service charge is automatically added as gratuity.", "gratuity"),
     # party minimum as a policy
     ("Is there a minimum order?", "We have no minimum!", "minimum"),
+    ("Is there a minimum order?", "The $550 minimum includes travel and gratuity.", "minimum"),
+    ("Is there a minimum order?", "The minimum of $550 doesn't include travel fees or tips.", None),
+    ("prices?", "Adults $60, kids $30 (12 and under), under 3 free, $550 minimum, $100 deposit, 48 hours notice, "
+                "20% tip suggested.", None),
+    ("prices?", "Adults $60, kids $30 (12 and under), under 3 free, $550 minimum, $100 deposit, 24 hours notice, "
+                "20% tip suggested.", "lead_time"),
+    ("prices?", "Kids 12 and under eat free and kids 3 and under are $30.", "price"),
     # proteins per guest
     ("How many proteins does each guest get?", "Each guest picks 2 proteins.", None),
     ("How many proteins does each guest get?", "Every guest chooses three proteins.", "proteins"),
