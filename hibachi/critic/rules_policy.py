@@ -56,7 +56,7 @@ _BEYOND = re.compile(r"\b(?:beyond|over|past|more than|after|outside(?: of)?|far
                      r"(?:the\s+first\s+)?(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
 _AT_MILES = re.compile(r"\b(?:at|for|is|are|only)\s+(?P<n>\d+(?:\.\d+)?)[\s-]*(?:miles?|mi)\b")
 _FREE = re.compile(r"(?<![\w-])free\b(?!\s+(?:radius|zone|range|area|distance))|\bno (?:travel )?(?:fee|charge)\b|"
-                   r"\bno extra charge\b")
+                   r"\bno extra charge\b|\bcomplimentary\b|\bincluded\b|\bon us\b|\bat no (?:extra )?(?:cost|charge)\b")
 _NO_DEPOSIT = re.compile(r"\bno deposit|deposit (?:is not|isn't) (?:required|needed)|"
                          r"(?:don't|do not) (?:need|require|take) a deposit")
 _ANY_DISTANCE = re.compile(r"\b(?:always|anywhere|everywhere|no matter (?:how far|where|the distance)|any distance|"
@@ -173,7 +173,7 @@ class PolicyRules:
                             fact=f"party minimum: {fmt_money(self.p.party_minimum.amount)}")
 
     def _travel(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
-        if not keys & {"travel"} and not clause.has(_FREE_RADIUS):
+        if not keys & {"travel"} and not clause.has(_FREE_RADIUS) and "mile" not in clause.text:
             return
         claim, radius = r.claim(clause), self.t.free_radius_miles
         fact = (f"travel: free within {fmt_num(radius)} miles, then {fmt_money(self.t.fee_per_mile)} per mile"
@@ -197,7 +197,8 @@ class PolicyRules:
             for match in _BEYOND.finditer(clause.text):
                 if abs(float(match.group("n")) - radius) > 1e-6 and ("$" in clause.text or "fee" in clause.text):
                     yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
-        if self.t.one_way and clause.has(_ROUND_TRIP) and not clause.negated and "travel" in keys:
+        about_travel = "travel" in keys or "mile" in clause.text
+        if self.t.one_way and clause.has(_ROUND_TRIP) and not clause.negated and about_travel:
             yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
 
     def _ages(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
