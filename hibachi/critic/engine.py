@@ -18,8 +18,9 @@ _WORD = re.compile(r"[a-z]{4,}")
 _STOP = frozenset("what that this with have your does from they them there their about would could should will "
                   "much many when where which make some into also just than then been were want need".split())
 
-# An answer that names nothing the question asked about, and no figure, has likely ignored it.
-_OFF_TOPIC_SCORE = 0.9
+# An answer that names nothing the question asked about, and no figure, has likely ignored it. Only slightly
+# lower: it stays above the usual 0.9 training gate, since the heuristic can misjudge a terse correct answer.
+_OFF_TOPIC_SCORE = 0.95
 
 
 class Critic:
