@@ -34,6 +34,7 @@ _BARE_PRICE = re.compile(
     r"\+?(?P<n>\d+(?:\.\d+)?)\b(?![\d.$]|\s*(?:%|miles?|mi\b|hours?|days?|weeks?|guests?|people|persons?|adults?|kids?|"
     r"child|children|pieces?|pcs|proteins?|years?|oz|ounces?|and under|or under|am\b|pm\b|dollars|bucks|:\d|x\b|\*))")
 _FLAT = re.compile(r"\b(?:flat|fixed|standard|set|one-time|base)\b")
+_PER_ORDER = re.compile(r"^\s*(?:per|a|/|each)\s*(?:order|serving|plate of|platter)\b")
 _NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
 _TOL = 0.005
 
@@ -154,6 +155,10 @@ class MoneyRules:
             yield from self._travel_amount(r, value, claim)
             return
         if fact is not None and _close(value, self._allowed(fact, clause)):
+            wrong_unit = _PER_ORDER.match(after) if fact.per_person else _PER_PERSON.match(after)
+            if fact.kind == "add_on" and _close(value, [fact.price]) and wrong_unit:
+                yield Violation(category="price", severity="medium", claim=claim,
+                                fact=f"{fact.price_text()}, not {'per order' if fact.per_person else 'per person'}")
             return
         counts = r.counts_for(clause, self.counts)
         unit_price = _PER_PERSON.match(after) or after.lstrip().startswith(("each", "apiece"))

@@ -61,6 +61,8 @@ PRICE_CASES = [
     ("Can we get noodles?", "Yakisoba noodles are an extra $7 per person.", "price"),
     ("How many proteins?", "An extra protein is $15 per order.", None),
     ("How many proteins?", "Extra proteins are $10 each.", "price"),
+    ("How many proteins?", "An extra protein is $15 per person.", "price"),
+    ("Can we get noodles?", "Noodles instead of rice are $5 per order.", "price"),
     # deposit and minimum as amounts
     ("How much is the deposit?", "A $100 deposit holds your date and it's deducted from the final bill.", None),
     ("How much is the deposit?", "We take a one hundred dollar deposit.", None),
