@@ -27,6 +27,8 @@ EXTRAS_LEXICON = (
     "venison", "quail", "brisket", "ribeye", "prime rib",
 )
 # "Included with the meal": said of the meal, the price or the package, or as free / at no cost.
+_NO_CHARGE = re.compile(r"\b(?:don't|do not|won't|will not|never|doesn't|does not)\s+(?:\w+\s+)?(?:charge|cost)\s+"
+                        r"(?:\w+\s+)?(?:extra|more|anything|a thing)\b|\bno (?:upcharge|surcharge)\b")
 _KINDS_OF_DISH = frozenset({"appetizer", "appetizers", "starters", "sides"})
 _INCLUSION = re.compile(
     r"\b(?:included|comes with|come with|complimentary|on the house|throw in|throws in|"
@@ -106,6 +108,11 @@ class OfferRules:
                 yield Violation(category="not_offered", claim=claim, fact=f"{fact.name}: not offered")
 
     def _inclusions(self, clause: Clause, keys: set[str], claim: str) -> Iterator[Violation]:
+        if clause.has(_NO_CHARGE) and "$" not in clause.text:
+            for key in keys:
+                fact = self.ix.facts[key]
+                if fact.kind in ("upgrade", "add_on") and fact.price:
+                    yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not free")
         if clause.negated:
             return
         included, offered = clause.has(_INCLUSION), clause.has(_OFFERS)
