@@ -29,6 +29,8 @@ EXTRAS_LEXICON = (
 # "Included with the meal": said of the meal, the price or the package, or as free / at no cost.
 _NO_CHARGE = re.compile(r"\b(?:don't|do not|won't|will not|never|doesn't|does not)\s+(?:\w+\s+)?(?:charge|cost)\s+"
                         r"(?:\w+\s+)?(?:extra|more|anything|a thing)\b|\bno (?:upcharge|surcharge)\b")
+_YES = re.compile(r"\s*(?:yes|yep|yeah|sure|absolutely|of course|definitely|certainly|no problem|we can|we do|"
+                  r"we sure|happy to|you bet)\b")
 _KINDS_OF_DISH = frozenset({"appetizer", "appetizers", "starters", "sides"})
 _INCLUSION = re.compile(
     r"\b(?:included|comes with|come with|complimentary|on the house|throw in|throws in|"
@@ -99,7 +101,22 @@ class OfferRules:
                 yield Violation(category="indoor_cooking", claim=claim,
                                 fact="indoor cooking: not offered; cooking happens outdoors only")
             yield from self._inclusions(clause, keys, claim)
+        yield from self._bare_yes(r)
         yield from self._dietary(r)
+
+    def _bare_yes(self, r: Reading) -> Iterator[Violation]:
+        """'Can you bring sake?' - 'Sure, we can!': agreeing to something not offered, without naming it."""
+        asked = [k for k in r.prompt_keys if self.ix.facts[k].kind == "not_offered"
+                 or (k == "indoor" and self.outdoor_only)]
+        if not asked or not r.clauses or any(c.negated for c in r.clauses) or r.keys:
+            return
+        if _YES.match(r.lower):
+            for key in asked:
+                fact = self.ix.facts[key]
+                what = "indoor cooking: not offered; cooking happens outdoors only" if key == "indoor" else \
+                    f"{fact.name}: not offered"
+                yield Violation(category="indoor_cooking" if key == "indoor" else "not_offered",
+                                claim=r.claim(r.clauses[0]), fact=what)
 
     def _not_offered(self, clause: Clause, claim: str) -> Iterator[Violation]:
         for mention in clause.mentions:
