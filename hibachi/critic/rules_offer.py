@@ -31,6 +31,7 @@ _NO_CHARGE = re.compile(r"\b(?:don't|do not|won't|will not|never|doesn't|does no
                         r"(?:\w+\s+)?(?:extra|more|anything|a thing)\b|\bno (?:upcharge|surcharge)\b")
 _YES = re.compile(r"\s*(?:yes|yep|yeah|sure|absolutely|of course|definitely|certainly|no problem|we can|we do|"
                   r"we sure|happy to|you bet)\b")
+_INCLUDE_QUESTION = re.compile(r"\b(?:include|includes|included|come with|comes with|free|complimentary)\b")
 _KINDS_OF_DISH = frozenset({"appetizer", "appetizers", "starters", "sides"})
 _INCLUSION = re.compile(
     r"\b(?:included|comes with|come with|complimentary|on the house|throw in|throws in|"
@@ -106,17 +107,29 @@ class OfferRules:
 
     def _bare_yes(self, r: Reading) -> Iterator[Violation]:
         """'Can you bring sake?' - 'Sure, we can!': agreeing to something not offered, without naming it."""
+        if any(c.negated for c in r.clauses) or r.keys or not _YES.match(r.lower):
+            return
+        claim = r.claim(r.clauses[0]) if r.clauses else r.original.strip()
+        included_question = _INCLUDE_QUESTION.search(r.prompt_lower) is not None
+        if included_question:
+            if "gratuity" in r.prompt_keys and not self.ix.kb.pricing.gratuity.included:
+                yield Violation(category="gratuity", severity="medium", claim=claim,
+                                fact="gratuity: not included")
+            for key in r.prompt_keys:
+                fact = self.ix.facts[key]
+                if fact.kind in ("upgrade", "add_on") and fact.price:
+                    yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not included")
+            for match in self._extras_pattern.finditer(r.prompt_lower):
+                yield Violation(category="invented_item", claim=claim,
+                                fact=f"{match.group(0)}: not included with the meal")
         asked = [k for k in r.prompt_keys if self.ix.facts[k].kind == "not_offered"
                  or (k == "indoor" and self.outdoor_only)]
-        if not asked or not r.clauses or any(c.negated for c in r.clauses) or r.keys:
-            return
         if _YES.match(r.lower):
-            for key in asked:
+            for key in asked[:0] if included_question else asked:
                 fact = self.ix.facts[key]
                 what = "indoor cooking: not offered; cooking happens outdoors only" if key == "indoor" else \
                     f"{fact.name}: not offered"
-                yield Violation(category="indoor_cooking" if key == "indoor" else "not_offered",
-                                claim=r.claim(r.clauses[0]), fact=what)
+                yield Violation(category="indoor_cooking" if key == "indoor" else "not_offered", claim=claim, fact=what)
 
     def _not_offered(self, clause: Clause, claim: str) -> Iterator[Violation]:
         for mention in clause.mentions:
