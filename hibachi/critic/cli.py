@@ -25,7 +25,7 @@ FIELDS = ("prompt", "response")
 def read_pairs(path: Path) -> list[tuple[str, str]]:
     """The (prompt, response) pairs of a JSONL file; the first bad line raises UserError naming file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -41,7 +41,8 @@ _NOT_DEDUCTED = re.compile(r"\b(?:deduct\w*|credit\w*|appl(?:y|ied|ies)|count\w*
 _ON_TOP = re.compile(r"\b(?:on top of|in addition to|extra fee|separate (?:fee|charge))\b")
 _SOFT = re.compile(r"\b(?:recommend\w*|ideally|suggest\w*|best to|earlier|sooner|popular|prefer\w*|usually|typically|"
                    r"often|busy|peak|weekends?|holidays?)\b")
-_END = re.compile(r"\b(?:end|ends|ending|finish\w*|wrap\w*|over by|until|till|last|lasts|done by|arriv\w*|set ?up)\b")
+_END = re.compile(r"\b(?:end|ends|ending|finish\w*|wrap\w*|over by|until|till|last|lasts|done by|arriv\w*|set ?up|"
+                  r"run|runs|running)\b")
 _REFUSED = re.compile(r"\btoo (?:late|early)\b|\b(?:past|outside|beyond|after|before) (?:our|the) (?:latest|earliest|"
                       r"window|hours|start)|\b(?:later|earlier) than\b")
 _SAME_DAY = re.compile(r"\b(?:same[- ]day|last[- ]minute|tomorrow|today|tonight|this evening)\b")

@@ -76,6 +76,13 @@ def test_bad_line_leaves_an_existing_out_file_untouched(tmp_path, monkeypatch, c
     assert code == 2 and out_path.read_text() == "previous\n"
 
 
+def test_crlf_and_byte_order_mark_are_read(tmp_path, monkeypatch, capsys):
+    source = tmp_path / "windows.jsonl"
+    source.write_bytes(("\ufeff" + TEACHER + "\r\n" + STUDENT + "\r\n").encode("utf-8"))
+    code, out, _ = run(monkeypatch, capsys, str(source))
+    assert code == 0 and [json.loads(line)["passed"] for line in out.splitlines()] == [False, True]
+
+
 def test_missing_file_is_a_user_error(tmp_path, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, str(tmp_path / "absent.jsonl"))
     assert code == 2 and "absent.jsonl: file not found" in err
