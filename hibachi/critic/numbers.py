@@ -56,6 +56,7 @@ def _replace(match: re.Match[str]) -> str:
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _PUNCTUATION = re.compile("[\u2013\u2014\u2019]")
+_MERIDIEM = re.compile(r"\b([aApP])\.\s?([mM])\.")
 _PUNCTUATION_AS = {"\u2013": "-", "\u2014": " - ", "\u2019": "'"}
 
 
@@ -69,6 +70,7 @@ def normalize_tracked(text: str) -> tuple[str, list[int]]:
     (so a claim can be quoted in the response's own words)."""
     where = list(range(len(text) + 1))
     for pattern, replace in ((_SPELLED, _replace), (_THOUSANDS, lambda m: ""),
+                             (_MERIDIEM, lambda m: m.group(1) + m.group(2)),
                              (_PUNCTUATION, lambda m: _PUNCTUATION_AS[m.group(0)])):
         text, where = _sub_tracked(pattern, replace, text, where)
     return text, where
@@ -102,7 +104,8 @@ _DURATION_HOURS = {"h": 1, "d": 24, "w": 168, "m": 720}
 CLOCK = re.compile(
     r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?![a-z])"
     r"|\b(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)\b"
-    r"|\b(?P<noon>noon|midday|midnight)\b")
+    r"|\b(?P<noon>noon|midday|midnight)\b"
+    r"|\b(?P<hw>\d{1,2})(?::(?P<mw>\d{2}))?\s*(?:o'clock\s*)?(?:in the (?P<part>morning|afternoon|evening)|at night)")
 MILES = re.compile(rf"(?P<n>{NUM})[\s-]*(?:miles?|mi)\b")
 PERCENT = re.compile(rf"(?P<n>{NUM})\s*(?:%|percent\b|per cent\b)")
 AGE_LIMIT = re.compile(
@@ -124,6 +127,9 @@ def clock_minutes(match: re.Match[str]) -> int:
         return 12 * 60 if match.group("noon") in ("noon", "midday") else 24 * 60
     if match.group("h24") is not None:
         return int(match.group("h24")) * 60 + int(match.group("m24"))
+    if match.group("hw") is not None:
+        hours = int(match.group("hw")) % 12 + (0 if match.group("part") == "morning" else 12)
+        return hours * 60 + int(match.group("mw") or 0)
     hours, minutes = int(match.group("h")) % 12, int(match.group("m") or 0)
     if match.group("ampm").startswith("p"):
         hours += 12

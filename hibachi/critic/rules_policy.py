@@ -31,7 +31,7 @@ _REQUIRED = re.compile(r"\b(?:required|mandatory|automatically added|automatic|c
                        r"added to (?:your|the)(?: final)? (?:bill|total|invoice|check))\b")
 _NON_REFUNDABLE = re.compile(r"\b(?:non[- ]?refundable|not refundable|no refunds?|never refund\w*|can't be refunded|"
                              r"cannot be refunded|won't be refunded)\b")
-_CONDITION = re.compile(r"\b(?:after|later|within|less than|fewer than|under|inside|late|once|past|closer|if|when|"
+_CONDITION = re.compile(r"\b(?:after|later|within|less than|fewer than|inside|late|once|past|closer|if|when|"
                         r"unless|before)\b")
 _ALWAYS_REFUNDABLE = re.compile(
     r"\b(?:refundable|refund)\b[^.;]{0,30}\b(?:any ?time|at any time|up to the (?:day|last)|always|no matter when|"

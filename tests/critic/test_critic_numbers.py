@@ -35,6 +35,6 @@ def test_durations(text, hours):
 
 @pytest.mark.parametrize(("text", "minutes"), [
     ("9pm", 21 * 60), ("9:30 p.m.", 21 * 60 + 30), ("21:00", 21 * 60), ("noon", 12 * 60), ("10am", 10 * 60),
-    ("12 pm", 12 * 60), ("midnight", 24 * 60)])
+    ("12 pm", 12 * 60), ("midnight", 24 * 60), ("10 in the morning", 10 * 60), ("7 in the evening", 19 * 60)])
 def test_clock(text, minutes):
     assert clock_minutes(CLOCK.search(text)) == minutes
