@@ -56,6 +56,7 @@ def _replace(match: re.Match[str]) -> str:
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _PUNCTUATION = re.compile("[\u2013\u2014\u2019]")
+_EMPHASIS = re.compile(r"\*\*|__|`")
 _MERIDIEM = re.compile(r"\b([aApP])\.\s?([mM])\.")
 _PUNCTUATION_AS = {"\u2013": "-", "\u2014": " - ", "\u2019": "'"}
 
@@ -70,7 +71,7 @@ def normalize_tracked(text: str) -> tuple[str, list[int]]:
     (so a claim can be quoted in the response's own words)."""
     where = list(range(len(text) + 1))
     for pattern, replace in ((_SPELLED, _replace), (_THOUSANDS, lambda m: ""),
-                             (_MERIDIEM, lambda m: m.group(1) + m.group(2)),
+                             (_MERIDIEM, lambda m: m.group(1) + m.group(2)), (_EMPHASIS, lambda m: ""),
                              (_PUNCTUATION, lambda m: _PUNCTUATION_AS[m.group(0)])):
         text, where = _sub_tracked(pattern, replace, text, where)
     return text, where

@@ -34,6 +34,9 @@ PRICE_CASES = [
     (PER_PERSON, "Here's our pricing:\n- **Adults:** $60 per person\n- **Kids (12 and under):** $30 per person\n"
                  "- Kids 3 and under eat free\nThere's a $550 party minimum.", None),
     (PER_PERSON, "Pricing: adults $55 per person, kids $25.", "price"),
+    (LOBSTER, "- **Lobster tail:** +$15 per person", "price"),
+    (LOBSTER, "**No**, we don't serve wagyu. **Filet mignon** is **+$5** per person.", None),
+    ("How much would 10 adults cost?", "10 **adults** x $60 = **$600**", None),
     ("How much is filet?", "Filet mignon is +$8 per person.", "price"),
     ("How much is filet?", "Filet is five dollars extra per guest.", None),
     # adults and children
