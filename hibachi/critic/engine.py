@@ -1,4 +1,11 @@
-"""The rule engine: a deterministic judge whose every rule is built from the knowledge base."""
+"""The rule engine: a deterministic judge whose every rule is built from the knowledge base.
+
+A response is read once (``context.read``: numbers normalized, clauses with negation scopes, aliases
+found); then four rule sets judge it: offerings (items not offered, rentals, indoor cooking, invented
+inclusions, dietary guarantees), money (prices per item, arithmetic, party totals, travel fees),
+policies (deposit, refund window, lead time, start times, rain, travel radius, gratuity, ages,
+proteins) and smaller extras (days, reschedules, head-count minimums, grill area, base cities).
+"""
 
 from __future__ import annotations
 

@@ -99,6 +99,3 @@ class FactIndex:
     @property
     def base_prices(self) -> set[float]:
         return {self.facts["adult"].price, self.facts["child"].price}
-
-    def priced(self, key: str) -> bool:
-        return self.facts[key].price is not None and self.facts[key].kind not in ("travel",)
