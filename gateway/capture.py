@@ -30,7 +30,7 @@ KNOWN_SESSIONS = 10_000
 
 class Capture:
     def __init__(self, outbox_dir: Path, database_url: str, *, batch_size: int = 200, max_backoff_s: float = 5.0,
-                 migrate: bool = True, linger_s: float = 0.05, on_stored: Callable[[int], None] | None = None,
+                 migrate: bool = True, linger_s: float = 0.25, on_stored: Callable[[int], None] | None = None,
                  on_db_state: Callable[[bool], None] | None = None) -> None:
         self.journal = Journal(outbox_dir)
         self.batch_size = batch_size
