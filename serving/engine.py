@@ -159,6 +159,19 @@ class ChatEngine:
         return list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                        return_dict=True)["input_ids"])
 
+    def fit_messages(self, messages: list[dict], max_new_tokens: int) -> list[dict]:
+        """The conversation with its oldest turns dropped until it fits the context (system and last turn kept).
+
+        For batch jobs (evaluation) that must answer every prompt; a live request that does not fit is refused.
+        """
+        system = [m for m in messages if m.get("role") == "system"][:1]
+        turns = [m for m in messages if m.get("role") != "system"]
+        while len(turns) > 1 and len(self.prompt_ids(system + turns)) + max_new_tokens > self.context_length:
+            turns = turns[1:]
+            while len(turns) > 1 and turns[0].get("role") != "user":  # a conversation starts with the customer
+                turns = turns[1:]
+        return system + turns
+
     def check_fits(self, prompt_tokens: int, max_new_tokens: int) -> None:
         if prompt_tokens + max_new_tokens > self.context_length:
             raise RequestTooLarge(

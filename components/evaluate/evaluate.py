@@ -46,7 +46,8 @@ def generate_answers(base_model: Path, adapter_dir: Path | None, prompts: list[l
     engine = ChatEngine.load(base_model, adapters)
     answers: list[str] = []
     for start in range(0, len(prompts), BATCH):
-        batch = [ChatRequest(messages, max_new_tokens) for messages in prompts[start:start + BATCH]]
+        batch = [ChatRequest(engine.fit_messages(messages, max_new_tokens), max_new_tokens)
+                 for messages in prompts[start:start + BATCH]]
         answers.extend(c.text for c in engine.generate_batch(batch))
     return answers
 

@@ -84,3 +84,21 @@ def test_concurrent_generate_calls_are_batched_and_match_sequential(tiny_base: P
     assert concurrent == sequential
     # At most two batches: the one waiting for the lock, then everything queued behind it at once.
     assert len(batcher.batch_sizes[before:]) <= 2 and sum(batcher.batch_sizes[before:]) == len(asks)
+
+
+def test_fit_messages_drops_oldest_turns_until_the_conversation_fits(tiny_base: Path) -> None:
+    from serving.engine import ChatEngine, RequestTooLarge
+
+    engine = ChatEngine.load(tiny_base)
+    long_turn = "Tell me about the lobster tail upgrade and the travel fee please. " * 12
+    messages = [{"role": "system", "content": "You answer for My Hibachi."}]
+    for index in range(6):
+        messages += [{"role": "user", "content": f"{index} {long_turn}"}, {"role": "assistant", "content": long_turn}]
+    messages.append({"role": "user", "content": "And the deposit?"})
+    with pytest.raises(RequestTooLarge):
+        engine.check_fits(len(engine.prompt_ids(messages)), 64)
+    fitted = engine.fit_messages(messages, 64)
+    assert fitted[0]["role"] == "system" and fitted[-1]["content"] == "And the deposit?"
+    assert fitted[1]["role"] == "user" and len(fitted) < len(messages)
+    engine.check_fits(len(engine.prompt_ids(fitted)), 64)
+    assert engine.fit_messages(messages[:2], 64) == messages[:2]
