@@ -85,7 +85,8 @@ def _register_area_commands() -> None:
     groups = [
         ("hibachi.critic.cli", "critic"),
         ("hibachi.synth.cli", "data"),
-        ("hibachi.demo", "demo"),
+        ("hibachi.loop", "demo"),
+        ("hibachi.seed", "seed"),
         ("gateway.cli", "gateway"),
         ("gateway.simulators.cli", "providers"),
         ("serving.cli", "serve"),

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -29,6 +32,9 @@ from hibachi.processes import Supervisor, free_port, hibachi_command
 from hibachi.records import DeploymentState, ModelVersion, ShadowComparison, TrainingSignal
 from hibachi.settings import Settings
 from hibachi.traffic import GatewayClient, ScriptedConversation, TrafficStats, drive
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PIPELINE_PROGRESS = re.compile(r"Executing task|finished with status|'loss':|gate|Pipeline '|pipeline run")
 
 # Teachers misbehave a little, as hosted models do; the critic must catch it.
 TEACHER_HALLUCINATION = {"openai": 0.04, "anthropic": 0.03, "xai": 0.15}
@@ -175,10 +181,18 @@ class Loop:
         command = hibachi_command("pipeline", "run", "--local")
         if self.config.train_steps:
             command += ["--max-steps", str(self.config.train_steps)]
-        completed = subprocess.run(command, env=_merged_env(self.child_env()), check=False)
+        log_path = self.workdir / "logs" / "pipeline.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        # The full executor output goes to the log; the console gets each step's start, end and training loss.
+        with log_path.open("w") as log, subprocess.Popen(command, env=_merged_env(self.child_env()), text=True,
+                                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as child:
+            for line in child.stdout:
+                log.write(line)
+                if _PIPELINE_PROGRESS.search(line):
+                    self.console.print("  " + _ANSI.sub("", line.strip())[:160], highlight=False)
         self._timed("pipeline", started)
-        if completed.returncode != 0:
-            raise UserError(f"the training pipeline failed (exit {completed.returncode}); see its output above")
+        if child.returncode != 0:
+            raise UserError(f"the training pipeline failed (exit {child.returncode}); its log: {log_path}")
         with session_scope(self.sessions) as session:
             version = session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())).first()
             state = session.scalars(select(DeploymentState).where(
@@ -336,9 +350,20 @@ def _merged_env(extra: dict[str, str]) -> dict[str, str]:
 
 def run_loop(settings: Settings, quick: bool = False, conversations: int | None = None) -> LoopResult:
     config = LoopConfig.quick() if quick else LoopConfig()
-    if conversations:
-        from dataclasses import replace
-
+    if conversations is not None:
+        if conversations < 1:
+            raise UserError(f"demo: --conversations must be at least 1, got {conversations}")
         config = replace(config, conversations=conversations)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     return Loop(settings, config).run()
+
+
+def command(
+    quick: Annotated[bool, typer.Option("--quick", help="Less traffic and fewer training steps (under 5 minutes).")]
+    = False,
+    conversations: Annotated[int | None, typer.Option(help="Customer conversations in the capture step.")] = None,
+) -> None:
+    """The whole loop: simulators + gateway, customer traffic, training pipeline, predictor, shadow, canary, reports."""
+    from hibachi.settings import get_settings
+
+    run_loop(get_settings(), quick=quick, conversations=conversations)

@@ -1,7 +1,8 @@
-"""`hibachi demo`: the main job, step by step (database, knowledge base, synthetic traffic, critic, summary).
+"""`hibachi seed`: fill the database offline (database, knowledge base, synthetic traffic, critic, summary).
 
-Each step is its own function over plain values so the loop can grow (export, filter, train,
-evaluate, roll out) by adding steps; ``run_demo`` wires them and ``command`` is the CLI.
+No servers run: conversations are generated and scored by the critic directly. ``hibachi demo`` is the
+whole loop through the gateway; this is the quick way to a database for the pipeline or the dashboard.
+Each step is its own function over plain values; ``run_demo`` wires them and ``command`` is the CLI.
 """
 
 from __future__ import annotations
@@ -182,11 +183,11 @@ def command(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic traffic.")] = 0,
     hallucination_rate: Annotated[float, typer.Option(help="Chance each teacher answer is hallucinated.")] = 0.15,
 ) -> None:
-    """The main job: migrate the database, load the knowledge base, generate traffic, score it, summarise."""
+    """Offline, no servers: migrate the database, load the knowledge base, generate critic-scored traffic, summarise."""
     from hibachi.errors import UserError
     from hibachi.settings import get_settings
 
     count = conversations if conversations is not None else (100 if quick else 1000)
     if count < 1:
-        raise UserError(f"demo: --conversations must be at least 1, got {count}")
+        raise UserError(f"seed: --conversations must be at least 1, got {count}")
     run_demo(get_settings(), count, seed=seed, hallucination_rate=hallucination_rate)

@@ -1,4 +1,4 @@
-"""`hibachi demo` end to end on a small count in a temporary data directory."""
+"""`hibachi seed` end to end on a small count in a temporary data directory."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ def critic_or_skip() -> None:
         pytest.skip(f"the critic package has not landed ({exc})")
 
 
-def test_demo_steps_and_summary(tmp_path: Path):
+def test_seed_steps_and_summary(tmp_path: Path):
     critic_or_skip()
     from rich.console import Console
 
-    from hibachi.demo import run_demo
+    from hibachi.seed import run_demo
     from hibachi.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "var")
@@ -42,12 +42,12 @@ def test_demo_steps_and_summary(tmp_path: Path):
     assert again.loaded_now == 0 and again.conversations == 30  # a second run adds nothing
 
 
-def test_demo_cli_quick_run(tmp_path: Path):
+def test_seed_cli_quick_run(tmp_path: Path):
     critic_or_skip()
     import os
 
     env = {**os.environ, "HIBACHI_DATA_DIR": str(tmp_path / "var")}
-    result = subprocess.run([sys.executable, "-m", "hibachi.cli", "demo", "--conversations", "15"],
+    result = subprocess.run([sys.executable, "-m", "hibachi.cli", "seed", "--conversations", "15"],
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Synthetic traffic scored by the critic" in result.stdout
@@ -58,8 +58,8 @@ def test_demo_cli_quick_run(tmp_path: Path):
     engine.dispose()
 
 
-def test_demo_rejects_a_bad_count(tmp_path: Path):
-    result = subprocess.run([sys.executable, "-m", "hibachi.cli", "demo", "--conversations", "0"],
+def test_seed_rejects_a_bad_count(tmp_path: Path):
+    result = subprocess.run([sys.executable, "-m", "hibachi.cli", "seed", "--conversations", "0"],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: demo: --conversations must be at least 1, got 0"]
+    assert result.stderr.strip().splitlines() == ["error: seed: --conversations must be at least 1, got 0"]
