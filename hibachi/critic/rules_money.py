@@ -39,6 +39,16 @@ _NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
 _TOL = 0.005
 
 
+_TERM = re.compile(rf"(?<![\d.$])(\d{{1,4}})\s+[a-z][a-z-]*(?: [a-z-]+)?\s+at\s+\$\s*({NUM})")
+
+
+def _sum_of_terms(text: str, match: re.Match[str]) -> float:
+    """'8 adults at $60 and 4 kids at $30 comes to $600': the sum of every 'N things at $P' before the total."""
+    start = max(text.rfind(mark, 0, match.start()) for mark in (". ", "! ", "? ", "\n")) + 1
+    end = match.start("t3") if match.group("t3") else match.end()
+    return sum(int(n) * float(p.replace(",", "")) for n, p in _TERM.findall(text[start:end]))
+
+
 def _close(value: float, allowed) -> bool:
     return any(abs(value - a) < _TOL + 1e-9 * abs(a) for a in allowed)
 
@@ -88,9 +98,11 @@ class MoneyRules:
             noun = (m.group("noun") or m.group("noun2") or m.group("noun3") or "").strip()
             r.consumed.update(x.start() for x in r.money if m.start() <= x.start() < m.end())
             claim = r.quote(m.start(), m.end())
-            if not _close(n * price, [total]):
-                yield Violation(category="arithmetic", claim=claim,
-                                fact=f"{n} x {fmt_money(price)} = {fmt_money(n * price)}, not {fmt_money(total)}")
+            terms = _sum_of_terms(r.lower, m)
+            if not _close(n * price, [total]) and not _close(terms, [total]):
+                computed = f"{n} x {fmt_money(price)} = {fmt_money(n * price)}" if _close(terms, [n * price, 0]) \
+                    else f"the items priced add up to {fmt_money(terms)}"
+                yield Violation(category="arithmetic", claim=claim, fact=f"{computed}, not {fmt_money(total)}")
             fact = self._fact_for_noun(noun) or self._fact_near(r, m.start(), m.end())
             if fact is not None and not _close(price, fact.extra_allowed) and not (
                     fact.kind in ("adult", "child") and _close(price, self.ix.base_prices)):

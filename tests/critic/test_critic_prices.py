@@ -153,3 +153,11 @@ def test_claims_quote_the_response_in_its_own_words(critic, response):
     assert not verdict.passed
     for violation in verdict.violations:
         assert violation.claim and violation.claim in response
+
+
+def test_a_total_over_several_priced_groups_is_their_sum(critic):
+    right = critic.evaluate("8 adults and 4 kids?", "8 adults at $60 and 4 kids at $30 comes to $600 total.")
+    assert right.passed, right.violations
+    wrong = critic.evaluate("8 adults and 4 kids?", "8 adults at $60 and 4 kids at $30 comes to $700 total.")
+    assert [v.category for v in wrong.violations] == ["arithmetic"]
+    assert "add up to $600, not $700" in wrong.violations[0].fact
