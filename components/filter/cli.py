@@ -8,6 +8,7 @@ import sys
 import typer
 
 from hibachi.errors import UserError
+from hibachi.jsonl import json_objects
 
 app = typer.Typer(help="PII: scrub names, emails, phones, addresses, card and SSN numbers.", no_args_is_help=True)
 
@@ -18,14 +19,9 @@ def scrub(field: str = typer.Option("text", help="The field of each JSON line to
     from components.filter.pii import Scrubber
 
     scrubber = Scrubber()
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"stdin line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get(field), str):
+    for number, record in json_objects(sys.stdin, lambda n: f"stdin line {n}",
+                                       expected=f"a JSON object with a string field {field!r}"):
+        if not isinstance(record.get(field), str):
             raise UserError(f"stdin line {number}: missing string field {field!r}")
         result = scrubber.scrub(record[field])
         record[field] = result.text

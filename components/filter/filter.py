@@ -19,6 +19,7 @@ from typing import Any
 from components.filter.dedup import NearDuplicateIndex
 from components.filter.pii import Scrubber, scrub_messages
 from hibachi.errors import UserError
+from hibachi.jsonl import json_objects
 from hibachi.settings import FilterSettings
 
 RULES = ("not_trainable", "low_quality", "no_good_outcome", "critic_failed", "empty_answer", "duplicate")
@@ -44,15 +45,7 @@ class FilterResult:
 def read_examples(path: Path | str):
     """Yield (line number, record) and refuse a line that is not JSON or lacks messages/metadata."""
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object")
+        for number, record in json_objects(handle, lambda n: f"{path}:{n}", error=DataError):
             for key in ("messages", "metadata"):
                 if key not in record:
                     raise DataError(f"{path}:{number}: missing field {key!r}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hibachi.errors import UserError
+from hibachi.jsonl import json_objects
 
 
 @dataclass
@@ -69,14 +70,12 @@ def resolve_base_model(base_model: Path | str | None, data_dir: Path | None = No
 def load_examples(path: Path) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                messages = record["messages"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise UserError(f"{path}:{number}: expected a JSON object with 'messages'") from None
+        for number, record in json_objects(handle, lambda n: f"{path}:{n}", expected="a JSON object"):
+            messages = record.get("messages")
+            if not isinstance(messages, list) or not all(
+                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                    for m in messages):
+                raise UserError(f"{path}:{number}: expected a JSON object with a 'messages' list of role/content")
             rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in messages]})
     if not rows:
         raise UserError(f"{path}: no training examples (the filter kept nothing)")

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from hibachi.errors import UserError
+from hibachi.jsonl import json_objects
 
 app = typer.Typer(help="The critic: check answers against the knowledge base.", no_args_is_help=True)
 
@@ -31,15 +32,8 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
     pairs = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{path}:{number}: expected a JSON object with {' and '.join(FIELDS)}")
+    for number, record in json_objects(text.splitlines(), lambda n: f"{path}:{n}",
+                                       expected=f"a JSON object with {' and '.join(FIELDS)}"):
         for name in FIELDS:
             if name not in record:
                 raise UserError(f"{path}:{number}: missing field '{name}'")

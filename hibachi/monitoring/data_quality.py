@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from hibachi.errors import UserError
+from hibachi.jsonl import json_objects
 from hibachi.monitoring.reports import SavedReport, save_report
 from hibachi.settings import Settings
 
@@ -38,15 +39,8 @@ def export_frame(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"training export {path} does not exist")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{path}:{number}: expected a JSON object per line")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for _number, record in json_objects(lines, lambda n: f"{path}:{n}", expected="a JSON object per line"):
         rows.append(_row(record))
     if not rows:
         raise UserError(f"training export {path} has no rows")

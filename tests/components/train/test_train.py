@@ -89,7 +89,10 @@ def test_bad_training_file_is_a_clear_error(tmp_path):
         load_examples(empty)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": []}\n{"oops"\n')
-    with pytest.raises(UserError, match="bad.jsonl:2: expected a JSON object"):
+    with pytest.raises(UserError, match="bad.jsonl:2: not valid JSON"):
+        load_examples(bad)
+    bad.write_text('{"messages": []}\n{"messages": "hello"}\n')
+    with pytest.raises(UserError, match="bad.jsonl:2: expected a JSON object with a 'messages' list"):
         load_examples(bad)
 
 
