@@ -251,21 +251,32 @@ class Loop:
     def report(self) -> None:
         from datetime import UTC, datetime
 
+        from hibachi.monitoring.data_quality import data_report
         from hibachi.monitoring.drift import drift_report
         from hibachi.monitoring.hallucination import hallucination_report
 
         started = time.perf_counter()
-        self.console.rule("5. Reports: hallucination by who served, prompt drift")
+        self.console.rule("5. Reports: hallucination by who served, prompt drift, training-data quality")
         until = datetime.now(UTC) + timedelta(minutes=1)
         since = until - timedelta(days=60)
+        run = self._latest_pipeline_run()
+        training_set = run / "filter-op" / "train" if run else None
+        builds = [lambda s: hallucination_report(s, since, until, self.settings),
+                  lambda s: drift_report(s, since, until, self.settings, training_set=training_set)]
+        if run is not None:
+            builds.append(lambda s: data_report(run / "export-op" / "dataset", self.settings,
+                                                filter_summary=run / "filter-op" / "summary"))
         with session_scope(self.sessions) as session:
-            for build in (hallucination_report, drift_report):
+            for build in builds:
                 try:
-                    saved = build(session, since, until, self.settings)
-                    self.result.reports.append(str(saved.html_path))
+                    self.result.reports.append(str(build(session).html_path))
                 except UserError as exc:
-                    self.console.print(f"[yellow]{build.__name__}: {exc}")
+                    self.console.print(f"[yellow]report skipped: {exc}")
         self._timed("reports", started)
+
+    def _latest_pipeline_run(self) -> Path | None:
+        runs = sorted((self.settings.data_dir / "pipeline_runs").glob("hibachi-training-*"))
+        return runs[-1] if runs else None
 
     def rollout_state(self) -> str:
         with session_scope(self.sessions) as session:
@@ -331,7 +342,7 @@ class Loop:
         table.add_row("signals stored", str(signals))
         table.add_row("admin corrections", str(self.result.corrections))
         table.add_row("model version", self.result.version or "-")
-        table.add_row("gate", f"{'passed' if self.result.gate_passed else 'refused'}: {self.result.gate_reason}")
+        table.add_row("gate", self.result.gate_reason or ("passed" if self.result.gate_passed else "refused"))
         table.add_row("canary analysis", self.result.decision or "-")
         table.add_row("rollout", self.result.rollout)
         table.add_row("cost per chat", f"${cost:.5f}")
