@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
-from hibachi.records import AdminCorrection, Candidate, ChatSession, ExportRun, TrainingSignal
+from hibachi.records import AdminCorrection, Candidate, ChatSession, ExportRun, ModelVersion, TrainingSignal
 
 BATCH_ROWS = 500
 
@@ -69,8 +69,14 @@ def _engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
 
 
 def last_watermark(session: Session) -> datetime | None:
-    """Where the next incremental export starts: the end of the newest recorded window."""
-    return _utc(session.scalar(select(func.max(ExportRun.window_end))))
+    """Where the next incremental export starts: the end of the newest window exported before the newest version.
+
+    An export whose run died before evaluation recorded a version does not move the watermark, so
+    rerunning the pipeline exports that window again instead of training on nothing.
+    """
+    newest_version = select(func.max(ModelVersion.created_at)).scalar_subquery()
+    return _utc(session.scalar(select(func.max(ExportRun.window_end))
+                               .where(ExportRun.created_at <= newest_version)))
 
 
 def _window_filter(stmt, since: datetime | None, until: datetime):

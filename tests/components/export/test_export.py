@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 
 from components.export import export_signals
 from components.export.sample import seed_signals
-from hibachi.records import AdminCorrection, ExportRun
+from hibachi.records import AdminCorrection, ExportRun, ModelVersion
 
 pytestmark = pytest.mark.storage
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -65,6 +65,8 @@ def test_watermark_makes_the_next_export_incremental_and_windows_are_byte_identi
     seed_signals(factory, 10, seed=2)
     first = export_signals(engine, tmp_path / "m1.jsonl", until=START + timedelta(minutes=5))
     assert first.rows == 5
+    with factory() as session, session.begin():  # evaluation records the version trained on that export
+        session.add(ModelVersion(id="v1", base_model="tiny", adapter_uri="a", dataset_sha256=first.dataset_sha256))
     seed_signals(factory, 3, seed=3, start=START + timedelta(days=2))
     second = export_signals(engine, tmp_path / "m2.jsonl", until=START + timedelta(days=3))
     assert second.rows == 5 + 3  # only what the first window did not cover
@@ -84,3 +86,12 @@ def test_empty_window_exports_zero_rows_and_inverted_window_is_refused(db, tmp_p
     assert result.rows == 0 and (tmp_path / "empty.jsonl").read_bytes() == b""
     with pytest.raises(ValueError, match="window is empty"):
         export_signals(engine, tmp_path / "x.jsonl", since=START, until=START - timedelta(days=1))
+
+
+def test_a_run_that_died_after_export_does_not_move_the_watermark(db, tmp_path):
+    engine, factory = db
+    seed_signals(factory, 6, seed=4)
+    died = export_signals(engine, tmp_path / "died.jsonl", until=START + timedelta(days=1))
+    assert died.rows == 6
+    rerun = export_signals(engine, tmp_path / "rerun.jsonl", until=START + timedelta(days=1))
+    assert rerun.rows == 6 and rerun.dataset_sha256 == died.dataset_sha256  # no version was trained on it
