@@ -201,6 +201,8 @@ class AnalysisSettings(BaseModel):
     hallucination_categories: list[str] = Field(default_factory=list)
     # Embedding drift: classifier ROC AUC above this between training and production prompts is drift.
     drift_auc_threshold: float = Field(default=0.6, gt=0.5, le=1)
+    # Each side of the drift report is a seeded sample of at most this many prompts (embedding is the cost).
+    drift_max_prompts: int = Field(default=1500, ge=10)
     quality_target: int = Field(default=1000, ge=1)  # quality examples before the first training run
     days_per_month: float = Field(default=30.0, gt=0)
 

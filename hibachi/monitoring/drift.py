@@ -9,6 +9,7 @@ embeddings; a ROC AUC above ``analysis.drift_auc_threshold`` means the prompts m
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,11 @@ def _frame(prompts: list[str]) -> pd.DataFrame:
     return pd.concat([frame, emb], axis=1)
 
 
+def _sample(prompts: list[str], cap: int) -> list[str]:
+    """A seeded sample, so the same data always gives the same report."""
+    return prompts if len(prompts) <= cap else random.Random(0).sample(prompts, cap)
+
+
 def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
                    reference_name: str = "training set"):
     """Run the Evidently drift report; returns (snapshot, figures)."""
@@ -71,6 +77,8 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
     from evidently.metrics.embeddings import ModelDriftMethod
     from evidently.tests import lte
 
+    cap = settings.analysis.drift_max_prompts
+    reference, current = _sample(reference, cap), _sample(current, cap)
     for name, prompts in ((f"reference ({reference_name})", reference), ("current (production)", current)):
         if len(prompts) < MIN_PROMPTS:
             raise UserError(f"{name} has {len(prompts)} prompts; drift needs at least {MIN_PROMPTS}")
