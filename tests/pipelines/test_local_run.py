@@ -76,9 +76,12 @@ def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_pa
 def test_empty_export_stops_the_pipeline_with_a_clear_error_and_deploys_nothing(tmp_path, monkeypatch):
     from kfp import local
 
-    from pipelines.training import training_pipeline
+    import pipelines.training as training
 
     _critic_or_skip()
+    # The failure is deterministic: build the pipeline without retry backoff (the retry test covers retries).
+    monkeypatch.setattr(training, "RETRIES", {step: (count, "0s") for step, (count, _) in training.RETRIES.items()})
+    training_pipeline = training.make_training_pipeline(training.ClusterOptions())
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     engine = make_engine(url)
