@@ -103,8 +103,9 @@ def test_silent_upstream_gives_safe_answer_or_504_within_timeout_plus_one(sim, m
         assert streamed.status_code == 504
     assert time.perf_counter() - started < 0.6 + 1.0
     signals = _signals(gateway)
-    fault_table.record("only teacher silent (safe answer / 504)", sent=3, answered=1, stored=len(signals),
-                       expected_stored=3, note="504s are recorded too")
+    # Each request got its specified reply in time: the safe answer, or a 504 for strict clients.
+    fault_table.record("only teacher silent (safe answer / 504)", sent=3, answered=3, stored=len(signals),
+                       expected_stored=3, note="1 safe answer, 2 strict 504s in time; all recorded")
     assert sorted(s.stream_error or "" for s in signals) == ["", "no answer: HTTP 504", "no answer: HTTP 504"]
 
 
