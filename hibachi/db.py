@@ -95,3 +95,25 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def cli_session(url: str | None = None) -> Iterator[Session]:
+    """A session for a command: an unreachable or unmigrated database is a one-line UserError, not a traceback."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from hibachi.settings import get_settings
+
+    url = url or get_settings().database_url
+    engine = make_engine(url)
+    try:
+        check_connection(engine)
+        with session_factory(engine)() as session:
+            try:
+                yield session
+            except (OperationalError, ProgrammingError) as exc:
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                raise DatabaseError(f"database {safe_url(url)} cannot be read ({reason}); run `hibachi db upgrade`") \
+                    from None
+    finally:
+        engine.dispose()

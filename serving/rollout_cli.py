@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
+from hibachi.db import cli_session
 from hibachi.errors import UserError
 
 app = typer.Typer(help="Canary rollout of adapter versions on the InferenceService.", no_args_is_help=True)
@@ -16,27 +15,6 @@ NameOption = Annotated[str | None, typer.Option("--name",
                                                 help="InferenceService (default: settings.rollout.isvc_name)")]
 ActorOption = Annotated[str | None, typer.Option(help="Who makes the change (default: the OS user).")]
 ReasonOption = Annotated[str, typer.Option(help="Why; recorded with the change.")]
-
-
-@contextmanager
-def _session() -> Iterator:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from hibachi.db import make_engine, safe_url, session_factory
-    from hibachi.settings import get_settings
-
-    url = get_settings().database_url
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            try:
-                yield session
-            except (OperationalError, ProgrammingError) as exc:
-                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                raise UserError(f"database {safe_url(url)} cannot be used ({reason}); run `hibachi db upgrade`") \
-                    from None
-    finally:
-        engine.dispose()
 
 
 def _name(name: str | None) -> str:
@@ -68,7 +46,7 @@ def status_command(name: NameOption = None,
     from serving import rollout
 
     isvc = _name(name)
-    with _session() as session:
+    with cli_session() as session:
         rows = rollout.history(session, isvc, limit=max(history, 1))
         if not rows:
             raise UserError(f"no rollout recorded for {isvc!r}; start one with `hibachi rollout deploy`")
@@ -89,7 +67,7 @@ def deploy_command(
     """Start a rollout: the version enters as the newest revision (shadow or canary)."""
     from serving import rollout
 
-    with _session() as session:
+    with cli_session() as session:
         _report(rollout.deploy(session, _name(name), version, entry=entry, percent=percent, actor=actor,
                                reason=reason))
 
@@ -101,7 +79,7 @@ def set_command(percent: Annotated[int, typer.Option("--percent", help="Canary s
     """Move the canary's share of traffic (canaryTrafficPercent)."""
     from serving import rollout
 
-    with _session() as session:
+    with cli_session() as session:
         _report(rollout.set_percent(session, _name(name), percent, actor=actor, reason=reason))
 
 
@@ -111,7 +89,7 @@ def promote_command(name: NameOption = None, actor: ActorOption = None,
     """The canary becomes the stable revision (canaryTrafficPercent removed)."""
     from serving import rollout
 
-    with _session() as session:
+    with cli_session() as session:
         _report(rollout.promote(session, _name(name), actor=actor, reason=reason))
 
 
@@ -121,7 +99,7 @@ def rollback_command(name: NameOption = None, actor: ActorOption = None,
     """Return to the previous stable adapter in one step."""
     from serving import rollout
 
-    with _session() as session:
+    with cli_session() as session:
         _report(rollout.rollback(session, _name(name), actor=actor, reason=reason))
 
 

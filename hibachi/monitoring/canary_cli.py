@@ -19,8 +19,8 @@ def analyze_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
 ) -> None:
     """Compare canary and stable over a window; print promote / hold / rollback and why (--apply performs it)."""
+    from hibachi.db import cli_session
     from hibachi.monitoring import canary
-    from hibachi.monitoring.cli_session import cli_session
     from hibachi.monitoring.windows import parse_duration
     from hibachi.settings import get_settings
 

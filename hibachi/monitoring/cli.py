@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from hibachi.db import cli_session as _session
 from hibachi.errors import UserError
-from hibachi.monitoring.cli_session import cli_session as _session
 
 app = typer.Typer(help="Monitoring reports: hallucination, prompt drift, training-data quality.",
                   no_args_is_help=True)
