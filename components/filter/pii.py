@@ -1,9 +1,11 @@
 """PII scrubbing that keeps the business facts: prices, dates, times, menu items and places stay.
 
-Emails, phone numbers, card numbers (Luhn-checked), social-security numbers and street addresses
-are found by pattern; personal names by their cues ("my name is X", "I'm X", "this is X", a
-signature after "Thanks,"). Words of the knowledge base (menu items, cities, the business and its
-assistant) are never taken for names, so "This is Hibachi" or "I'm Sacramento-based" stay intact.
+Emails, card numbers (Luhn-checked), social-security numbers (dashes or spaces) and street addresses are
+found by pattern; phone numbers by Google's `phonenumbers` matcher (any format, 10 bare digits included) and
+a pattern for the formatted ones; personal names by ``names.NameFinder`` (a first/last-name gazetteer of many
+origins, the shape of the sentence and its cues, with or without capitals). Words and phrases of the
+knowledge base (menu items, cities, the business and its assistant), places, dates, times and prices are
+never taken for names, so "This is Hibachi", "San Jose" or "I'm Sacramento-based" stay intact.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from components.filter.names import NameFinder
+
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+SSN = re.compile(r"(?<![\d$.,])\b\d{3}([- ])\d{2}\1\d{4}\b(?![.,]?\d)")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 PHONE = re.compile(r"(?<![\w$])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b")
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
@@ -22,19 +26,7 @@ STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|
 ADDRESS = re.compile(
     rf"\b\d{{1,6}}\s+(?:[A-Z][a-zA-Z]*\s+){{1,3}}(?:{STREET_SUFFIX})\b\.?(?:,?\s+(?:Apt|Unit|Suite)\.?\s*\w+)?"
 )
-NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
-NAME_CUES = re.compile(
-    rf"(?P<cue>\b(?:[Mm]y name is|[Mm]y name's|I'm|I am|[Tt]his is|[Ii]t's|[Tt]hanks,|[Tt]hank you,|[Rr]egards,|"
-    rf"[Cc]heers,|[Bb]est,|[Ss]incerely,|[Cc]all me)\s+)(?P<name>{NAME_WORD}(?:\s+{NAME_WORD}){{0,2}})"
-)
-COMMON_WORDS = {
-    "a", "an", "the", "hi", "hello", "hey", "thanks", "thank", "yes", "no", "not", "sure", "just", "so", "very",
-    "looking", "planning", "hoping", "interested", "wondering", "trying", "going", "here", "there", "from", "in",
-    "at", "on", "for", "with", "about", "asking", "calling", "writing", "back", "new", "ready", "happy", "glad",
-    "sorry", "also", "still", "great", "good", "fine", "okay", "ok", "we", "our", "my", "your", "it", "this", "that",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
-    "april", "may", "june", "july", "august", "september", "october", "november", "december", "christmas",
-}
+_DIGITS = re.compile(r"\d")
 
 
 @dataclass
@@ -57,24 +49,40 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-@lru_cache(maxsize=4)
-def keep_words(kb_path: str | None = None) -> frozenset[str]:
-    """Lower-case words of the knowledge base (items, cities, names of the business) never scrubbed."""
+def _kb_texts(kb_path: str | None) -> tuple[list[str], list[str]]:
     from hibachi.knowledge import load_knowledge_base
 
     kb = load_knowledge_base(kb_path) if kb_path else load_knowledge_base()
     texts = [p.text for p in kb.passages()] + [kb.business.name, kb.business.assistant_name, kb.business.description]
+    terms = [kb.business.name, kb.business.assistant_name, *kb.travel.base_cities]
     for item in [*kb.offered_items, *kb.not_offered]:
-        texts.extend(item.terms)
+        terms.extend(item.terms)
+        terms.append(item.name)
+    return texts + terms, terms
+
+
+@lru_cache(maxsize=4)
+def keep_words(kb_path: str | None = None) -> frozenset[str]:
+    """Lower-case words of the knowledge base (items, cities, names of the business) never scrubbed."""
+    texts, _ = _kb_texts(kb_path)
     return frozenset(w.lower() for t in texts for w in re.findall(r"[A-Za-z][A-Za-z'-]+", t))
 
 
-class Scrubber:
-    def __init__(self, keep: frozenset[str] | set[str] | None = None) -> None:
-        self.keep = frozenset(keep) if keep is not None else keep_words()
+@lru_cache(maxsize=4)
+def keep_phrases(kb_path: str | None = None) -> frozenset[str]:
+    """The knowledge base's multi-word terms ("San Jose", "New York strip"): their words are never a name."""
+    _, terms = _kb_texts(kb_path)
+    return frozenset(t.lower() for t in terms if " " in t.strip())
 
-    def _is_name(self, words: list[str]) -> bool:
-        return all(w.lower() not in self.keep and w.lower() not in COMMON_WORDS for w in words)
+
+class Scrubber:
+    """``Scrubber().scrub(text)``: the text with each secret replaced by ``[EMAIL]``, ``[PHONE]``, ``[NAME]``..."""
+
+    def __init__(self, keep: frozenset[str] | set[str] | None = None,
+                 phrases: frozenset[str] | set[str] | None = None) -> None:
+        self.keep = frozenset(keep) if keep is not None else keep_words()
+        self.phrases = frozenset(phrases) if phrases is not None else (keep_phrases() if keep is None else frozenset())
+        self.names = NameFinder(self.keep, self.phrases)
 
     def scrub(self, text: str) -> ScrubResult:
         counts: Counter = Counter()
@@ -91,25 +99,32 @@ class Scrubber:
         text = replace(EMAIL, "EMAIL", text)
         text = replace(SSN, "SSN", text)
         text = replace(CARD, "CARD", text, lambda s: _luhn(re.sub(r"\D", "", s)))
+        text = _phones(text, counts)
         text = replace(PHONE, "PHONE", text)
         text = replace(ADDRESS, "ADDRESS", text)
-
-        def name_sub(match: re.Match) -> str:
-            words = match.group("name").split()
-            # Keep the leading run of name-like words only: "I'm Maria Lopez Tomorrow" -> 2 words.
-            taken = []
-            for word in words:
-                if not self._is_name([word]):
-                    break
-                taken.append(word)
-            if not taken:
-                return match.group(0)
-            counts["NAME"] += 1
-            rest = match.group("name")[len(" ".join(taken)):]
-            return f"{match.group('cue')}[NAME]{rest}"
-
-        text = NAME_CUES.sub(name_sub, text)
+        spans = self.names.spans(text)
+        for start, end in reversed(spans):
+            text = text[:start] + "[NAME]" + text[end:]
+        counts["NAME"] += len(spans)
+        if not counts["NAME"]:
+            del counts["NAME"]
         return ScrubResult(text, counts)
+
+
+def _phones(text: str, counts: Counter) -> str:
+    """Phone numbers in any format the ``phonenumbers`` matcher reads (US by default), 10 bare digits included."""
+    if len(_DIGITS.findall(text)) < 7:
+        return text
+    import phonenumbers
+
+    found = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, "US",
+                                                                        leniency=phonenumbers.Leniency.POSSIBLE)]
+    for start, end in reversed(found):
+        if text[max(0, start - 1):start] == "$":
+            continue
+        text = text[:start] + "[PHONE]" + text[end:]
+        counts["PHONE"] += 1
+    return text
 
 
 def scrub_messages(messages: list[dict], scrubber: Scrubber) -> tuple[list[dict], Counter]:
