@@ -169,3 +169,39 @@ def canary_patch(name: str, namespace: str, storage_uri: str, adapter_uri: str, 
         "spec": {"predictor": {"canaryTrafficPercent": canary_percent, "model": {"args": predictor["model"]["args"]},
                                "storageUris": predictor["storageUris"]}},
     }
+
+
+# The pipeline's deploy step (and `hibachi rollout` in cluster mode) reads the InferenceService, then
+# merge-patches it (serving/cluster.py): nothing else, in its own namespace only. The operator creates
+# the InferenceService (kubectl apply -k manifests/base); deleting it stays with people.
+DEPLOYER = "hibachi-deployer"
+DEPLOYER_VERBS = ("get", "patch")
+
+
+def build_deployer_rbac(namespace: str, name: str = DEPLOYER) -> list[dict]:
+    """ServiceAccount, Role and RoleBinding allowing exactly ``DEPLOYER_VERBS`` on InferenceServices."""
+    from kubernetes.client import (
+        RbacV1Subject,
+        V1ObjectMeta,
+        V1PolicyRule,
+        V1Role,
+        V1RoleBinding,
+        V1RoleRef,
+        V1ServiceAccount,
+    )
+
+    def meta() -> V1ObjectMeta:
+        return V1ObjectMeta(name=name, namespace=namespace, labels={"app.kubernetes.io/part-of": "hibachi",
+                                                                    "app.kubernetes.io/component": "deploy"})
+
+    rule = V1PolicyRule(api_groups=[API_VERSION.split("/")[0]], resources=["inferenceservices"],
+                        verbs=list(DEPLOYER_VERBS))
+    return [_serialize(V1ServiceAccount(api_version="v1", kind="ServiceAccount", metadata=meta())),
+            _serialize(V1Role(api_version="rbac.authorization.k8s.io/v1", kind="Role", metadata=meta(),
+                              rules=[rule])),
+            _serialize(V1RoleBinding(api_version="rbac.authorization.k8s.io/v1", kind="RoleBinding",
+                                     metadata=meta(),
+                                     role_ref=V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
+                                                        name=name),
+                                     subjects=[RbacV1Subject(kind="ServiceAccount", name=name,
+                                                             namespace=namespace)]))]
