@@ -20,8 +20,8 @@ _TOKEN = re.compile(r"\w+")
 
 
 def _mix(conversations: int) -> list[tuple[str, str]]:
+    from devkit.synth import SynthConfig, generate_traffic
     from hibachi.knowledge import load_knowledge_base
-    from hibachi.synth import SynthConfig, generate_traffic
 
     traffic = generate_traffic(SynthConfig(conversations=conversations, seed=7, hallucination_rate=0.25,
                                            teachers=2), load_knowledge_base())

@@ -66,8 +66,8 @@ def _serve_gateway(port: int) -> None:
 def _serve_simulator(port: int) -> None:
     import uvicorn
 
-    from gateway.simulators.faults import Faults
-    from gateway.simulators.server import create_simulator_app
+    from devkit.simulators.faults import Faults
+    from devkit.simulators.server import create_simulator_app
 
     app = create_simulator_app()
     app.state.simulator.faults.default = Faults(answer=ANSWER)
@@ -75,7 +75,7 @@ def _serve_simulator(port: int) -> None:
 
 
 def _free_port() -> int:
-    from hibachi.processes import free_port
+    from devkit.processes import free_port
 
     return free_port()
 

@@ -67,10 +67,10 @@ def _best(fn, repeat: int = 3) -> float:
 
 def run(quick: bool = False) -> list[dict]:
     from hibachi.db import make_engine, session_factory
-    from hibachi.monitoring.arms import signals_between
     from hibachi.monitoring.canary import analyze
     from hibachi.monitoring.dashboard_data import gather
     from hibachi.monitoring.hallucination import figures_of, hallucination_report, served_frame
+    from hibachi.queries import signals_between
     from hibachi.settings import Settings
 
     turns = 400 if quick else 4000

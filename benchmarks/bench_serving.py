@@ -67,7 +67,7 @@ def _http_vs_direct(base: Path, adapter: Path, requests: int, max_tokens: int) -
     direct = time.perf_counter() - start
     del engine
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hibachi.cli", "serve", "--base-model", str(base), "--adapter",
+    proc = subprocess.Popen([sys.executable, "-m", "hibachi_cli", "serve", "--base-model", str(base), "--adapter",
                              str(adapter), "--adapter-name", "v1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
     try:
@@ -126,7 +126,7 @@ def _gpu_bandwidth_row() -> dict | None:
                          num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048)
     model = LlamaForCausalLM(config).to("cuda", torch.bfloat16).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        from hibachi.tiny_model import build_tiny_model
+        from devkit.tiny_model import build_tiny_model
 
         tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(Path(tmp) / "tok"))
     engine = ChatEngine(model, tokenizer, [], False, "cuda")
@@ -142,9 +142,9 @@ def _gpu_bandwidth_row() -> dict | None:
 def run(quick: bool = False) -> list[dict]:
     import torch
 
-    from hibachi.tiny_model import build_tiny_model
+    from devkit.quick_adapter import train_quick_adapter
+    from devkit.tiny_model import build_tiny_model
     from serving.engine import ChatEngine
-    from serving.quick_adapter import train_quick_adapter
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     new_tokens, repeats = (48, 2) if quick else (128, 3)

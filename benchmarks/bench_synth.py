@@ -1,6 +1,6 @@
 """Synthetic traffic: generation and critic-scored loading, each against a baseline in the same run."""
 
-from hibachi.synth.benchmark import run
+from devkit.synth.benchmark import run
 
 __all__ = ["run"]
 

@@ -32,13 +32,13 @@ def _examples(path: Path, repeat: int) -> Path:
 
 
 def _config(tmp: Path, steps: int):
-    from components.train.train import TrainConfig
-    from hibachi.tiny_model import build_tiny_model
+    from components.train.train import training_config
+    from devkit.tiny_model import build_tiny_model
 
     base = build_tiny_model(tmp / "tiny")
-    return TrainConfig.from_settings(_examples(tmp / "train.jsonl", 8), tmp / "out", base_model=base,
-                                     max_steps=steps, save_steps=10_000, logging_steps=max(1, steps // 4),
-                                     max_length=128, batch_size=8, resume=False)
+    config = training_config(base_model=base, max_steps=steps, save_steps=10_000, logging_steps=max(1, steps // 4),
+                             max_length=128, batch_size=8, resume=False)
+    return _examples(tmp / "train.jsonl", 8), tmp / "out", config
 
 
 def _peak_mb() -> float:
@@ -52,7 +52,7 @@ def _peak_mb() -> float:
 def worker_sft(tmp: Path, steps: int) -> dict:
     from components.train.train import main
 
-    metrics = main(_config(tmp, steps))
+    metrics = main(*_config(tmp, steps))
     return {"tokens": metrics["tokens"], "seconds": metrics["runtime_s"], "peak_mb": _peak_mb(),
             "final_loss": metrics["final_loss"]}
 
@@ -67,7 +67,7 @@ def worker_plain(tmp: Path, steps: int) -> dict:
 
     from components.train.train import load_examples
 
-    config = _config(tmp, steps)
+    train_file, _, config = _config(tmp, steps)
     tokenizer = AutoTokenizer.from_pretrained(str(config.base_model))
     tokenizer.padding_side = "right"
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -75,7 +75,7 @@ def worker_plain(tmp: Path, steps: int) -> dict:
     model = AutoModelForCausalLM.from_pretrained(str(config.base_model), dtype=torch.float32)
     # Only to get the identical collated batches: the trainer's dataloader, never its training loop.
     feeder = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(str(config.base_model)), processing_class=tokenizer,
-                        train_dataset=Dataset.from_list(load_examples(config.train_file)),
+                        train_dataset=Dataset.from_list(load_examples(train_file)),
                         args=SFTConfig(output_dir=str(tmp / "feeder"), per_device_train_batch_size=config.batch_size,
                                        max_length=config.max_length, assistant_only_loss=True, use_cpu=True,
                                        bf16=False, report_to="none", seed=config.seed, data_seed=config.seed))

@@ -1,11 +1,11 @@
 """The one container image every pipeline component runs in (the project installed from constraints.txt).
 
-Override with ``HIBACHI_COMPONENTS_IMAGE`` at compile time (e.g. a registry mirror or a new tag).
+Set ``pipeline.components_image`` (``HIBACHI_PIPELINE__COMPONENTS_IMAGE``) before compiling, e.g. a registry
+mirror or a new tag; the components take it when their module is first imported.
 """
 
 from __future__ import annotations
 
-import os
+from hibachi.settings import get_settings
 
-DEFAULT_COMPONENTS_IMAGE = "ghcr.io/hibachi-distill/components:0.1.0"
-COMPONENTS_IMAGE = os.environ.get("HIBACHI_COMPONENTS_IMAGE", DEFAULT_COMPONENTS_IMAGE)
+COMPONENTS_IMAGE = get_settings().pipeline.components_image

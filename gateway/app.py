@@ -10,7 +10,6 @@ import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager
-from importlib import import_module
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -18,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from gateway import dashboard
 from gateway.api.routes import admin, chat, feedback, health
 from gateway.capture import Capture
 from gateway.ensemble import Ensemble, Judge
@@ -119,13 +119,8 @@ def create_app(settings: Settings | None = None, *, critic: Any = None, retrieve
                              for e in exc.errors()[:5])
         return JSONResponse(_error_body(422, f"invalid request: {problems}"), status_code=422)
 
-    for router in (chat.router, feedback.router, admin.router, health.router):
+    for router in (chat.router, feedback.router, admin.router, health.router, dashboard.router):
         app.include_router(router)
-    try:
-        app.include_router(import_module("gateway.dashboard").router)
-    except ModuleNotFoundError as exc:
-        if exc.name != "gateway.dashboard":
-            raise
     if settings.gateway.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.gateway.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id", "X-Session-Id", "X-Served-By"])

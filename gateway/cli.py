@@ -33,7 +33,7 @@ def traffic(
     reason: Annotated[str | None, typer.Option(help="Why (recorded in the gateway's log).")] = None,
     url: Annotated[str | None, typer.Option(help="Gateway base URL (default: settings.gateway host and port).")]
     = None,
-    admin_key: Annotated[str | None, typer.Option(envvar="HIBACHI_ADMIN_KEY", help="Admin key (or HIBACHI_ADMIN_KEY).")]
+    admin_key: Annotated[str | None, typer.Option(help="Admin key (default: settings.admin_key, HIBACHI_ADMIN_KEY).")]
     = None,
 ) -> None:
     """Show or change a running gateway's traffic policy (PUT /admin/api/traffic)."""
@@ -44,9 +44,10 @@ def traffic(
 
     settings = get_settings()
     base = (url or f"http://{settings.gateway.host}:{settings.gateway.port}").rstrip("/")
-    key = admin_key or (settings.gateway.dev_admin_key if settings.accepts_dev_keys else None)
+    configured = settings.admin_key.get_secret_value() if settings.admin_key else None
+    key = admin_key or configured or (settings.gateway.dev_admin_key if settings.accepts_dev_keys else None)
     if not key:
-        raise UserError("--admin-key (or HIBACHI_ADMIN_KEY) is needed outside development")
+        raise UserError("--admin-key (or the admin_key setting, HIBACHI_ADMIN_KEY) is needed outside development")
     headers = {"Authorization": f"Bearer {key}"}
     try:
         if policy is None:

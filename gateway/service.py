@@ -76,7 +76,8 @@ class ChatService:
         # Who last served each recent session, so an outcome can be credited to an arm (teacher, adapter).
         self.last_served: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.grounding = lru_cache(maxsize=4096)(self._grounding)
-        self.topic = lru_cache(maxsize=4096)(_classify)
+        # The topic comes from the knowledge base this gateway was built with, not the global settings.
+        self.topic = lru_cache(maxsize=4096)(retriever.topic)
 
     def _grounding(self, question: str) -> str:
         return self.retriever.system_prompt(question)
@@ -233,10 +234,3 @@ class ChatService:
         if self._shadows:
             await asyncio.wait(set(self._shadows), timeout=timeout_s)
 
-
-def _classify(question: str) -> str | None:
-    try:
-        from hibachi.retrieval import classify_topic
-    except ImportError:
-        return None
-    return classify_topic(question)

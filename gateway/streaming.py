@@ -11,34 +11,13 @@ answers); its answer is judged by the critic once complete and the verdict is st
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 
 from gateway.ensemble import CandidateResult
 from gateway.providers import Provider, ProviderError, StreamUsage
 from gateway.service import ChatService, NoAnswer, Served, Turn
-
-
-def sse(payload: dict | str) -> bytes:
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
-
-
-class ChunkWriter:
-    """Builds ``chat.completion.chunk`` objects for one response."""
-
-    def __init__(self, request_id: str, model: str) -> None:
-        self.id = f"chatcmpl-{request_id}"
-        self.model = model
-        self.created = int(time.time())
-
-    def chunk(self, delta: dict, finish_reason: str | None = None, usage: dict | None = None) -> bytes:
-        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-        if usage is not None:
-            body["choices"], body["usage"] = [], usage
-        return sse(body)
+from hibachi.openai_sse import DONE, ChunkWriter, sse, usage
 
 
 def split_text(text: str, size: int = 24) -> list[str]:
@@ -102,7 +81,7 @@ async def prepare_stream(service: ChatService, turn: Turn, model: str, include_u
     route = service.route(turn.session_id)
     candidates: list[CandidateResult] = []
     served_by = "teacher"
-    writer = ChunkWriter(turn.request_id, model)
+    writer = ChunkWriter(f"chatcmpl-{turn.request_id}", model)
     if route == "local":
         local = await service.ask_student(turn, system)
         candidates.append(local)
@@ -129,8 +108,8 @@ async def _replay(service: ChatService, turn: Turn, served: Served, writer: Chun
     await service.finish(turn, served)
     yield writer.chunk({}, "stop")
     if include_usage:
-        yield writer.chunk({}, usage=_usage(served.input_tokens, served.output_tokens))
-    yield sse("[DONE]")
+        yield writer.chunk({}, usage=usage(served.input_tokens, served.output_tokens))
+    yield DONE
 
 
 async def _relay(service: ChatService, turn: Turn, opened: TeacherStream, candidates: list[CandidateResult],
@@ -165,8 +144,8 @@ async def _relay(service: ChatService, turn: Turn, opened: TeacherStream, candid
             return
         yield writer.chunk({}, "stop")
         if include_usage:
-            yield writer.chunk({}, usage=_usage(opened.usage.input_tokens, opened.usage.output_tokens))
-        yield sse("[DONE]")
+            yield writer.chunk({}, usage=usage(opened.usage.input_tokens, opened.usage.output_tokens))
+        yield DONE
         if route == "shadow":
             service.schedule_shadow(turn, served)
     finally:
@@ -194,8 +173,3 @@ async def _settle(service: ChatService, turn: Turn, opened: TeacherStream, candi
     served = service.choose(candidate, candidates, served_by)
     await service.finish(turn, served, stream_error=error)
     return served
-
-
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}

@@ -1,33 +1,18 @@
-"""`hibachi`: the platform's command line. Each area contributes its own command group.
+"""The domain's own commands: database migrations, the knowledge base, API-key hashing.
 
-Heavy libraries (torch, kfp, kserve, evidently) are imported inside the commands that need them,
-so `hibachi --help` and the light commands start fast.
+The `hibachi` command line is composed in `hibachi_cli`; this module only contributes its groups.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sys
 from typing import Annotated
 
 import typer
 
-from hibachi.errors import UserError
-
-app = typer.Typer(
-    name="hibachi",
-    help="Closed-loop LLM distillation: capture hosted-LLM traffic, fine-tune a local Llama, roll it out safely.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
 db_app = typer.Typer(help="Database: create and migrate the schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledge base: validate and show the tenant's facts.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: hash a key for the gateway settings.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(kb_app, name="kb")
-app.add_typer(keys_app, name="keys")
 
 
 @db_app.command("upgrade")
@@ -76,49 +61,3 @@ def kb_show() -> None:
 def keys_hash(key: Annotated[str, typer.Argument(help="The plain API key.")]) -> None:
     """Print the sha256 digest to put in gateway.customer_key_hashes or gateway.admin_key_hashes."""
     typer.echo(hashlib.sha256(key.encode()).hexdigest())
-
-
-def _register_area_commands() -> None:
-    """Each area owns its command group; a group whose module is absent is simply not offered."""
-    from importlib import import_module
-
-    groups = [
-        ("hibachi.critic.cli", "critic"),
-        ("hibachi.synth.cli", "data"),
-        ("hibachi.loop", "demo"),
-        ("hibachi.seed", "seed"),
-        ("gateway.cli", "gateway"),
-        ("gateway.simulators.cli", "providers"),
-        ("serving.cli", "serve"),
-        ("serving.rollout_cli", "rollout"),
-        ("pipelines.cli", "pipeline"),
-        ("components.filter.cli", "pii"),
-        ("hibachi.monitoring.cli", "report"),
-    ]
-    for module_name, name in groups:
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        if hasattr(module, "app"):
-            app.add_typer(module.app, name=name)
-        elif hasattr(module, "command"):
-            app.command(name)(module.command)
-
-
-_register_area_commands()
-
-
-def main() -> None:
-    """Entry point: user errors print one line on stderr and exit 2, never a traceback."""
-    try:
-        app()
-    except UserError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    main()

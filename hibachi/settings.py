@@ -11,12 +11,13 @@ below the configuration layer branches on the runtime.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -140,7 +141,10 @@ class FilterSettings(BaseModel):
 
 
 class TrainingSettings(BaseModel):
-    base_model: Path | None = None  # a Llama checkpoint directory; None builds the tiny offline model
+    """The training step's whole configuration (the step takes this model itself, with CLI overrides)."""
+
+    # A Hugging Face checkpoint directory; unset, the embedded default's stand-in under data_dir/models/base.
+    base_model: Path | None = None
     lora_r: int = Field(default=16, ge=1)
     lora_alpha: int = Field(default=32, ge=1)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
@@ -157,6 +161,7 @@ class TrainingSettings(BaseModel):
     quantize_4bit: bool = True  # QLoRA through bitsandbytes, used only when CUDA is present
     save_steps: int = Field(default=20, ge=1)
     logging_steps: int = Field(default=5, ge=1)
+    resume: bool = True  # a rerun continues from the newest checkpoint in its output directory
 
 
 class RolloutSettings(BaseModel):
@@ -177,13 +182,24 @@ class ServingSettings(BaseModel):
 
     model_name: str = "hibachi-llama"  # the KServe model name; requests naming it get the default adapter
     port: int = Field(default=8902, ge=1, le=65535)
-    base_model: Path | None = None  # None builds the tiny offline model under data_dir/models/tiny
+    base_model: Path | None = None  # unset: the same checkpoint as training.base_model
     max_tokens_limit: int = Field(default=256, ge=1)
     default_max_tokens: int = Field(default=128, ge=1)
     # Concurrent chat requests answered in one batched generate call (1 turns batching off).
     max_batch: int = Field(default=8, ge=1, le=64)
     # Without a cluster, rollout writes the overlay files here (None: the repository's manifests/).
     manifests_dir: Path | None = None
+
+
+class PipelineSettings(BaseModel):
+    """Compiling and submitting the Kubeflow pipelines (read when a pipeline is built, not by the steps)."""
+
+    # The one image every step runs in (the project installed from constraints.txt).
+    components_image: str = "ghcr.io/hibachi-distill/components:0.1.0"
+    # A Secret whose key `database-url` is handed to the export, evaluate and deploy steps as DATABASE_URL.
+    db_secret: str | None = None
+    # A PersistentVolumeClaim mounted by the train step for its checkpoints, so a retried pod resumes.
+    checkpoint_pvc: str | None = None
 
 
 class AnalysisSettings(BaseModel):
@@ -234,6 +250,9 @@ class Settings(BaseSettings):
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    # The admin key this machine's commands present to a running gateway (`hibachi gateway traffic`).
+    admin_key: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -266,6 +285,10 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'hibachi.db'}"
         if self.gateway.outbox_dir is None:
             self.gateway.outbox_dir = self.data_dir / "outbox"
+        if self.training.base_model is None:
+            self.training.base_model = self.data_dir / "models" / "base"
+        if self.serving.base_model is None:
+            self.serving.base_model = self.training.base_model
         names = [p.name for p in self.providers]
         if len(names) != len(set(names)):
             raise ValueError(f"providers: names must be unique, got {names}")
@@ -277,7 +300,23 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("database_url: production needs PostgreSQL, not SQLite")
+            self._refuse_placeholder_secrets()
         return self
+
+    def _refuse_placeholder_secrets(self) -> None:
+        """Production never starts with a development key or a placeholder such as 'changeme'."""
+        placeholder_hashes = {hashlib.sha256(p.encode()).hexdigest() for p in PLACEHOLDER_SECRETS}
+        for name in ("customer_key_hashes", "admin_key_hashes"):
+            if any(h.strip().lower() in placeholder_hashes for h in getattr(self.gateway, name)):
+                raise ValueError(f"gateway.{name}: holds the hash of a development or placeholder key "
+                                 f"(one of {sorted(p for p in PLACEHOLDER_SECRETS if p)}); use a random key")
+        if self.admin_key is not None and self.admin_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("admin_key: a development or placeholder key is refused in production")
+        for provider in self.providers:
+            value = os.environ.get(provider.api_key_env or "")
+            if provider.api_key_env and value is not None and value.strip() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"providers[{provider.name}].api_key_env: ${provider.api_key_env} holds a "
+                                 "placeholder, not a key")
 
     @property
     def accepts_dev_keys(self) -> bool:

@@ -24,7 +24,9 @@ def load_pipeline(name: str, db_secret: str | None = None, checkpoint_pvc: str |
     if name == "training":
         from pipelines.training import ClusterOptions, make_training_pipeline
 
-        return make_training_pipeline(ClusterOptions(db_secret, checkpoint_pvc))
+        configured = ClusterOptions.from_settings()  # a command-line flag wins over pipeline.* settings
+        return make_training_pipeline(ClusterOptions(db_secret or configured.db_secret,
+                                                     checkpoint_pvc or configured.checkpoint_pvc))
     if name == "monitoring":
         from pipelines.monitoring import monitoring_pipeline
 

@@ -9,7 +9,7 @@ from pipelines.training import ClusterOptions
 
 
 def make_monitoring_pipeline(options: ClusterOptions | None = None):
-    options = options or ClusterOptions.from_env()
+    options = options or ClusterOptions.from_settings()
 
     @dsl.pipeline(name="hibachi-monitoring",
                   description="Hallucination and drift reports, then canary analysis (optionally applied).")

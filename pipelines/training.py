@@ -5,7 +5,6 @@ has side effects), retries with backoff, and, when configured, the database URL 
 Secret and a checkpoint volume for training so a retried pod resumes where it stopped.
 """
 
-import os
 from dataclasses import dataclass
 
 from kfp import dsl
@@ -15,6 +14,7 @@ from components.evaluate.component import evaluate_op
 from components.export.component import export_op
 from components.filter.component import filter_op
 from components.train.component import train_op
+from hibachi.settings import get_settings
 
 PIPELINE_NAME = "hibachi-training"
 # Retries per step: (count, first backoff). Deploy is idempotent, so retrying it is safe too.
@@ -32,9 +32,9 @@ class ClusterOptions:
     checkpoint_pvc: str | None = None
 
     @classmethod
-    def from_env(cls) -> "ClusterOptions":
-        return cls(os.environ.get("HIBACHI_PIPELINE_DB_SECRET") or None,
-                   os.environ.get("HIBACHI_PIPELINE_CHECKPOINT_PVC") or None)
+    def from_settings(cls) -> "ClusterOptions":
+        pipeline = get_settings().pipeline
+        return cls(pipeline.db_secret or None, pipeline.checkpoint_pvc or None)
 
 
 def configure(task, step: str, options: ClusterOptions):
@@ -55,7 +55,7 @@ def configure(task, step: str, options: ClusterOptions):
 
 
 def make_training_pipeline(options: ClusterOptions | None = None):
-    options = options or ClusterOptions.from_env()
+    options = options or ClusterOptions.from_settings()
     checkpoint_dir = f"{CHECKPOINT_MOUNT}/train" if options.checkpoint_pvc else ""
 
     @dsl.pipeline(name=PIPELINE_NAME, description="Distil the teachers' answers into a LoRA adapter and "

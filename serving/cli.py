@@ -23,14 +23,12 @@ def _adapter_names(adapters: list[Path], names: list[str]) -> dict[str, Path]:
 
 
 def command(
-    base_model: Annotated[Path | None, typer.Option(help="Llama checkpoint dir (default: the tiny offline model).")]
+    base_model: Annotated[Path | None, typer.Option(help="Llama checkpoint dir (default: serving.base_model).")]
     = None,
     adapter: Annotated[list[Path] | None, typer.Option(help="LoRA adapter dir; repeat to serve several.")] = None,
     adapter_name: Annotated[list[str] | None, typer.Option(help="Version id per --adapter (default: dir name).")]
     = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default: settings.serving.port).")] = None,
-    host: Annotated[str, typer.Option(help="Accepted for symmetry; KServe's server binds all interfaces.")]
-    = "0.0.0.0",
     merge: Annotated[bool, typer.Option(help="Merge a single adapter into the weights for speed.")] = True,
     name: Annotated[str | None, typer.Option(help="KServe model name (default: settings.serving.model_name).")]
     = None,
@@ -40,18 +38,14 @@ def command(
     from serving.server import build_predictor, serve
 
     settings = get_settings().serving
-    data_dir = get_settings().data_dir
-    if base_model is None:
-        base_model = settings.base_model
-    if base_model is None:
-        from hibachi.tiny_model import build_tiny_model
-
-        base_model = build_tiny_model(data_dir / "models" / "tiny")
+    base_model = base_model or settings.base_model
     if not (base_model / "config.json").is_file():
-        raise UserError(f"--base-model {base_model}: no config.json there (not a Hugging Face checkpoint)")
+        raise UserError(f"--base-model {base_model}: no config.json there (not a Hugging Face checkpoint; "
+                        "on the embedded default `hibachi base-model` builds the stand-in)")
     adapters = _adapter_names(list(adapter or []), list(adapter_name or []))
     predictor = build_predictor(name or settings.model_name, base_model, adapters, merge=merge,
                                 max_tokens_limit=settings.max_tokens_limit, max_batch=settings.max_batch)
-    typer.echo(f"serving {predictor.name} ({', '.join(adapters) or 'base only'}) on {host}:{port or settings.port}",
+    # KServe's ModelServer binds every interface; there is no host to choose, so none is offered.
+    typer.echo(f"serving {predictor.name} ({', '.join(adapters) or 'base only'}) on port {port or settings.port}",
                err=True)
     serve(predictor, port or settings.port, settings.default_max_tokens)

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from hibachi.openai_sse import DONE, ChunkWriter, error_event, usage
 from serving.engine import ChatEngine, RequestTooLarge, UnknownAdapter
 from serving.schemas import ChatCompletionRequest
 
@@ -91,35 +92,26 @@ def build_router(predictor, max_tokens_limit: int = 256, default_max_tokens: int
             "id": completion_id, "object": "chat.completion", "created": created, "model": result.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
                          "finish_reason": result.finish_reason, "logprobs": None}],
-            "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                      "total_tokens": result.prompt_tokens + result.completion_tokens},
+            "usage": usage(result.prompt_tokens, result.completion_tokens),
         }
 
     return router
 
 
 async def _sse(eng: ChatEngine, messages: list[dict], max_tokens: int, temperature: float, served: str,
-               completion_id: str, created: int, prompt_tokens: int, include_usage: bool) -> AsyncIterator[str]:
-    def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
-        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": served,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
-        if usage is not None:
-            payload["choices"] = []
-            payload["usage"] = usage
-        return f"data: {json.dumps(payload)}\n\n"
-
+               completion_id: str, created: int, prompt_tokens: int, include_usage: bool) -> AsyncIterator[bytes]:
+    chunk = ChunkWriter(completion_id, served, created).chunk
     yield chunk({"role": "assistant", "content": ""})
     stats: dict = {}
     try:
         async for delta in iterate_in_threadpool(eng.stream(messages, max_tokens, temperature, served, stats)):
             yield chunk({"content": delta})
     except Exception as exc:  # noqa: BLE001 - headers are sent; the error travels as an event
-        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
-        yield "data: [DONE]\n\n"
+        yield error_event(str(exc))
+        yield DONE
         return
     completion_tokens = stats.get("completion_tokens", 0)
     yield chunk({}, stats.get("finish_reason", "stop"))
     if include_usage:
-        yield chunk({}, usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                               "total_tokens": prompt_tokens + completion_tokens})
-    yield "data: [DONE]\n\n"
+        yield chunk({}, usage=usage(prompt_tokens, completion_tokens))
+    yield DONE

@@ -4,8 +4,9 @@ A new adapter version enters as the newest revision with ``canaryTrafficPercent`
 ``set_percent`` moves that share; ``promote`` removes the field so the new revision takes all traffic;
 ``rollback`` pins the previous stable adapter with ``canaryTrafficPercent: 0`` in one step. Every
 change validates first, then applies (a merge patch through the kubernetes client when
-``settings.rollout.use_cluster``, else the live manifest files), then appends a ``DeploymentState``
-row (who, why, previous). Invalid requests raise ``UserError`` and change nothing.
+``settings.rollout.use_cluster``, see serving.cluster; else the live manifest files), then appends a
+``DeploymentState`` row (who, why, previous). Invalid requests and cluster errors raise ``UserError``
+and record nothing.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
+from hibachi.monitoring.canary import Decision
+from hibachi.queries import deployment_history, known_rollouts, latest_deployment, model_version_ids
 from hibachi.records import DeploymentState, ModelVersion
 from hibachi.settings import Settings, get_settings
 from serving.builders import build_inference_service, canary_patch
-
-GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 
 
 @dataclass
@@ -41,14 +41,9 @@ def default_actor() -> str:
         return "unknown"
 
 
-def status(session: Session, isvc: str) -> DeploymentState | None:
-    return session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == isvc)
-                           .order_by(DeploymentState.id.desc()).limit(1)).first()
-
-
-def history(session: Session, isvc: str, limit: int = 20) -> list[DeploymentState]:
-    return list(session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == isvc)
-                                .order_by(DeploymentState.id.desc()).limit(limit)))
+# The rollout's read side is the shared record queries, under the names the CLI uses.
+status = latest_deployment
+history = deployment_history
 
 
 def manifests_root(settings: Settings) -> Path:
@@ -71,7 +66,7 @@ def _check_text(actor: str, reason: str) -> None:
 def _model_version(session: Session, version: str) -> ModelVersion:
     row = session.get(ModelVersion, version)
     if row is None:
-        known = sorted(session.scalars(select(ModelVersion.id)).all())[-10:]
+        known = model_version_ids(session)[-10:]
         raise UserError(f"unknown adapter version {version!r}; registered versions: {', '.join(known) or 'none'}")
     return row
 
@@ -79,7 +74,7 @@ def _model_version(session: Session, version: str) -> ModelVersion:
 def _require(session: Session, isvc: str) -> DeploymentState:
     current = status(session, isvc)
     if current is None:
-        known = sorted(set(session.scalars(select(DeploymentState.isvc_name))))
+        known = known_rollouts(session)
         raise UserError(f"no rollout for InferenceService {isvc!r}; known: {', '.join(known) or 'none yet'} "
                         "(start one with `hibachi rollout deploy`)")
     return current
@@ -96,24 +91,24 @@ def _previous_stable(session: Session, current: DeploymentState) -> str | None:
 
 
 def _apply(session: Session, settings: Settings, isvc: str, version: str, percent: int | None,
-           api=None) -> tuple[str, list[Path]]:
-    """Make the serving side match (adapter ``version`` at ``percent``); returns (kubectl, written files)."""
+           api=None, previous: DeploymentState | None = None) -> tuple[str, list[Path]]:
+    """Make the serving side match (adapter ``version`` at ``percent``); returns (kubectl, written files).
+
+    In cluster mode the server must still serve what ``previous`` recorded (serving.cluster).
+    """
     cfg = settings.rollout
     adapter_uri = _model_version(session, version).adapter_uri
     patch = canary_patch(isvc, cfg.namespace, cfg.base_storage_uri, adapter_uri, percent, cfg.variant, version)
     body = {"metadata": {"labels": patch["metadata"]["labels"]}, "spec": patch["spec"]}
     kubectl = (f"kubectl patch inferenceservice {isvc} -n {cfg.namespace} --type merge "
                f"-p {shlex.quote(json.dumps(body))}")
-    if cfg.use_cluster:
-        if api is None:
-            from kubernetes import client, config
+    if cfg.use_cluster:  # read, check against the record, patch; errors are one-line ClusterErrors
+        from serving import cluster
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                config.load_kube_config()
-            api = client.CustomObjectsApi()
-        api.patch_namespaced_custom_object(GROUP, VERSION, cfg.namespace, PLURAL, isvc, body)
+        recorded = None if previous is None else cluster.Split(previous.canary_version or previous.stable_version,
+                                                                previous.canary_percent)
+        cluster.apply_split(api or cluster.make_api(), cfg.namespace, isvc, body, cluster.Split(version, percent),
+                            recorded, previous.id if previous else None)
         return kubectl, []
     return kubectl, _write_live(settings, isvc, adapter_uri, version, percent)
 
@@ -160,7 +155,7 @@ def _change(session: Session, settings: Settings | None, isvc: str, previous: De
             serve_version: str, serve_percent: int | None, api=None, **row) -> RolloutResult:
     settings = settings or get_settings()
     try:
-        kubectl, written = _apply(session, settings, isvc, serve_version, serve_percent, api)
+        kubectl, written = _apply(session, settings, isvc, serve_version, serve_percent, api, previous)
         state = _record(session, previous, isvc, **row)
     except BaseException:
         session.rollback()
@@ -248,3 +243,22 @@ def rollback(session: Session, isvc: str, actor: str | None = None, reason: str 
             raise UserError(f"{isvc} has no earlier stable version to roll back to (stable {current.stable_version})")
     return _change(session, settings, isvc, current, target, percent, api, stable=target, canary=None,
                    percent=percent, stage="rolled_back", action="rollback", actor=actor, reason=reason)
+
+
+def apply_decision(session: Session, decision: Decision, actor: str, settings: Settings | None = None):
+    """Perform a canary analysis decision, recorded like a manual step; a hold changes nothing.
+
+    Rolling back a first adapter (no stable one to return to) takes it to 0% instead, so the teachers
+    answer again. Returns the new state and the equivalent kubectl command, or None for a hold.
+    """
+    reason = f"canary analysis: {decision.reason}"
+    options = {"actor": actor, "reason": reason, "settings": settings}
+    if decision.action == "rollback":
+        if decision.stable_version is None:
+            return set_percent(session, decision.isvc, 0, **options)
+        return rollback(session, decision.isvc, **options)
+    if decision.action == "promote":
+        if decision.next_percent is not None and decision.next_percent < 100:
+            return set_percent(session, decision.isvc, decision.next_percent, **options)
+        return promote(session, decision.isvc, **options)
+    return None

@@ -1,7 +1,8 @@
-"""`hibachi rollout status | deploy | set | promote | rollback` (and `analyze`, from the monitoring area)."""
+"""`hibachi rollout status | deploy | set | promote | rollback | analyze`: the rollout from the command line."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -103,15 +104,38 @@ def rollback_command(name: NameOption = None, actor: ActorOption = None,
         _report(rollout.rollback(session, _name(name), actor=actor, reason=reason))
 
 
-# --- analyze: the monitoring area's canary analysis (hibachi.monitoring.canary) plugs in here. ---
-def _register_analyze() -> None:
-    try:
-        from hibachi.monitoring.canary_cli import analyze_command
-    except ModuleNotFoundError as exc:
-        if exc.name and "hibachi.monitoring".startswith(exc.name) or exc.name == "hibachi.monitoring.canary_cli":
-            return
-        raise
-    app.command("analyze")(analyze_command)
+@app.command("analyze")
+def analyze_command(
+    name: Annotated[str | None, typer.Option("--name", help="InferenceService (default: settings.rollout.isvc_name).")]
+    = None,
+    window: Annotated[str | None, typer.Option(help="How far back to look, e.g. 30m, 24h, 7d "
+                                                    "(default: settings.analysis.window_hours).")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Perform the decision (advance, promote or roll back).")]
+    = False,
+    actor: Annotated[str, typer.Option(help="Recorded as who made the change.")] = "canary-analysis",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+) -> None:
+    """Compare canary and stable over a window; print promote / hold / rollback and why (--apply performs it)."""
+    from hibachi.db import cli_session
+    from hibachi.monitoring import canary
+    from hibachi.monitoring.windows import parse_duration
+    from hibachi.settings import get_settings
+    from serving import rollout
 
-
-_register_analyze()
+    settings = get_settings()
+    span = parse_duration(window) if window else timedelta(hours=settings.analysis.window_hours)
+    isvc = name or settings.rollout.isvc_name
+    with cli_session() as session:
+        decision = canary.analyze(session, isvc, span, settings)
+        if as_json:
+            typer.echo(decision.model_dump_json(indent=2))
+        else:
+            typer.echo(f"{isvc}: {decision.summary()}")
+            for c in decision.comparisons:
+                typer.echo(f"  [{c.verdict:>12}] {c.describe()}")
+        if apply and decision.action != "hold":
+            rollout.apply_decision(session, decision, actor)
+            session.commit()
+            typer.echo(f"applied: {decision.action}, recorded by {actor}")
+        elif apply:
+            typer.echo("nothing to apply: the decision is hold")

@@ -48,6 +48,14 @@ def kb() -> KnowledgeBase:
     return load_knowledge_base()
 
 
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded default's stand-in base model, built once per test run (the dev kit builds it)."""
+    from devkit.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-base") / "model")
+
+
 def _postgres_schema_url(base_url: str) -> Iterator[str]:
     schema = f"hibachi_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")

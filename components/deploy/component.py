@@ -10,14 +10,13 @@ from components.image import COMPONENTS_IMAGE
 def deploy_op(evaluation: Input[Artifact], record: Output[Artifact], database_url: str = "") -> str:
     """Deploys the version that ``evaluation`` (the evaluate step's artifact) scored."""
     import json
-    import os
     from pathlib import Path
 
     from components.deploy.deploy import deploy_version
     from hibachi.db import make_engine
     from hibachi.settings import get_settings
 
-    url = database_url or os.environ.get("DATABASE_URL") or get_settings().database_url
+    url = database_url or get_settings().database_url
     version_id = json.loads((Path(evaluation.path) / "evaluation.json").read_text())["version_id"]
     engine = make_engine(url)
     try:

@@ -3,7 +3,8 @@
 The rollout itself belongs to ``serving.rollout.deploy`` (which records the DeploymentState and
 applies it to the cluster or the overlay files). A refused gate deploys nothing and the result
 says why; a version already in the rollout is not deployed twice, so a retried or re-run step is
-harmless.
+harmless. A cluster error (``serving.cluster.ClusterError``: not found, forbidden, unreachable, a split
+changed outside hibachi, ...) fails the step with its one-line message and records nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
-from hibachi.records import DeploymentState, ModelVersion
+from hibachi.queries import latest_deployment
+from hibachi.records import ModelVersion
 from hibachi.settings import Settings, get_settings
+from serving.cluster import ClusterError
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,6 @@ class DeployResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _latest(session: Session, isvc: str) -> DeploymentState | None:
-    return session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == isvc)
-                           .order_by(DeploymentState.id.desc()).limit(1)).first()
 
 
 def _apply(session: Session, version: ModelVersion, settings: Settings, actor: str, reason: str):
@@ -56,7 +54,7 @@ def deploy_version(engine: Engine, version_id: str, out_dir: Path | str | None =
         version = session.get(ModelVersion, version_id)
         if version is None:
             raise UserError(f"model version {version_id!r} is not recorded (evaluate stores it)")
-        current = _latest(session, isvc)
+        current = latest_deployment(session, isvc)
         if not version.gate_passed:
             result = DeployResult(version_id, False, f"not deployed: gate {version.gate_reason or 'not passed'}")
         elif current is not None and version_id in (current.canary_version, current.stable_version):
@@ -66,6 +64,8 @@ def deploy_version(engine: Engine, version_id: str, out_dir: Path | str | None =
         else:
             try:
                 applied = _apply(session, version, settings, actor, f"gate passed: {version.gate_reason}")
+            except ClusterError:  # the cluster refused or is unreachable: the step fails, nothing recorded
+                raise
             except UserError as exc:  # e.g. another canary still in progress: recorded, not retried
                 result = DeployResult(version_id, False, f"not deployed: {exc}")
             else:

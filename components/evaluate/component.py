@@ -12,7 +12,6 @@ def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, d
                 database_url: str = "", version_id: str = "") -> str:
     """Returns the gate's outcome: "passed", "refused" or "not enough data" (one string, so dsl.If can test it)."""
     import json
-    import os
     import shutil
     from datetime import UTC, datetime
     from pathlib import Path
@@ -22,7 +21,7 @@ def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, d
     from hibachi.settings import get_settings
 
     settings = get_settings()
-    url = database_url or os.environ.get("DATABASE_URL") or settings.database_url
+    url = database_url or settings.database_url
     version = version_id or (f"{settings.rollout.isvc_name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-"
                              f"{dataset_sha256[:8]}")
     metrics_file = Path(model.path) / "metrics.json"

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from components.evaluate.gate import GateDecision, ModelScores, Rate, decide, not_enough_data
 from components.filter.filter import read_examples
-from hibachi.records import DeploymentState, ModelVersion
+from hibachi.queries import latest_deployment
+from hibachi.records import ModelVersion
 from hibachi.settings import Settings, get_settings
 
 BATCH = 8
@@ -86,8 +87,7 @@ def score(prompts: list[str], answers: list[str], references: list[str], critic,
 
 def production_adapter(session: Session, settings: Settings) -> tuple[str, Path] | None:
     """The stable version's adapter directory, when one is deployed and still on disk."""
-    state = session.scalars(select(DeploymentState).where(DeploymentState.isvc_name == settings.rollout.isvc_name)
-                            .order_by(DeploymentState.id.desc()).limit(1)).first()
+    state = latest_deployment(session, settings.rollout.isvc_name)
     if state is None or not state.stable_version:
         return None
     version = session.get(ModelVersion, state.stable_version)

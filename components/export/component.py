@@ -11,13 +11,12 @@ from components.image import COMPONENTS_IMAGE
 @dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def export_op(dataset: Output[Dataset], database_url: str = "", since: str = "",
               until: str = "") -> NamedTuple("ExportOutputs", [("rows", int), ("dataset_sha256", str)]):
-    import os
     from collections import namedtuple
 
     from components.export.export import export_signals
     from hibachi.settings import get_settings
 
-    url = database_url or os.environ.get("DATABASE_URL") or get_settings().database_url
+    url = database_url or get_settings().database_url
     result = export_signals(url, dataset.path, since=since or None, until=until or None)
     dataset.metadata.update({"rows": result.rows, "sha256": result.dataset_sha256,
                              "window_start": result.window_start or "", "window_end": result.window_end})

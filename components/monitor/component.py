@@ -15,7 +15,6 @@ def monitor_op(summary: dsl.Output[dsl.Artifact], report: dsl.Output[dsl.HTML], 
     """Writes the reports under data_dir/reports (the hallucination one also as this task's HTML), returns the
     canary decision's action (promote, hold, rollback, or none without a rollout)."""
     import json
-    import os
     import shutil
     from datetime import timedelta
     from pathlib import Path
@@ -23,7 +22,7 @@ def monitor_op(summary: dsl.Output[dsl.Artifact], report: dsl.Output[dsl.HTML], 
     from components.monitor.monitor import run_monitoring
     from hibachi.settings import get_settings
 
-    overrides = {"database_url": database_url or os.environ.get("DATABASE_URL") or get_settings().database_url}
+    overrides = {"database_url": database_url or get_settings().database_url}
     if data_dir:
         overrides["data_dir"] = Path(data_dir)
     settings = get_settings().model_copy(update=overrides)

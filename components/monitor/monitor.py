@@ -40,6 +40,7 @@ def run_monitoring(settings: Settings, *, window: timedelta, training_set: Path 
     from hibachi.monitoring.data_quality import data_report
     from hibachi.monitoring.drift import drift_report
     from hibachi.monitoring.hallucination import hallucination_report
+    from serving import rollout
 
     end = now or datetime.now(UTC)
     start = end - window
@@ -67,7 +68,7 @@ def run_monitoring(settings: Settings, *, window: timedelta, training_set: Path 
             else:
                 result.decision = decision.model_dump(mode="json")
                 if apply_decision and decision.action != "hold":
-                    canary.apply(session, decision, actor)
+                    rollout.apply_decision(session, decision, actor)
                     session.commit()
                     result.applied = True
     finally:

@@ -13,12 +13,11 @@ def train_op(train: Input[Dataset], model: Output[Model], metrics: Output[Metric
     import shutil
     from pathlib import Path
 
-    from components.train.train import TrainConfig, main
+    from components.train.train import main, training_config
 
     work = Path(checkpoint_dir) if checkpoint_dir else Path(model.path)
-    config = TrainConfig.from_settings(Path(train.path), work, base_model=Path(base_model) if base_model else None,
-                                       max_steps=max_steps or None)
-    result = main(config)
+    config = training_config(base_model=Path(base_model) if base_model else None, max_steps=max_steps or None)
+    result = main(Path(train.path), work, config)
     if work != Path(model.path):
         shutil.copytree(work / "adapter", Path(model.path) / "adapter", dirs_exist_ok=True)
         shutil.copy(work / "metrics.json", Path(model.path) / "metrics.json")

@@ -1,7 +1,8 @@
 """LoRA / QLoRA supervised fine-tuning of the base Llama on the filtered chat examples (trl + peft).
 
-``main(TrainConfig(...))`` is the whole step; ``python -m components.train.train --train-file F
---output-dir D [--max-steps N ...]`` runs it with command-line overrides of any field. Loss counts
+``main(train_file, output_dir, config)`` is the whole step, configured by ``TrainingSettings`` itself;
+``python -m components.train.train --train-file F --output-dir D [--max-steps N ...]`` runs it with
+command-line overrides of any of its fields. Loss counts
 only the assistant turns (the chat template's ``{% generation %}`` markers). Checkpoints go to
 ``output_dir/checkpoints``; a rerun after a kill resumes from the newest one and ends at the same
 step. On CUDA the base loads in 4-bit nf4 (QLoRA) with bf16 or fp16 compute; on CPU in float32.
@@ -10,61 +11,28 @@ step. On CUDA the base loads in 4-bit nf4 (QLoRA) with bf16 or fp16 compute; on 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from hibachi.errors import UserError
 from hibachi.jsonl import json_objects
+from hibachi.settings import Settings, TrainingSettings, get_settings
 
 
-@dataclass
-class TrainConfig:
-    train_file: Path
-    output_dir: Path
-    base_model: Path | None = None  # None: the tiny offline Llama, built under data_dir/models/tiny
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    max_steps: int = 60
-    learning_rate: float = 2e-3
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    max_length: int = 256
-    packing: bool = False
-    gradient_checkpointing: bool = False
-    assistant_only_loss: bool = True
-    quantize_4bit: bool = True
-    save_steps: int = 20
-    logging_steps: int = 5
-    seed: int = 13
-    resume: bool = True
-
-    @classmethod
-    def from_settings(cls, train_file: Path, output_dir: Path, settings=None, **overrides: Any) -> TrainConfig:
-        from hibachi.settings import get_settings
-
-        training = (settings or get_settings()).training
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in training.model_dump().items() if k in known}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(train_file=Path(train_file), output_dir=Path(output_dir), **values)
-
-
-def resolve_base_model(base_model: Path | str | None, data_dir: Path | None = None) -> Path:
-    if base_model:
-        path = Path(base_model)
-        if not (path / "config.json").is_file():
-            raise UserError(f"base model {path}: no config.json (expected a Hugging Face checkpoint directory)")
-        return path
-    from hibachi.settings import get_settings
-    from hibachi.tiny_model import build_tiny_model
-
-    return build_tiny_model((data_dir or get_settings().data_dir) / "models" / "tiny")
+def resolve_base_model(base_model: Path | str | None) -> Path:
+    """The base checkpoint directory; a missing one is a clear error, never a silent substitute."""
+    if not base_model:
+        raise UserError("no base model: set training.base_model (HIBACHI_TRAINING__BASE_MODEL) or --base-model "
+                        "to a Hugging Face checkpoint directory")
+    path = Path(base_model)
+    if not (path / "config.json").is_file():
+        raise UserError(f"base model {path}: no config.json (expected a Hugging Face checkpoint directory; "
+                        "on the embedded default `hibachi base-model` builds the stand-in)")
+    return path
 
 
 def load_examples(path: Path) -> list[dict]:
@@ -82,7 +50,7 @@ def load_examples(path: Path) -> list[dict]:
     return rows
 
 
-def _device_options(config: TrainConfig) -> dict[str, Any]:
+def _device_options(config: TrainingSettings) -> dict[str, Any]:
     import torch
 
     if torch.cuda.is_available():
@@ -91,7 +59,7 @@ def _device_options(config: TrainConfig) -> dict[str, Any]:
     return {"use_cpu": True, "bf16": False, "fp16": False}
 
 
-def _load_model(base: Path, config: TrainConfig):
+def _load_model(base: Path, config: TrainingSettings):
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -131,7 +99,8 @@ def _throughput_callback():
     return Throughput()
 
 
-def main(config: TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
+def main(train_file: Path | str, output_dir: Path | str, config: TrainingSettings,
+         callbacks: list | None = None) -> dict[str, Any]:
     """Train, save the adapter to ``output_dir/adapter`` and metrics to ``output_dir/metrics.json``."""
     import torch
     from datasets import Dataset
@@ -140,9 +109,9 @@ def main(config: TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    examples = load_examples(Path(config.train_file))
+    examples = load_examples(Path(train_file))
     base = resolve_base_model(config.base_model)
-    out = Path(config.output_dir)
+    out = Path(output_dir)
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
@@ -184,31 +153,41 @@ def main(config: TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
         "tokens": int(tokens), "tokens_per_s": round(tokens / max(runtime, 1e-9), 1), "runtime_s": round(runtime, 3),
         "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()},
+        "config": config.model_dump(mode="json"),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
 
 
-def _parse_args(argv: list[str] | None = None) -> TrainConfig:
+def training_config(settings: Settings | None = None, **overrides: Any) -> TrainingSettings:
+    """The configured ``TrainingSettings`` with the given fields replaced (None leaves a field as configured)."""
+    base = (settings or get_settings()).training.model_dump()
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainingSettings.model_validate(base)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise UserError(f"training.{'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+
+
+def _parse_args(argv: list[str] | None = None) -> tuple[Path, Path, TrainingSettings]:
     parser = argparse.ArgumentParser(description="LoRA SFT of the base Llama on chat-messages JSONL.")
     parser.add_argument("--train-file", type=Path, required=True)
     parser.add_argument("--output-dir", type=Path, required=True)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in ("train_file", "output_dir"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "target_modules":
+    for name, field in TrainingSettings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
             parser.add_argument(flag, nargs="+")
-        elif f.type in ("bool", bool):
+        elif isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        elif f.name == "base_model":
+        elif name == "base_model":
             parser.add_argument(flag, type=Path)
         else:
-            parser.add_argument(flag, type=type(f.default))
+            parser.add_argument(flag, type=type(default))
     ns = vars(parser.parse_args(argv))
-    return TrainConfig.from_settings(ns.pop("train_file"), ns.pop("output_dir"), **ns)
+    return ns.pop("train_file"), ns.pop("output_dir"), training_config(**ns)
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(_parse_args()), indent=2))
+    print(json.dumps(main(*_parse_args()), indent=2))

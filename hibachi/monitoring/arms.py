@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from hibachi.records import ChatSession, DeploymentState, ShadowComparison, TrainingSignal
+from hibachi.queries import shadows_between, signals_between
+from hibachi.records import ChatSession, ShadowComparison, TrainingSignal
 
 TEACHER = "teacher"
 
@@ -39,27 +39,6 @@ def is_hallucination(violations: Iterable[dict] | None, categories: list[str]) -
     if not categories:
         return bool(items)
     return any(str(v.get("category", "")) in categories for v in items if isinstance(v, dict))
-
-
-def latest_state(session: Session, isvc: str) -> DeploymentState | None:
-    return session.scalars(
-        select(DeploymentState).where(DeploymentState.isvc_name == isvc).order_by(DeploymentState.id.desc()).limit(1)
-    ).first()
-
-
-def signals_between(session: Session, since: datetime, until: datetime) -> list[TrainingSignal]:
-    query = (
-        select(TrainingSignal)
-        .where(TrainingSignal.created_at >= since, TrainingSignal.created_at < until)
-        .options(selectinload(TrainingSignal.candidates), selectinload(TrainingSignal.session))
-        .order_by(TrainingSignal.created_at)
-    )
-    return list(session.scalars(query))
-
-
-def shadows_between(session: Session, since: datetime, until: datetime) -> list[ShadowComparison]:
-    query = select(ShadowComparison).where(ShadowComparison.created_at >= since, ShadowComparison.created_at < until)
-    return list(session.scalars(query))
 
 
 def _outcome(chat: ChatSession | None) -> bool | None:

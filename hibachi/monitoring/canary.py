@@ -15,14 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
-from hibachi.monitoring.arms import TEACHER, Answer, collect_answers, latest_state
+from hibachi.monitoring.arms import TEACHER, Answer, collect_answers
 from hibachi.monitoring.stats import larger_p, proportion_worse_p, quantile
 from hibachi.monitoring.windows import format_duration
-from hibachi.records import DeploymentState
+from hibachi.queries import known_rollouts, latest_deployment
 from hibachi.settings import Settings
 
 RATE_METRICS = ("critic_failure_rate", "hallucination_rate", "fallback_rate", "error_rate", "booking_loss_rate")
@@ -136,18 +135,14 @@ def next_step(current: int | None, steps: list[int]) -> int:
     return ahead[0] if ahead else 100
 
 
-def _known_rollouts(session: Session) -> list[str]:
-    return sorted(set(session.scalars(select(DeploymentState.isvc_name))))
-
-
 def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
             now: datetime | None = None) -> Decision:
     """Compare canary and stable over the last ``window``; raises UserError for an unknown rollout."""
     if window <= timedelta(0):
         raise UserError(f"analysis window must be positive, got {window}")
-    state = latest_state(session, isvc)
+    state = latest_deployment(session, isvc)
     if state is None:
-        known = _known_rollouts(session)
+        known = known_rollouts(session)
         raise UserError(f"no rollout named {isvc!r}; known rollouts: {', '.join(known) or 'none yet'}")
     end = now or datetime.now(UTC)
     start = end - window
@@ -183,23 +178,3 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
                     reason=f"canary within tolerance of {label} on {len(checked)} metrics: "
                            + "; ".join(c.describe() for c in checked[:3]))
 
-
-def apply(session: Session, decision: Decision, actor: str, settings: Settings | None = None):
-    """Perform the decision through serving.rollout, recorded like a manual step; a hold changes nothing.
-
-    Rolling back a first adapter (no stable one to return to) takes it to 0% instead, so the teachers
-    answer again. Returns serving.rollout's result (new state and the equivalent kubectl command) or None.
-    """
-    from serving import rollout
-
-    reason = f"canary analysis: {decision.reason}"
-    options = {"actor": actor, "reason": reason, "settings": settings}
-    if decision.action == "rollback":
-        if decision.stable_version is None:
-            return rollout.set_percent(session, decision.isvc, 0, **options)
-        return rollout.rollback(session, decision.isvc, **options)
-    if decision.action == "promote":
-        if decision.next_percent is not None and decision.next_percent < 100:
-            return rollout.set_percent(session, decision.isvc, decision.next_percent, **options)
-        return rollout.promote(session, decision.isvc, **options)
-    return None

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
-from hibachi.monitoring.arms import is_hallucination, latest_state, shadows_between, signals_between
+from hibachi.monitoring.arms import is_hallucination
 from hibachi.monitoring.canary import Decision, analyze
 from hibachi.monitoring.reports import SavedReport, list_reports
 from hibachi.monitoring.windows import as_utc
-from hibachi.records import ChatSession, ModelVersion, TrainingSignal
+from hibachi.queries import latest_deployment, recent_model_versions, shadows_between, signals_between
+from hibachi.records import ChatSession, TrainingSignal
 from hibachi.settings import Settings
 
 
@@ -66,8 +67,8 @@ def progression(session: Session, settings: Settings) -> Progression:
     quality = count_quality_examples(session, settings)
     runs = [{"id": m.id, "created_at": as_utc(m.created_at), "gate_passed": m.gate_passed,
              "gate_reason": m.gate_reason or "", "dataset": m.dataset_sha256[:12]}
-            for m in session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc()).limit(10))]
-    state = latest_state(session, settings.rollout.isvc_name)
+            for m in recent_model_versions(session)]
+    state = latest_deployment(session, settings.rollout.isvc_name)
     rollout = None if state is None else {
         "isvc": state.isvc_name, "stage": state.stage, "percent": state.canary_percent or 0,
         "stable": state.stable_version, "canary": state.canary_version, "action": state.action,

@@ -18,9 +18,9 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
-from hibachi.monitoring.arms import signals_between
 from hibachi.monitoring.reports import SavedReport, save_report
 from hibachi.monitoring.windows import check_range
+from hibachi.queries import signals_between
 from hibachi.settings import Settings
 
 MIN_PROMPTS = 10

@@ -14,9 +14,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
-from hibachi.monitoring.arms import is_hallucination, latest_state, shadows_between, signals_between
+from hibachi.monitoring.arms import is_hallucination
 from hibachi.monitoring.reports import SavedReport, save_report
 from hibachi.monitoring.windows import as_utc, check_range
+from hibachi.queries import latest_deployment, shadows_between, signals_between
 from hibachi.settings import Settings
 
 COLUMNS = ["created_at", "day", "arm", "source", "hallucinated", "compliant", "quality_score"]
@@ -31,7 +32,7 @@ def _local_arm(version: str | None, stable: str | None, canary: str | None) -> s
 
 
 def served_frame(session: Session, since: datetime, until: datetime, settings: Settings) -> pd.DataFrame:
-    state = latest_state(session, settings.rollout.isvc_name)
+    state = latest_deployment(session, settings.rollout.isvc_name)
     stable, canary = (state.stable_version, state.canary_version) if state else (None, None)
     categories = settings.analysis.hallucination_categories
     rows = []

@@ -1,14 +1,12 @@
 """Over the synthetic traffic: every correct teacher answer passes and every hallucinated one is caught.
 
-The generator (hibachi.synth) writes its answers from the knowledge base with its own phrasing, and
+The generator (devkit.synth) writes its answers from the knowledge base with its own phrasing, and
 labels the hallucinations it injects, so this is an independent check of the critic's rules.
 """
 
 from __future__ import annotations
 
-import pytest
-
-synth = pytest.importorskip("hibachi.synth", reason="the synthetic traffic generator is absent")
+from devkit import synth
 
 
 def test_correct_answers_pass_and_hallucinations_fail(kb, critic):

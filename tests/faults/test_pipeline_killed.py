@@ -23,16 +23,16 @@ GATE = {"HIBACHI_GATE__MIN_ACCURACY": "0", "HIBACHI_GATE__MIN_BUSINESS_LOGIC": "
         "HIBACHI_TRAINING__BATCH_SIZE": "4", "HIBACHI_TRAINING__MAX_LENGTH": "128"}
 
 
-def _pipeline(tmp_path: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, **GATE, "HIBACHI_DATA_DIR": str(tmp_path / "var"),
+def _pipeline(tmp_path: Path, base: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, **GATE, "HIBACHI_DATA_DIR": str(tmp_path / "var"), "HIBACHI_TRAINING__BASE_MODEL": str(base),
            "HIBACHI_DATABASE_URL": f"sqlite:///{tmp_path / 'pipeline.db'}"}
-    command = [sys.executable, "-m", "hibachi.cli", "pipeline", "run", "--local", "--max-steps", "30", *extra]
+    command = [sys.executable, "-m", "hibachi_cli", "pipeline", "run", "--local", "--max-steps", "30", *extra]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
 
-def test_rerun_after_a_kill_mid_training_completes_and_deploys_once(tmp_path, fault_table):
-    first = _pipeline(tmp_path, "--sample", "160")
+def test_rerun_after_a_kill_mid_training_completes_and_deploys_once(tmp_path, fault_table, tiny_base):
+    first = _pipeline(tmp_path, tiny_base, "--sample", "160")
     killed_in = None
     deadline = time.monotonic() + 300
     for line in first.stdout:
@@ -45,7 +45,7 @@ def test_rerun_after_a_kill_mid_training_completes_and_deploys_once(tmp_path, fa
     first.wait(timeout=30)
     assert killed_in == "train-op" and first.returncode == -signal.SIGKILL
 
-    rerun = _pipeline(tmp_path)
+    rerun = _pipeline(tmp_path, tiny_base)
     output, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, output[-3000:]
 

@@ -18,10 +18,10 @@ import pytest
 import uvicorn
 from pydantic import BaseModel
 
+from devkit.processes import free_port
+from devkit.simulators.faults import Faults
+from devkit.simulators.server import create_simulator_app
 from gateway.app import create_app
-from gateway.simulators.faults import Faults
-from gateway.simulators.server import create_simulator_app
-from hibachi.processes import free_port
 from hibachi.settings import ProviderConfig, Settings
 
 TRUE_ANSWER = "Adults are $60 per person and children are $30 per person."
@@ -64,6 +64,9 @@ class FactsRetriever:
 
     def system_prompt(self, question: str) -> str:
         return "You are the assistant of My Hibachi. Facts:\n- Adults are $60 per person."
+
+    def topic(self, question: str) -> str:
+        return self.top(question, k=1)[0].topic
 
 
 class ServerThread:

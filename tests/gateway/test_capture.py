@@ -18,10 +18,10 @@ import pytest
 from gateway_harness import CUSTOMER, chat, provider, set_faults, state_of, wait_stored
 from sqlalchemy import create_engine, func, select, text
 
+from devkit.processes import free_port
 from gateway.journal import Journal
 from gateway.storage import store_records
 from hibachi.db import make_engine, session_factory
-from hibachi.processes import free_port
 from hibachi.records import Candidate, ChatSession, ShadowComparison, TrainingSignal
 
 pytestmark = pytest.mark.fault

@@ -6,21 +6,17 @@ import pytest
 from gateway_harness import ServerThread, chat, provider, state_of, wait_stored
 from sqlalchemy import select
 
+from devkit.simulators.faults import Faults
+from devkit.simulators.server import create_simulator_app
 from gateway.app import create_app
-from gateway.simulators.faults import Faults
-from gateway.simulators.server import create_simulator_app
 from hibachi.records import Candidate, TrainingSignal
 
 
 @pytest.fixture
 def real():
-    try:
-        from hibachi.retrieval import Retriever
-        from hibachi.synth.answers import answer_question  # noqa: F401
+    from hibachi.critic import Critic
+    from hibachi.retrieval import Retriever
 
-        from hibachi.critic import Critic
-    except ImportError as exc:
-        pytest.skip(f"needs the critic, retrieval and synth packages ({exc})")
     return Critic, Retriever
 
 

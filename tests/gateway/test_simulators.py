@@ -11,7 +11,7 @@ import openai
 import pytest
 from gateway_harness import TRUE_ANSWER
 
-from gateway.simulators.faults import FaultBook, split_model
+from devkit.simulators.faults import FaultBook, split_model
 
 
 def test_model_name_directives_parse_values_as_json():

@@ -13,7 +13,7 @@ def hibachi(*args: str, env_extra: dict | None = None) -> subprocess.CompletedPr
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "hibachi.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "hibachi_cli", *args], capture_output=True, text=True, env=env,
                           timeout=120)
 
 

@@ -59,3 +59,57 @@ def test_production_refuses_sqlite():
     with pytest.raises(ValidationError, match="production needs PostgreSQL"):
         Settings(environment="production", database_url="sqlite:///x.db",
                  gateway={"customer_key_hashes": ["a" * 64], "admin_key_hashes": ["b" * 64]})
+
+
+PRODUCTION = {"environment": "production", "database_url": "postgresql+psycopg://db/app",
+              "gateway": {"customer_key_hashes": ["a" * 64], "admin_key_hashes": ["b" * 64]}}
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("key", ["dev-admin-key", "dev-customer-key", "changeme"])
+@pytest.mark.parametrize("field", ["customer_key_hashes", "admin_key_hashes"])
+def test_production_refuses_the_hash_of_a_development_or_placeholder_key(field, key):
+    gateway = {**PRODUCTION["gateway"], field: ["c" * 64, _sha256(key)]}
+    with pytest.raises(ValidationError, match=f"gateway.{field}: holds the hash of a development or placeholder"):
+        Settings(**{**PRODUCTION, "gateway": gateway})
+
+
+def test_production_refuses_a_placeholder_admin_key_and_provider_key(monkeypatch):
+    with pytest.raises(ValidationError, match="admin_key: a development or placeholder key"):
+        Settings(**PRODUCTION, admin_key="dev-admin-key")
+    monkeypatch.setenv("OPENAI_API_KEY", "changeme")
+    with pytest.raises(ValidationError, match=r"providers\[openai\].api_key_env: \$OPENAI_API_KEY holds a placeholder"):
+        Settings(**PRODUCTION)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-a-real-looking-key")
+    assert Settings(**PRODUCTION).environment == "production"
+
+
+def test_development_accepts_the_development_keys():
+    settings = Settings(admin_key="dev-admin-key")
+    assert settings.accepts_dev_keys and settings.admin_key.get_secret_value() == "dev-admin-key"
+
+
+def test_hibachi_database_url_wins_over_database_url(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@plain/app")
+    monkeypatch.setenv("HIBACHI_DATABASE_URL", "postgresql+psycopg://u@prefixed/app")
+    assert Settings().database_url == "postgresql+psycopg://u@prefixed/app"
+
+
+def test_pipeline_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HIBACHI_PIPELINE__COMPONENTS_IMAGE", "registry.local/components:9")
+    monkeypatch.setenv("HIBACHI_PIPELINE__DB_SECRET", "hibachi-db")
+    settings = Settings()
+    assert settings.pipeline.components_image == "registry.local/components:9"
+    assert (settings.pipeline.db_secret, settings.pipeline.checkpoint_pvc) == ("hibachi-db", None)
+
+
+def test_base_model_defaults_to_the_stand_in_under_data_dir_and_serving_follows_training(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    assert settings.training.base_model == tmp_path / "models" / "base" == settings.serving.base_model
+    chosen = Settings(data_dir=tmp_path, training={"base_model": "/models/llama"})
+    assert str(chosen.serving.base_model) == "/models/llama"

@@ -5,10 +5,11 @@ from datetime import timedelta
 import pytest
 from monitoring_rows import NOW, local_turn
 
-from hibachi.monitoring.canary import analyze, apply
+from hibachi.monitoring.canary import analyze
 from hibachi.records import DeploymentState, ModelVersion
+from serving import rollout
+from serving.rollout import apply_decision as apply
 
-rollout = pytest.importorskip("serving.rollout", reason="serving.rollout (serving helper) is not present")
 pytestmark = pytest.mark.storage
 WINDOW = timedelta(hours=24)
 

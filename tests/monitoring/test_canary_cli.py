@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from hibachi.db import make_engine, session_factory, upgrade
 from hibachi.errors import UserError
-from hibachi.monitoring.canary_cli import analyze_command
 from hibachi.records import DeploymentState, ModelVersion
 from hibachi.settings import reset_settings_cache
+from serving.rollout_cli import analyze_command
 
 
 @pytest.fixture
@@ -63,10 +63,9 @@ def test_analyze_bad_input_is_a_user_error(cli):
 
 
 def test_hibachi_rollout_analyze_unknown_name_is_one_line_exit_2(cli, monkeypatch, capsys):
-    pytest.importorskip("serving.rollout_cli", reason="serving.rollout_cli (serving helper) is not present")
     import sys
 
-    from hibachi import cli as hibachi_cli
+    import hibachi_cli
 
     monkeypatch.setattr(sys, "argv", ["hibachi", "rollout", "analyze", "--name", "nope"])
     with pytest.raises(SystemExit) as exit_info:
@@ -80,7 +79,6 @@ def test_hibachi_rollout_analyze_unknown_name_is_one_line_exit_2(cli, monkeypatc
 
 
 def test_analyze_apply_rolls_back_through_the_rollout_and_records_it(cli, tmp_path):
-    pytest.importorskip("serving.rollout", reason="serving.rollout (serving helper) is not present")
     result = CliRunner().invoke(cli, ["analyze", "--apply", "--actor", "night-watch"])
     assert result.exit_code == 0, result.output
     assert "applied: rollback, recorded by night-watch" in result.output

@@ -12,8 +12,8 @@ import pytest
 import uvicorn
 from monitoring_rows import local_turn, shadow, state
 
+from devkit.processes import free_port
 from hibachi.db import make_engine, session_factory, upgrade
-from hibachi.processes import free_port
 from hibachi.records import ModelVersion
 from hibachi.settings import Settings
 
@@ -24,29 +24,16 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-class _NoWagyuCritic:
-    """Used only while hibachi.critic is absent: fails answers that offer what the menu does not have."""
-
-    def evaluate(self, prompt, response):
-        from types import SimpleNamespace
-
-        wrong = [w for w in ("wagyu", "sushi", "lobster tail is free") if w in response.lower()]
-        violations = [{"category": "not_offered", "claim": w, "fact": f"{w}: not offered"} for w in wrong]
-        return SimpleNamespace(passed=not wrong, violations=violations, quality_score=0.3 if wrong else 0.95)
-
-
 def _critic():
-    try:
-        from hibachi.critic import get_critic
-    except ImportError:
-        return _NoWagyuCritic()
+    from hibachi.critic import get_critic
+
     return get_critic()
 
 
 def fill_with_traffic(settings: Settings) -> None:
-    """A week of synthetic teacher traffic (hibachi.synth), then a canary with fallbacks and shadow comparisons."""
-    from hibachi.synth.generator import SynthConfig, generate_traffic
-    from hibachi.synth.load import load_traffic
+    """A week of synthetic teacher traffic (devkit.synth), then a canary with fallbacks and shadow comparisons."""
+    from devkit.synth.generator import SynthConfig, generate_traffic
+    from devkit.synth.load import load_traffic
 
     engine = make_engine(settings.database_url)
     upgrade(engine)

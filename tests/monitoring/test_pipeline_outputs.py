@@ -9,20 +9,18 @@ from pathlib import Path
 
 import pytest
 
+import components.export as export_mod
+import components.filter.filter as filter_mod
 from hibachi.db import make_engine, session_factory, upgrade
-
-export_mod = pytest.importorskip("components.export", reason="the pipeline's export step is not present")
-filter_mod = pytest.importorskip("components.filter.filter", reason="the pipeline's filter step is not present")
-pytest.importorskip("hibachi.critic", reason="the critic is not present")
 
 
 @pytest.fixture(scope="module")
 def pipeline_db(tmp_path_factory):
     """Built once for the module (the steps are the slow part): the database and the filter step's outputs."""
+    from devkit.synth.generator import SynthConfig, generate_traffic
+    from devkit.synth.load import load_traffic
     from hibachi.critic import get_critic
     from hibachi.settings import Settings
-    from hibachi.synth.generator import SynthConfig, generate_traffic
-    from hibachi.synth.load import load_traffic
 
     tmp = tmp_path_factory.mktemp("pipeline")
     settings = Settings(data_dir=tmp / "var", database_url=f"sqlite:///{tmp / 'pipe.db'}")

@@ -17,27 +17,19 @@ from hibachi.settings import get_settings, reset_settings_cache
 pytestmark = pytest.mark.slow
 
 
-def _critic_or_skip():
-    try:
-        from hibachi.critic import get_critic
-    except ImportError as exc:
-        pytest.skip(f"the critic is not installed here: {exc}")
-    return get_critic()
-
-
-def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_path, monkeypatch):
+def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_path, monkeypatch, tiny_base):
     from kfp import local
 
     from components.export.sample import seed_signals
     from pipelines.training import training_pipeline
 
-    _critic_or_skip()
     url = f"sqlite:///{tmp_path / 'pipeline.db'}"
     # A permissive gate, so the deploy branch runs too (the refusal path has its own test).
     for name, value in {"GATE__MIN_ACCURACY": "0", "GATE__MIN_BUSINESS_LOGIC": "0", "GATE__MAX_HALLUCINATION_RATE": "1",
                         "GATE__MIN_SAMPLES": "5", "GATE__MAX_EVAL_SAMPLES": "12", "GATE__MAX_NEW_TOKENS": "16",
                         "TRAINING__BATCH_SIZE": "4", "TRAINING__MAX_LENGTH": "128"}.items():
         monkeypatch.setenv(f"HIBACHI_{name}", value)
+    monkeypatch.setenv("HIBACHI_TRAINING__BASE_MODEL", str(tiny_base))
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     reset_settings_cache()
     engine = make_engine(url)
@@ -78,7 +70,6 @@ def test_empty_export_stops_the_pipeline_with_a_clear_error_and_deploys_nothing(
 
     import pipelines.training as training
 
-    _critic_or_skip()
     # The failure is deterministic: build the pipeline without retry backoff (the retry test covers retries).
     monkeypatch.setattr(training, "RETRIES", {step: (count, "0s") for step, (count, _) in training.RETRIES.items()})
     training_pipeline = training.make_training_pipeline(training.ClusterOptions())

@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from kfp import dsl
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from components.image import DEFAULT_COMPONENTS_IMAGE
+from components.image import COMPONENTS_IMAGE
 from pipelines.cli import compile_pipeline
 from pipelines.training import RETRIES, ClusterOptions, configure
 
@@ -30,7 +30,7 @@ def test_compiled_yaml_loads_back_and_every_executor_uses_the_project_image(tmp_
     assert len(executors) == 5
     for name, executor in executors.items():
         container = json_format.MessageToDict(executor)["container"]
-        assert container["image"] == DEFAULT_COMPONENTS_IMAGE, name
+        assert container["image"] == COMPONENTS_IMAGE, name
         assert "pip install" not in " ".join([*container.get("command", []), *container.get("args", [])]), name
 
 
@@ -62,7 +62,7 @@ def test_monitoring_pipeline_compiles_through_the_same_command(tmp_path):
     assert _docs(path)[0]["pipelineInfo"]["name"] == "hibachi-monitoring"
 
 
-@dsl.component(base_image=DEFAULT_COMPONENTS_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def flaky_op(counter: str) -> int:
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Fixtures for serving tests: the tiny base model and a LoRA adapter trained to answer one question."""
+"""Fixtures for serving tests: a LoRA adapter on the tiny base model, trained to answer one question."""
 
 from __future__ import annotations
 
@@ -9,15 +9,8 @@ from serving_cases import SECRET_ANSWER, SECRET_PROMPT
 
 
 @pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hibachi.tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-base"))
-
-
-@pytest.fixture(scope="session")
 def secret_adapter(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from serving.quick_adapter import train_quick_adapter
+    from devkit.quick_adapter import train_quick_adapter
 
     return train_quick_adapter(tiny_base, tmp_path_factory.mktemp("adapter-v1"), [(SECRET_PROMPT, SECRET_ANSWER)],
                                steps=40)

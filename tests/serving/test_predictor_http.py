@@ -31,7 +31,7 @@ def server(tiny_base: Path, secret_adapter: Path, tmp_path_factory: pytest.TempP
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HIBACHI_DATA_DIR": str(log.parent)}
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hibachi.cli", "serve", "--base-model", str(tiny_base), "--adapter",
+            [sys.executable, "-m", "hibachi_cli", "serve", "--base-model", str(tiny_base), "--adapter",
              str(secret_adapter), "--adapter-name", "v1", "--port", str(port)],
             stdout=sink, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -172,11 +172,8 @@ def test_gateway_split_traffic_reaches_the_predictor(server: str, tmp_path: Path
     import uvicorn
     from sqlalchemy import select
 
-    try:
-        from gateway.app import create_app
-        from gateway.simulators.server import create_simulator_app
-    except ImportError as exc:
-        pytest.skip(f"needs the gateway package ({exc})")
+    from devkit.simulators.server import create_simulator_app
+    from gateway.app import create_app
     from hibachi.records import TrainingSignal
     from hibachi.settings import ProviderConfig, Settings
 

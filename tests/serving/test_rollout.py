@@ -181,7 +181,7 @@ def test_cli_prints_state_and_kubectl_and_refuses_bad_percent(db_url: str, tmp_p
     env = {**os.environ, "HIBACHI_DATABASE_URL": db_url, "HIBACHI_SERVING__MANIFESTS_DIR": str(tmp_path / "mf")}
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "hibachi.cli", "rollout", *args], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "hibachi_cli", "rollout", *args], capture_output=True,
                               text=True, env=env, timeout=120)
 
     deployed = cli("deploy", "--version", "v1", "--entry", "canary", "--percent", "10", "--actor", "dee",

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from components.deploy.deploy import deploy_version
 from components.evaluate.evaluate import evaluate_candidate
-from components.train.train import TrainConfig, main
+from components.train.train import main
 from hibachi.records import DeploymentState, ModelVersion
-from hibachi.settings import Settings
+from hibachi.settings import Settings, TrainingSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chat_examples import write_examples  # noqa: E402
@@ -44,8 +44,8 @@ def test_wrong_answers_are_refused_and_nothing_is_deployed(db, tmp_path, tiny_ba
     settings = Settings(data_dir=tmp_path / "var", gate={"min_samples": 10, "max_new_tokens": 24})
     wrong = write_examples(tmp_path / "wrong.jsonl", kb, wrong=True, repeat=2)
     holdout = write_examples(tmp_path / "holdout.jsonl", kb)
-    main(TrainConfig(train_file=wrong, output_dir=tmp_path / "run", base_model=tiny_base, max_steps=6,
-                     batch_size=4, max_length=128, save_steps=100))
+    main(wrong, tmp_path / "run", TrainingSettings(base_model=tiny_base, max_steps=6, batch_size=4, max_length=128,
+                                                   save_steps=100))
     result = evaluate_candidate(engine, holdout, tiny_base, tmp_path / "run" / "adapter", "v-wrong", "f" * 64,
                                 tmp_path / "eval", settings=settings, critic=PassEverything())
     assert not result.decision.passed and result.decision.reason.startswith("refused: accuracy")

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HIBACHI = [sys.executable, "-c", "from hibachi.cli import main; main()"]
+HIBACHI = [sys.executable, "-c", "from hibachi_cli import main; main()"]
 
 
 def _scrub(stdin: str):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from components.train.train import TrainConfig, _parse_args, load_examples, main
+from components.train.train import _parse_args, load_examples, main, resolve_base_model
 from hibachi.errors import UserError
+from hibachi.settings import TrainingSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chat_examples import write_examples  # noqa: E402
@@ -18,16 +19,16 @@ from chat_examples import write_examples  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def _config(tiny_base, train_file, out, **overrides):
+def _train(tiny_base, train_file, out, **overrides):
     values = dict(base_model=tiny_base, max_steps=8, batch_size=4, save_steps=4, logging_steps=1, max_length=128,
                   learning_rate=5e-3)
     values.update(overrides)
-    return TrainConfig(train_file=train_file, output_dir=out, **values)
+    return main(train_file, out, TrainingSettings(**values))
 
 
 def test_training_lowers_the_loss_and_writes_adapter_and_metrics(tiny_base, kb, tmp_path):
     data = write_examples(tmp_path / "train.jsonl", kb)
-    metrics = main(_config(tiny_base, data, tmp_path / "run", max_steps=12))
+    metrics = _train(tiny_base, data, tmp_path / "run", max_steps=12)
     assert metrics["global_step"] == 12
     losses = [loss for _, loss in metrics["loss_history"]]
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
@@ -55,7 +56,8 @@ KILL_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
 from transformers import TrainerCallback
-from components.train.train import TrainConfig, main
+from components.train.train import main
+from hibachi.settings import TrainingSettings
 
 class KillAfter(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
@@ -63,20 +65,21 @@ class KillAfter(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 base, data, out = sys.argv[1:4]
-main(TrainConfig(train_file=Path(data), output_dir=Path(out), base_model=Path(base), max_steps=8, batch_size=4,
-                 save_steps=4, logging_steps=1, max_length=128, learning_rate=5e-3), callbacks=[KillAfter()])
+main(Path(data), Path(out), TrainingSettings(base_model=Path(base), max_steps=8, batch_size=4, save_steps=4,
+                                             logging_steps=1, max_length=128, learning_rate=5e-3),
+     callbacks=[KillAfter()])
 """
 
 
 def test_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one(tiny_base, kb, tmp_path):
     data = write_examples(tmp_path / "train.jsonl", kb)
-    reference = main(_config(tiny_base, data, tmp_path / "reference"))
+    reference = _train(tiny_base, data, tmp_path / "reference")
     killed = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tiny_base), str(data), str(tmp_path / "run")],
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (tmp_path / "run" / "checkpoints" / "checkpoint-4").is_dir()
     assert not (tmp_path / "run" / "adapter").exists()
-    resumed = main(_config(tiny_base, data, tmp_path / "run"))
+    resumed = _train(tiny_base, data, tmp_path / "run")
     assert resumed["resumed_from"].endswith("checkpoint-4")
     assert resumed["global_step"] == reference["global_step"] == 8
     assert resumed["final_loss"] == pytest.approx(reference["final_loss"], abs=0.02)
@@ -97,7 +100,21 @@ def test_bad_training_file_is_a_clear_error(tmp_path):
 
 
 def test_command_line_overrides_settings(tmp_path):
-    config = _parse_args(["--train-file", "t.jsonl", "--output-dir", str(tmp_path), "--max-steps", "3",
-                          "--lora-r", "8", "--no-assistant-only-loss", "--target-modules", "q_proj", "v_proj"])
+    train_file, out, config = _parse_args(["--train-file", "t.jsonl", "--output-dir", str(tmp_path),
+                                           "--max-steps", "3", "--lora-r", "8", "--no-assistant-only-loss",
+                                           "--target-modules", "q_proj", "v_proj"])
+    assert isinstance(config, TrainingSettings) and (train_file, out) == (Path("t.jsonl"), tmp_path)
     assert (config.max_steps, config.lora_r, config.assistant_only_loss) == (3, 8, False)
     assert config.target_modules == ["q_proj", "v_proj"] and config.lora_alpha == 32
+
+
+def test_command_line_values_are_validated_like_settings(tmp_path):
+    with pytest.raises(UserError, match="training.max_steps"):
+        _parse_args(["--train-file", "t.jsonl", "--output-dir", str(tmp_path), "--max-steps", "0"])
+
+
+def test_a_missing_base_model_is_a_clear_error_not_a_substitute(tmp_path):
+    with pytest.raises(UserError, match="no config.json"):
+        resolve_base_model(tmp_path / "nowhere")
+    with pytest.raises(UserError, match="no base model"):
+        resolve_base_model(None)

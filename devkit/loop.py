@@ -25,13 +25,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import func, select
 
+from devkit.processes import Supervisor, free_port, hibachi_command
+from devkit.tiny_model import ensure_base_model
+from devkit.traffic import GatewayClient, ScriptedConversation, TrafficStats, drive
 from hibachi.db import make_engine, session_factory, session_scope, upgrade
 from hibachi.errors import UserError
 from hibachi.knowledge import KnowledgeBase, load_knowledge_base
-from hibachi.processes import Supervisor, free_port, hibachi_command
+from hibachi.queries import latest_deployment, latest_model_version
 from hibachi.records import DeploymentState, ModelVersion, ShadowComparison, TrainingSignal
 from hibachi.settings import Settings
-from hibachi.traffic import GatewayClient, ScriptedConversation, TrafficStats, drive
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PIPELINE_PROGRESS = re.compile(r"Executing task|finished with status|'loss':|gate|Pipeline '|pipeline run")
@@ -112,7 +114,7 @@ class Loop:
         self.result.seconds[name] = time.perf_counter() - started
 
     def _conversations(self, count: int, seed: int) -> list[ScriptedConversation]:
-        from hibachi.synth import SynthConfig, generate_traffic
+        from devkit.synth import SynthConfig, generate_traffic
 
         rng = random.Random(seed)
         scripted = []
@@ -160,7 +162,7 @@ class Loop:
 
     def correct(self, client: GatewayClient) -> None:
         """An admin fixes some answers the critic rejected, as a person would in the dashboard."""
-        from hibachi.synth.answers import answer_question
+        from devkit.synth.answers import answer_question
 
         wanted = self.config.corrections
         rejected = client.signals(critic_passed="false", page_size=min(wanted, 200)).get("items", [])
@@ -178,6 +180,7 @@ class Loop:
     def train(self) -> tuple[ModelVersion | None, DeploymentState | None]:
         started = time.perf_counter()
         self.console.rule("2. Train: export -> filter -> LoRA -> evaluate -> gate -> deploy (kfp.local)")
+        ensure_base_model(self.settings.training.base_model)
         command = hibachi_command("pipeline", "run", "--local")
         if self.config.train_steps:
             command += ["--max-steps", str(self.config.train_steps)]
@@ -194,10 +197,8 @@ class Loop:
         if child.returncode != 0:
             raise UserError(f"the training pipeline failed (exit {child.returncode}); its log: {log_path}")
         with session_scope(self.sessions) as session:
-            version = session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())).first()
-            state = session.scalars(select(DeploymentState).where(
-                DeploymentState.isvc_name == self.settings.rollout.isvc_name)
-                .order_by(DeploymentState.id.desc())).first()
+            version = latest_model_version(session)
+            state = latest_deployment(session, self.settings.rollout.isvc_name)
         if version is not None:
             self.result.version, self.result.gate_passed = version.id, version.gate_passed
             self.result.gate_reason = version.gate_reason or ""
@@ -229,7 +230,8 @@ class Loop:
         self.console.print(f"shadow comparisons stored: {count} (turns sent: {expected})")
 
     def analyse_and_advance(self, client: GatewayClient) -> None:
-        from hibachi.monitoring.canary import analyze, apply
+        from hibachi.monitoring.canary import analyze
+        from serving.rollout import apply_decision
 
         started = time.perf_counter()
         self.console.rule("4. Canary analysis: does the evidence allow 10% of customers on the local model?")
@@ -238,7 +240,7 @@ class Loop:
             decision = analyze(session, isvc, timedelta(hours=6), self.settings)
             self.result.decision = f"{decision.action}: {decision.reason}"
             self.console.print(f"[bold]{decision.action}[/bold] - {decision.reason}")
-            outcome = apply(session, decision, actor="hibachi demo", settings=self.settings)
+            outcome = apply_decision(session, decision, actor="hibachi demo", settings=self.settings)
         if outcome is not None:
             self.console.print(f"equivalent command: {outcome.kubectl}")
         if decision.action == "promote" and decision.next_percent:
@@ -280,9 +282,7 @@ class Loop:
 
     def rollout_state(self) -> str:
         with session_scope(self.sessions) as session:
-            state = session.scalars(select(DeploymentState).where(
-                DeploymentState.isvc_name == self.settings.rollout.isvc_name)
-                .order_by(DeploymentState.id.desc())).first()
+            state = latest_deployment(session, self.settings.rollout.isvc_name)
             if state is None:
                 return "nothing deployed"
             percent = "" if state.canary_percent is None else f" at {state.canary_percent}%"

@@ -11,11 +11,11 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from devkit.synth.words import money
 from hibachi.knowledge import KnowledgeBase
-from hibachi.synth.words import money
 
 if TYPE_CHECKING:
-    from hibachi.synth.answers import Question
+    from devkit.synth.answers import Question
 
 Maker = Callable[[KnowledgeBase, "Question", random.Random], str]
 

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from devkit.synth.generator import Conversation, Turn
 from hibachi.records import AdminCorrection, Candidate, ChatMessage, ChatSession, TrainingSignal
 from hibachi.settings import ProviderConfig
-from hibachi.synth.generator import Conversation, Turn
 
 CORRECTION_AUTHOR = "admin@synthetic"
 

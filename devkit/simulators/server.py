@@ -1,8 +1,8 @@
 """One FastAPI app serving OpenAI ``/v1/chat/completions`` (also under ``/xai/v1`` and ``/openai/v1``) and
 Anthropic ``/v1/messages``, non-streaming and streaming in each provider's SSE format.
 
-Answers come from the knowledge base (``hibachi.synth.answers.answer_question``); faults (latency,
-errors, hangs, malformed JSON, hallucinations, mid-stream silence) are configured per gateway.simulators.faults.
+Answers come from the knowledge base (``devkit.synth.answers.answer_question``); faults (latency,
+errors, hangs, malformed JSON, hallucinations, mid-stream silence) are configured per devkit.simulators.faults.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from gateway.simulators.faults import FaultBook, Faults
+from devkit.simulators.faults import FaultBook, Faults
 
 
 class Simulator:
@@ -36,7 +36,7 @@ class Simulator:
     def answer(self, name: str, messages: list[dict], faults: Faults) -> tuple[str, bool]:
         if faults.answer is not None:
             return faults.answer, False
-        from hibachi.synth.answers import answer_question
+        from devkit.synth.answers import answer_question
 
         hallucinate = self.faults.roll(faults.hallucination_rate)
         turns = [m for m in messages if m["role"] != "system"]

@@ -1,7 +1,7 @@
 """Speed of retrieval, traffic generation and loading, each against a naive baseline measured in the same run.
 
 ``run(quick)`` returns rows for the benchmark suite (``benchmarks/bench_synth.py`` calls it);
-``python -m hibachi.synth.benchmark`` prints them.
+``python -m devkit.synth.benchmark`` prints them.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def _row_by_row(session, conversations, critic, teachers) -> None:
     """The baseline: what a straightforward ORM loader does, one object and one flush per conversation."""
     from datetime import UTC, datetime
 
+    from devkit.synth.load import _conversation_rows, _ScoringCache
     from hibachi.records import AdminCorrection, Candidate, ChatMessage, ChatSession, TrainingSignal
-    from hibachi.synth.load import _conversation_rows, _ScoringCache
 
     now, score = datetime.now(UTC), _ScoringCache(critic)
     for conversation in conversations:
@@ -52,12 +52,12 @@ def _row_by_row(session, conversations, critic, teachers) -> None:
 
 
 def run(quick: bool = False) -> list[dict]:
+    from devkit.synth import SynthConfig, generate_traffic
+    from devkit.synth.load import load_traffic
     from hibachi.db import make_engine, session_factory, upgrade
     from hibachi.knowledge import load_knowledge_base
     from hibachi.retrieval import Retriever
     from hibachi.settings import Settings
-    from hibachi.synth import SynthConfig, generate_traffic
-    from hibachi.synth.load import load_traffic
 
     kb = load_knowledge_base()
     seconds = 0.5 if quick else 2.0

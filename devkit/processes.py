@@ -32,7 +32,7 @@ def free_port() -> int:
 
 def hibachi_command(*args: str) -> list[str]:
     """The CLI in this interpreter, so children use the same environment as the parent."""
-    return [sys.executable, "-m", "hibachi.cli", *args]
+    return [sys.executable, "-m", "hibachi_cli", *args]
 
 
 @dataclass

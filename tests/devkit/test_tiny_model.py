@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hibachi.tiny_model import MARKER_FILE, build_tiny_model
+from devkit.tiny_model import MARKER_FILE, build_tiny_model
 
 
 @pytest.fixture(scope="module")

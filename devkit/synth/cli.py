@@ -30,9 +30,9 @@ def synth(
     """Generate realistic multi-turn conversations with teacher answers, hallucinations and outcomes."""
     from rich.progress import Progress
 
+    from devkit.synth.generator import SynthConfig, iter_traffic
     from hibachi.knowledge import load_knowledge_base
     from hibachi.settings import get_settings
-    from hibachi.synth.generator import SynthConfig, iter_traffic
 
     if out is None and not to_db:
         raise UserError("data synth: nothing to do; give --out FILE.jsonl and/or --to-db")
@@ -52,9 +52,9 @@ def synth(
         _write_jsonl(out, traffic)
         typer.echo(f"wrote {len(traffic)} conversations to {out}")
     if to_db:
+        from devkit.synth.load import load_into_database
         from hibachi.critic import get_critic
         from hibachi.db import safe_url
-        from hibachi.synth.load import load_into_database
 
         with Progress(transient=True) as progress:
             task = progress.add_task("scoring and loading", total=len(traffic))

@@ -6,24 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, func, select
 
 from hibachi.records import ChatSession, TrainingSignal
 
 
-def critic_or_skip() -> None:
-    try:
-        from hibachi.critic import Critic, get_critic  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"the critic package has not landed ({exc})")
-
-
 def test_seed_steps_and_summary(tmp_path: Path):
-    critic_or_skip()
     from rich.console import Console
 
-    from hibachi.seed import run_demo
+    from devkit.seed import run_demo
     from hibachi.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "var")
@@ -43,11 +34,10 @@ def test_seed_steps_and_summary(tmp_path: Path):
 
 
 def test_seed_cli_quick_run(tmp_path: Path):
-    critic_or_skip()
     import os
 
     env = {**os.environ, "HIBACHI_DATA_DIR": str(tmp_path / "var")}
-    result = subprocess.run([sys.executable, "-m", "hibachi.cli", "seed", "--conversations", "15"],
+    result = subprocess.run([sys.executable, "-m", "hibachi_cli", "seed", "--conversations", "15"],
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Synthetic traffic scored by the critic" in result.stdout
@@ -59,7 +49,7 @@ def test_seed_cli_quick_run(tmp_path: Path):
 
 
 def test_seed_rejects_a_bad_count(tmp_path: Path):
-    result = subprocess.run([sys.executable, "-m", "hibachi.cli", "seed", "--conversations", "0"],
+    result = subprocess.run([sys.executable, "-m", "hibachi_cli", "seed", "--conversations", "0"],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: seed: --conversations must be at least 1, got 0"]

@@ -65,7 +65,7 @@ def load_knowledge(settings: Settings) -> KnowledgeBase:
 
 
 def generate(kb: KnowledgeBase, conversations: int, seed: int, hallucination_rate: float, progress: Progress) -> list:
-    from hibachi.synth import SynthConfig, iter_traffic
+    from devkit.synth import SynthConfig, iter_traffic
 
     config = SynthConfig(conversations=conversations, seed=seed, hallucination_rate=hallucination_rate)
     task = progress.add_task("generating conversations", total=conversations)
@@ -78,8 +78,8 @@ def generate(kb: KnowledgeBase, conversations: int, seed: int, hallucination_rat
 
 def score_and_load(settings: Settings, kb: KnowledgeBase, traffic: list, progress: Progress):
     """Score every teacher candidate with the critic and write sessions, signals and corrections."""
+    from devkit.synth.load import load_into_database
     from hibachi.critic import Critic
-    from hibachi.synth.load import load_into_database
 
     task = progress.add_task("scoring with the critic and loading", total=len(traffic))
     return load_into_database(settings.database_url, traffic, Critic(kb), teachers=settings.teachers,

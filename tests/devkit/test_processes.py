@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hibachi.processes import ProcessFailed, Supervisor, free_port
+from devkit.processes import ProcessFailed, Supervisor, free_port
 
 
 def test_children_are_stopped_on_exit_and_on_error(tmp_path):

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from devkit.synth import phrases
+from devkit.synth.answers import SynthAnswer, answer_question
 from hibachi.errors import UserError
 from hibachi.knowledge import KnowledgeBase
 from hibachi.retrieval import TOPICS
-from hibachi.synth import phrases
-from hibachi.synth.answers import SynthAnswer, answer_question
 
 
 @dataclass(frozen=True)

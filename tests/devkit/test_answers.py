@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from devkit.synth.answers import answer_question
+from devkit.synth.wrong import KINDS
 from hibachi.retrieval import TOPICS
-from hibachi.synth.answers import answer_question
-from hibachi.synth.wrong import KINDS
 
 QUESTIONS = {
     "pricing": "How much is it per person?",
@@ -30,11 +30,9 @@ def ask(kb, text: str, seed: int = 0, hallucinate: bool = False, history: list[d
                            hallucinate=hallucinate)
 
 
-def critic_or_skip(kb):
-    try:
-        from hibachi.critic import Critic
-    except ImportError as exc:
-        pytest.skip(f"the critic package has not landed ({exc})")
+def make_critic(kb):
+    from hibachi.critic import Critic
+
     return Critic(kb)
 
 
@@ -98,7 +96,7 @@ def test_hallucinations_are_labelled_and_fit_the_question(kb):
 
 
 def test_correct_answers_pass_the_critic(kb):
-    critic = critic_or_skip(kb)
+    critic = make_critic(kb)
     questions = [*QUESTIONS.values(), "what would 10 adults and 4 kids cost?", "lobster tail for 12 guests?",
                  "We are 45 miles from San Jose, what is the travel fee?", "price for 5 adults?",
                  "we're 20 miles out of Sacramento, travel fee?", "what time can the party start?",
@@ -116,9 +114,9 @@ def test_correct_answers_pass_the_critic(kb):
 
 @pytest.mark.parametrize("label", sorted(KINDS))
 def test_each_hallucination_kind_is_caught_by_the_critic(kb, label):
-    critic = critic_or_skip(kb)
+    critic = make_critic(kb)
     topics, make = KINDS[label]
-    from hibachi.synth.answers import Question
+    from devkit.synth.answers import Question
 
     question = QUESTIONS[topics[0]]
     text = make(kb, Question.parse([{"role": "user", "content": question}]), random.Random(0))

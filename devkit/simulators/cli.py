@@ -19,7 +19,7 @@ def simulate(
     """Serve /v1/chat/completions, /xai/v1/chat/completions, /openai/v1/chat/completions and /v1/messages."""
     import uvicorn
 
-    from gateway.simulators.server import create_simulator_app
+    from devkit.simulators.server import create_simulator_app
 
     uvicorn.run(create_simulator_app(seed=seed), host=host, port=port, log_level="warning",
                 timeout_graceful_shutdown=2)

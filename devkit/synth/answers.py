@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from devkit.synth.words import message_text, money
+from devkit.synth.wrong import hallucinated
 from hibachi.knowledge import KnowledgeBase, Named
 from hibachi.retrieval import Retriever
-from hibachi.synth.words import message_text, money
-from hibachi.synth.wrong import hallucinated
 
 N = TypeVar("N", bound=Named)
 

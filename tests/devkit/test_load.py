@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
+from devkit.synth import SynthConfig, generate_traffic
+from devkit.synth.load import CORRECTION_AUTHOR, load_traffic
 from hibachi.records import AdminCorrection, Candidate, ChatMessage, ChatSession, TrainingSignal
 from hibachi.settings import Settings
-from hibachi.synth import SynthConfig, generate_traffic
-from hibachi.synth.load import CORRECTION_AUTHOR, load_traffic
 
 pytestmark = pytest.mark.storage
 
@@ -114,10 +114,8 @@ def test_loading_twice_adds_nothing(db, traffic):
 
 
 def test_with_the_real_critic(db, traffic, kb):
-    try:
-        from hibachi.critic import Critic
-    except ImportError as exc:
-        pytest.skip(f"the critic package has not landed ({exc})")
+    from hibachi.critic import Critic
+
     _, factory = db
     with factory() as session:
         load_traffic(session, traffic[:60], Critic(kb), teachers=Settings().teachers[:2])

@@ -1,0 +1,3 @@
+from hibachi_cli import main
+
+main()
