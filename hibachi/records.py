@@ -251,3 +251,20 @@ class DeploymentState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_deployment_states_isvc", "isvc_name", "id"),)
+
+
+class TrafficPolicyChange(Base):
+    """Append-only history of the gateway's traffic policy: each row is the policy after one change.
+
+    The newest row is the policy every gateway replica follows (each re-reads it every
+    ``gateway.policy_refresh_seconds``); with no row, replicas use ``settings.traffic``.
+    """
+
+    __tablename__ = "traffic_policy_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy: Mapped[str] = mapped_column(String(16))  # teacher | shadow | split
+    split_percent: Mapped[float] = mapped_column(Float, default=0.0)
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
