@@ -6,9 +6,12 @@ The `hibachi` command line is composed in `hibachi_cli`; this module only contri
 from __future__ import annotations
 
 import hashlib
+import sys
 from typing import Annotated
 
 import typer
+
+from hibachi.errors import UserError
 
 db_app = typer.Typer(help="Database: create and migrate the schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledge base: validate and show the tenant's facts.", no_args_is_help=True)
@@ -61,3 +64,12 @@ def kb_show() -> None:
 def keys_hash(key: Annotated[str, typer.Argument(help="The plain API key.")]) -> None:
     """Print the sha256 digest to put in gateway.customer_key_hashes or gateway.admin_key_hashes."""
     typer.echo(hashlib.sha256(key.encode()).hexdigest())
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run a command group as a program: a UserError prints one line on stderr and exits with its code."""
+    try:
+        app()
+    except UserError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)

@@ -7,8 +7,6 @@ or broken module of the project is an error, not a command that quietly disappea
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from components.filter import cli as pii_cli
@@ -18,7 +16,6 @@ from devkit.synth import cli as data_cli
 from gateway import cli as gateway_cli
 from hibachi import cli as domain_cli
 from hibachi.critic import cli as critic_cli
-from hibachi.errors import UserError
 from hibachi.monitoring import cli as report_cli
 from pipelines import cli as pipeline_cli
 from serving import cli as serve_cli
@@ -53,11 +50,7 @@ app.command("base-model")(tiny_model.build_command)
 
 def main() -> None:
     """Entry point: user errors print one line on stderr and exit with their code, never a traceback."""
-    try:
-        app()
-    except UserError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.exit_code)
+    domain_cli.run_app(app)
 
 
 if __name__ == "__main__":

@@ -129,8 +129,9 @@ def build_serving_runtime(variant: Literal["cpu", "gpu"] = "cpu", image: str = P
     container = V1Container(
         name="kserve-container",
         image=image,
-        command=["hibachi"],
-        args=["serve", "--base-model", BASE_MOUNT, "--port", str(PORT)],
+        # The predictor's own entry point: the serving image carries no dev kit and no full CLI.
+        command=["python", "-m", "serving"],
+        args=["--base-model", BASE_MOUNT, "--port", str(PORT)],
         env=[V1EnvVar(name="HF_HUB_OFFLINE", value="1"), V1EnvVar(name="HIBACHI_LOG_JSON", value="true")],
         ports=[V1ContainerPort(container_port=PORT, protocol="TCP")],
         readiness_probe=V1Probe(http_get=V1HTTPGetAction(path="/v2/health/ready", port=PORT),

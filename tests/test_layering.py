@@ -55,3 +55,30 @@ def test_the_checker_sees_lazy_imports(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from devkit.loop import command\n    import gateway.app\n")
     assert project_imports(module) == {("devkit", 2), ("gateway", 3)}
+
+
+BLOCK_DEVKIT = """
+import importlib.abc, sys
+
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("devkit", "hibachi_cli"):
+            raise ImportError(f"{name} is not in production images")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+import runpy
+sys.argv = [sys.argv[1], "--help"]
+runpy.run_module(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("entry_point", ["serving", "gateway"])
+def test_production_entry_points_run_without_the_dev_kit(entry_point):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", BLOCK_DEVKIT, entry_point], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Usage" in result.stdout
