@@ -106,6 +106,18 @@ class GatewaySettings(BaseModel):
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     # Shadow calls waiting at once beyond this are skipped (counted), so shadowing never piles up.
     max_pending_shadows: int = Field(default=200, ge=1)
+    # Every replica re-reads the stored traffic policy this often (in the background, never per request).
+    policy_refresh_s: float = Field(default=2.0, gt=0, le=300)
+    # The admin dashboard's login: a signed, expiring session cookie (HttpOnly, SameSite=Strict). The secret
+    # signs it; production refuses to start without a real one. Unset outside production: a random secret
+    # per process (sessions end when the process restarts and are not shared between replicas).
+    session_secret: SecretStr | None = None
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    session_cookie_secure: bool | None = None  # None: Secure in production, plain HTTP allowed elsewhere
+    # Wrong keys (login form or bearer) per client IP: this many are free, then each waits twice the last.
+    login_free_failures: int = Field(default=5, ge=1, le=1000)
+    login_backoff_s: float = Field(default=1.0, gt=0, le=3600)
+    login_max_backoff_s: float = Field(default=900.0, gt=0, le=86400)
 
 
 class TrafficSettings(BaseModel):
@@ -312,6 +324,10 @@ class Settings(BaseSettings):
                                  f"(one of {sorted(p for p in PLACEHOLDER_SECRETS if p)}); use a random key")
         if self.admin_key is not None and self.admin_key.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("admin_key: a development or placeholder key is refused in production")
+        secret = self.gateway.session_secret.get_secret_value().strip() if self.gateway.session_secret else ""
+        if secret in PLACEHOLDER_SECRETS or len(secret) < 32:
+            raise ValueError("gateway.session_secret: production needs a random secret of at least 32 characters "
+                             "to sign admin sessions (python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         for provider in self.providers:
             value = os.environ.get(provider.api_key_env or "")
             if provider.api_key_env and value is not None and value.strip() in PLACEHOLDER_SECRETS:

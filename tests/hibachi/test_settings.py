@@ -62,7 +62,15 @@ def test_production_refuses_sqlite():
 
 
 PRODUCTION = {"environment": "production", "database_url": "postgresql+psycopg://db/app",
-              "gateway": {"customer_key_hashes": ["a" * 64], "admin_key_hashes": ["b" * 64]}}
+              "gateway": {"customer_key_hashes": ["a" * 64], "admin_key_hashes": ["b" * 64],
+                          "session_secret": "Jq3v-8mZb1xKf0T2pWc7rYd5uNh9sLe4aGk6oVi"}}
+
+
+@pytest.mark.parametrize("secret", [None, "changeme", "secret", "too-short-for-a-signing-key"])
+def test_production_refuses_a_missing_placeholder_or_short_session_secret(secret):
+    gateway = {**PRODUCTION["gateway"], "session_secret": secret}
+    with pytest.raises(ValidationError, match="gateway.session_secret: production needs a random secret"):
+        Settings(**{**PRODUCTION, "gateway": gateway})
 
 
 def _sha256(text: str) -> str:
