@@ -45,6 +45,8 @@ class PricedItem(Named):
     price: float = Field(ge=0)
     unit: str = Field(pattern=r"^per (person|order)$")
     note: str | None = None
+    # An upgrade that takes the place of one of the included proteins (rather than coming on top of them).
+    replaces_protein: bool = False
 
 
 class Protein(Named):

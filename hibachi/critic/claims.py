@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hibachi.critic.trie import trie_pattern
 
@@ -49,8 +50,7 @@ class Clause:
         return pattern.search(self.text) is not None
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):
     key: str
     term: str
     start: int

@@ -1,10 +1,12 @@
 """The rule engine: a deterministic judge whose every rule is built from the knowledge base.
 
 A response is read once (``context.read``: numbers normalized, clauses with negation scopes, aliases
-found); then four rule sets judge it: offerings (items not offered, rentals, indoor cooking, invented
+found); then five rule sets judge it: offerings (items not offered, rentals, indoor cooking, invented
 inclusions, dietary guarantees), money (prices per item, arithmetic, party totals, travel fees),
 policies (deposit, refund window, lead time, start times, rain, travel radius, gratuity, ages,
-proteins) and smaller extras (days, reschedules, head-count minimums, grill area, base cities).
+proteins), smaller extras (days, reschedules, head-count minimums, grill area, base cities) and the menu as a
+closed list (dishes not on it, upgrades that replace a protein, proteins sold as upgrades, per-person prices
+said to be per party).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hibachi.critic.claims import TermMatcher
 from hibachi.critic.context import CountReader, Reading, read
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.rules_extra import ExtraRules
+from hibachi.critic.rules_menu import MenuRules
 from hibachi.critic.rules_money import MoneyRules
 from hibachi.critic.rules_offer import OfferRules
 from hibachi.critic.rules_policy import PolicyRules
@@ -39,7 +42,7 @@ class Critic:
         self._matcher = TermMatcher(self.index.terms)
         self._counts = CountReader(self.index)
         self._rules = (OfferRules(self.index), MoneyRules(self.index, self._counts), PolicyRules(self.index),
-                       ExtraRules(self.index))
+                       ExtraRules(self.index), MenuRules(self.index))
 
     def violations(self, prompt: str, response: str) -> list[Violation]:
         return self._judge(prompt or "", response or "")[0]

@@ -78,6 +78,8 @@ def normalize_tracked(text: str) -> tuple[str, list[int]]:
 
 
 def _sub_tracked(pattern: re.Pattern[str], replace, text: str, where: list[int]) -> tuple[str, list[int]]:
+    if pattern.search(text) is None:
+        return text, where  # the common case: nothing to rewrite, positions unchanged
     parts: list[str] = []
     positions: list[int] = []
     last = 0
@@ -111,7 +113,10 @@ MILES = re.compile(rf"(?P<n>{NUM})[\s-]*(?:miles?|mi)\b")
 PERCENT = re.compile(rf"(?P<n>{NUM})\s*(?:%|percent\b|per cent\b)")
 AGE_LIMIT = re.compile(
     r"(?P<n>\d{1,2})\s*(?:years?(?:\s*old)?\s*)?(?:and|or|&)\s*(?:under|younger|below)"
-    r"|\b(?:under|below|younger than)\s+(?:the\s+age\s+of\s+|age\s+)?(?P<u>\d{1,2})\b")
+    r"|\b(?:under|below|younger than)\s+(?:the\s+age\s+of\s+|age\s+)?(?P<u>\d{1,2})\b"
+    r"|\b(?:up to|through|until|till)\s+(?:and including\s+)?(?:the\s+age\s+of\s+|ages?\s+)?(?P<t>\d{1,2})\b"
+    r"(?:\s*(?:years?|yrs?)(?:\s*old)?)?"
+    r"|\bages?\s+(?:\d{1,2})\s*(?:-|to|through)\s*(?P<r>\d{1,2})\b")
 
 
 def money_value(match: re.Match[str]) -> float:
@@ -138,8 +143,11 @@ def clock_minutes(match: re.Match[str]) -> int:
 
 
 def age_limit(match: re.Match[str]) -> int:
-    """The oldest age the phrase covers: '12 and under' -> 12, 'under 4' -> 3."""
-    return int(match.group("n")) if match.group("n") else int(match.group("u")) - 1
+    """The oldest age the phrase covers: '12 and under' -> 12, 'under 4' -> 3, 'up to 12' -> 12, 'ages 4-12' -> 12."""
+    for group in ("n", "t", "r"):
+        if match.group(group):
+            return int(match.group(group))
+    return int(match.group("u")) - 1
 
 
 def fmt_money(value: float) -> str:

@@ -136,10 +136,19 @@ class MoneyRules:
 
     def _below_minimum(self, r: Reading, counts: Counts, claim: str) -> Iterator[Violation]:
         food = self._food(counts)
-        if food and food < self.minimum and not self._mentions_minimum(r):
+        if food and food < self.minimum and not self._mentions_minimum(r) and not self._quotes_full_total(r, counts):
             yield Violation(category="minimum", severity="medium", claim=claim,
                             fact=f"party minimum {fmt_money(self.minimum)}: {counts.describe()} "
                                  f"({fmt_money(food)}) pay the {fmt_money(self.minimum)} minimum")
+
+    def _quotes_full_total(self, r: Reading, counts: Counts) -> bool:
+        """The minimum applies to the food total, upgrades and add-ons included: an answer that quotes a true
+        total at or above the minimum (kids, lobster and all) has applied it right."""
+        totals = set()
+        for party in (counts, r.response_counts, r.prompt_counts):
+            if party.any:
+                totals |= self._totals_for(r, party)
+        return any(money_value(x) >= self.minimum and _close(money_value(x), totals) for x in r.money)
 
     def _mentions_minimum(self, r: Reading) -> bool:
         return "minimum" in r.keys or any(_close(money_value(x), [self.minimum]) for x in r.money)
@@ -178,6 +187,10 @@ class MoneyRules:
         if counts.any and not (unit_price and fact is not None) and party_figure:
             yield from self._total(r, clause, value, counts, claim)
             return
+        if counts.any and fact is not None and fact.kind in ("upgrade", "add_on") and not unit_price and _close(
+                value, {t for party in (counts, r.response_counts, r.prompt_counts) if party.any
+                        for t in self._totals_for(r, party)}):
+            return  # "... plus filet 9 x $5 = $45, so $585": the party's total, not filet's price
         if fact is None:
             if _PER_PERSON.match(after) and not money.group("plus") and not _close(value, self._per_person_any(clause)):
                 yield Violation(category="price", claim=claim,

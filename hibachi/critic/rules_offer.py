@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from hibachi.critic.claims import Clause, mention_negated, negated_before
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
+from hibachi.critic.numbers import MONEY, money_value
 from hibachi.critic.trie import trie_pattern
 from hibachi.critic.verdict import Violation
 
@@ -75,6 +76,11 @@ _GF_UNAVAILABLE = re.compile(
     r"|\bno gluten[- ]free\b")
 
 
+def _priced_in(clause: Clause, prices: set[float]) -> bool:
+    """Does the clause quote the item's own price (so "included" is about something else)?"""
+    return any(any(abs(money_value(m) - p) < 0.005 for p in prices) for m in MONEY.finditer(clause.text))
+
+
 class OfferRules:
     def __init__(self, index: FactIndex):
         self.ix = index
@@ -138,10 +144,10 @@ class OfferRules:
                 yield Violation(category="not_offered", claim=claim, fact=f"{fact.name}: not offered")
 
     def _inclusions(self, clause: Clause, keys: set[str], claim: str) -> Iterator[Violation]:
-        if clause.has(_NO_CHARGE) and "$" not in clause.text:
+        if clause.has(_NO_CHARGE):
             for key in keys:
                 fact = self.ix.facts[key]
-                if fact.kind in ("upgrade", "add_on") and fact.price:
+                if fact.kind in ("upgrade", "add_on") and fact.price and not _priced_in(clause, fact.extra_allowed):
                     yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not free")
         if clause.negated:
             return
@@ -157,10 +163,10 @@ class OfferRules:
                 yield Violation(category="invented_item", claim=claim, fact=f"{match.group(0)}: {what}")
         if not included and not (offered and self._customer_items is not None):
             return
-        if included and "$" not in clause.text:
+        if included:
             for key in keys:
                 fact = self.ix.facts[key]
-                if fact.kind in ("upgrade", "add_on"):
+                if fact.kind in ("upgrade", "add_on") and not _priced_in(clause, fact.extra_allowed):
                     yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not included")
         if self._customer_items is not None and re.search(r"\b(?:we|chef|chefs|he|she|they)\b", clause.text) \
                 and re.search(r"\b(?:provide|provides|bring|brings|supply|supplies|include|includes|included)\b",

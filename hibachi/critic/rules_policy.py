@@ -13,6 +13,7 @@ from hibachi.critic.numbers import (
     AGE_LIMIT,
     CLOCK,
     DURATION,
+    MONEY,
     PERCENT,
     age_limit,
     clock_minutes,
@@ -20,6 +21,7 @@ from hibachi.critic.numbers import (
     fmt_clock,
     fmt_money,
     fmt_num,
+    money_value,
 )
 from hibachi.critic.verdict import Violation
 
@@ -67,6 +69,15 @@ _PROTEINS = re.compile(r"\b(?:choose|chooses|pick|picks|select|selects|get|gets|
                        r"up to)\s+(?:any\s+|up to\s+)?(?P<n>\d+)\s+(?:different\s+)?"
                        r"(?:proteins?|meats?|protein choices)\b")
 _UNLIMITED = re.compile(r"\b(?:unlimited|as many)\s+(?:proteins?|meats?)|\bas many proteins\b")
+# "counts toward the minimum", "is applied to your minimum", "helps you reach the minimum"
+_TOWARD = re.compile(r"\b(?:counts?|counted|counting|goes|go|going|applied|applies|apply|contributes?|contributing|"
+                     r"added|adds|credited|put|puts)\s+(?:\w+\s+)?(?:toward|towards|to|into|against)\b"
+                     r"|\bhelps?\s+(?:you\s+)?(?:reach|meet|hit|get to|cover)\b|\btowards?\s+(?:the|your|our)\b")
+# A clause that charges for the distance ("you're beyond our free radius, so ... $46") is not a "free" claim.
+_CHARGED = re.compile(r"\b(?:beyond|past|outside(?: of)?|farther than|further than|exceeds?|over) (?:our|the|your)\b"
+                      r"|\b(?:charge|charged|fee applies|you'd pay|you will pay|costs?)\b")
+_SMALL_CHILDREN = re.compile(r"\b(?:little ones?|toddlers?|infants?|bab(?:y|ies)|kiddos?|young(?:er)? ones|"
+                             r"youngsters?|little kids|tots?|children's|kids')")
 _FREE_AGE = re.compile(r"(?<![\w-])(?:free|no charge|eat for free|at no cost)\b")
 
 
@@ -78,6 +89,7 @@ class PolicyRules:
         self.window = self.b.start_window_minutes
 
     def check(self, r: Reading) -> Iterator[Violation]:
+        small_children = "child" in r.keys or _SMALL_CHILDREN.search(r.lower) is not None
         for clause in r.clauses:
             keys = {m.key for m in clause.mentions}
             yield from self._gratuity(r, clause, keys)
@@ -85,7 +97,8 @@ class PolicyRules:
             yield from self._deposit(r, clause, keys)
             yield from self._minimum(r, clause, keys)
             yield from self._travel(r, clause, keys)
-            yield from self._ages(r, clause, keys)
+            if small_children:
+                yield from self._ages(r, clause, keys)
             yield from self._proteins(r, clause)
         yield from self._start_times(r)
 
@@ -162,7 +175,7 @@ class PolicyRules:
 
     def _minimum(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
         excludes = self.p.party_minimum.excludes
-        if "minimum" in keys and excludes and not clause.negated and clause.has(_INCLUDED) and (
+        if "minimum" in keys and excludes and not clause.negated and (clause.has(_INCLUDED) or clause.has(_TOWARD)) and (
                 "travel" in keys or "gratuity" in keys):
             yield Violation(category="minimum", severity="medium", claim=r.claim(clause),
                             fact=f"party minimum: {fmt_money(self.p.party_minimum.amount)} before "
@@ -179,7 +192,8 @@ class PolicyRules:
         claim, radius = r.claim(clause), self.t.free_radius_miles
         fact = (f"travel: free within {fmt_num(radius)} miles, then {fmt_money(self.t.fee_per_mile)} per mile"
                 + (" one way" if self.t.one_way else ""))
-        free = clause.has(_FREE) and not re.search(r"\bnot free\b|\bisn't free\b", clause.text)
+        free = clause.has(_FREE) and not re.search(r"\bnot free\b|\bisn't free\b", clause.text) \
+            and not clause.has(_CHARGED) and not any(money_value(m) > 0 for m in MONEY.finditer(clause.text))
         if free and self.t.fee_per_mile > 0 and "travel" in keys and clause.has(_ANY_DISTANCE) and not clause.negated:
             yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
         if free:
@@ -203,7 +217,7 @@ class PolicyRules:
             yield Violation(category="travel", severity="medium", claim=claim, fact=fact)
 
     def _ages(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
-        if "child" not in keys:
+        if "child" not in keys and not clause.has(_SMALL_CHILDREN):
             return
         matches = list(AGE_LIMIT.finditer(clause.text))
         for index, match in enumerate(matches):
