@@ -211,6 +211,11 @@ class ExportRun(Base):
     dataset_sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The facts the export was judged with (sha256 of the knowledge base), its preference pairs, and how many
+    # stored answers it left out because the critic built from those facts now fails them.
+    knowledge_sha256: Mapped[str | None] = mapped_column(String(64))
+    pairs: Mapped[int | None] = mapped_column(Integer)
+    stale_rows: Mapped[int | None] = mapped_column(Integer)
 
 
 class ModelVersion(Base):
@@ -227,6 +232,7 @@ class ModelVersion(Base):
     gate_passed: Mapped[bool | None] = mapped_column(Boolean)
     gate_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    knowledge_sha256: Mapped[str | None] = mapped_column(String(64))  # the facts it was trained and judged on
 
 
 class DeploymentState(Base):
@@ -268,3 +274,28 @@ class TrafficPolicyChange(Base):
     actor: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RetrainingDecision(Base):
+    """One decision of the monitoring pipeline on whether to start a training run now, with its evidence.
+
+    ``reasons`` lists each trigger that fired; ``evidence`` holds the numbers behind them (rates, counts,
+    drift AUC, knowledge-base hashes); ``run_id`` is the training run started for it, when one was.
+    """
+
+    __tablename__ = "retraining_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    triggered: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    knowledge_sha256: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    run_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_retraining_decisions_triggered", "triggered", "created_at"),)
+

@@ -176,6 +176,32 @@ class TrainingSettings(BaseModel):
     resume: bool = True  # a rerun continues from the newest checkpoint in its output directory
 
 
+class PreferenceSettings(BaseModel):
+    """The preference step after SFT: DPO (trl) on the SFT adapter with pairs (chosen passed the critic, rejected not)."""
+
+    enabled: bool = True
+    min_pairs: int = Field(default=16, ge=1)  # fewer training pairs: the step is skipped, saying so
+    beta: float = Field(default=0.1, gt=0)
+    max_steps: int = Field(default=20, ge=1)
+    learning_rate: float = Field(default=5e-4, gt=0)
+    batch_size: int = Field(default=4, ge=1)
+    max_length: int = Field(default=384, ge=16)
+    seed: int = 13
+
+
+class RetrainingSettings(BaseModel):
+    """When the monitoring pipeline starts a training run (``hibachi.retraining.decide``)."""
+
+    window_hours: float = Field(default=24.0, gt=0)
+    min_student_turns: int = Field(default=20, ge=1)  # local-routed turns (or shadow answers) before rates count
+    max_fallback_rate: float = Field(default=0.15, ge=0, le=1)  # student answers replaced by the teacher's
+    max_critic_failure_rate: float = Field(default=0.15, ge=0, le=1)  # student answers the critic rejected
+    min_new_examples: int = Field(default=500, ge=1)  # quality signals since the last export
+    on_drift: bool = True
+    on_facts_change: bool = True
+    cooldown_hours: float = Field(default=24.0, ge=0)  # no new run this soon after the last triggered one
+
+
 class RolloutSettings(BaseModel):
     isvc_name: str = "hibachi-llama"
     namespace: str = "hibachi"
@@ -259,6 +285,8 @@ class Settings(BaseSettings):
     gate: GateSettings = Field(default_factory=GateSettings)
     filter: FilterSettings = Field(default_factory=FilterSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    preference: PreferenceSettings = Field(default_factory=PreferenceSettings)
+    retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
