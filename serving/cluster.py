@@ -19,6 +19,7 @@ code 2), raised before the rollout records anything.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 
@@ -71,20 +72,25 @@ def _host(api) -> str:
         return "the cluster"
 
 
-def make_api():
-    """A CustomObjectsApi from the pod's service account, else the kubeconfig (KUBECONFIG, ~/.kube/config)."""
+def make_api(kubeconfig: str | None = None):
+    """A CustomObjectsApi: from ``kubeconfig`` when given; else the pod's service account, else the
+    kubeconfig the kubernetes client finds (KUBECONFIG, ~/.kube/config)."""
     from kubernetes import client, config
 
     configuration = client.Configuration()
     try:
+        if kubeconfig is not None:
+            raise config.ConfigException("a kubeconfig was named")
         config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
         try:
-            config.load_kube_config(client_configuration=configuration)
+            # KUBECONFIG is read now: the client library reads it once, at import.
+            config.load_kube_config(config_file=str(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"),
+                                    client_configuration=configuration)
         except Exception as exc:  # a missing, unreadable or incomplete kubeconfig: all the same to the user
             raise ClusterError(f"no cluster credentials: not in a pod with a service account, and no usable "
                                f"kubeconfig ({_one_line(exc)}); set KUBECONFIG, {LOCAL_MODE}") from exc
-    configuration.retries = 2
+    configuration.retries = 2  # urllib3 retries a refused connection this often, quickly
     return client.CustomObjectsApi(client.ApiClient(configuration))
 
 
@@ -123,11 +129,11 @@ def translate(exc: Exception, api, verb: str, namespace: str, name: str) -> Clus
     message, details = _status_message(exc)
     status = exc.status
     if status == 404 and details.get("name"):
-        return ClusterError(f"{obj} not found on {host}: create it first (kubectl apply -k manifests/base), "
+        return ClusterError(f"{obj} not found on {host}; create it first (kubectl apply -k manifests/base) "
                             "or check settings.rollout.namespace and --name")
     if status == 404:
-        return ClusterError(f"the server at {host} has no {GROUP}/{VERSION} InferenceService API: install KServe "
-                            f"(its CRDs) on the cluster first ({message or 'not found'})")
+        return ClusterError(f"the server at {host} has no {GROUP}/{VERSION} InferenceService API "
+                            f"({message or 'not found'}); install KServe (its CRDs) on the cluster first")
     if status == 401:
         return ClusterError(f"the cluster at {host} rejected the credentials (401 Unauthorized: the token is wrong "
                             "or expired); refresh the token in KUBECONFIG or the pod's service account")

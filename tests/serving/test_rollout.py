@@ -134,12 +134,37 @@ def test_first_adapter_rolled_back_leaves_no_local_model_serving(session, rollou
         rollout.rollback(session, ISVC, actor="a", reason="r", settings=s)
 
 
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch, as the API server applies it (null removes a field)."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 class RecordingApi:
+    """CustomObjectsApi with one stored object: get returns it, patch merges and records the call.
+    (tests/cluster runs the same path against a real API server.)"""
+
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.obj: dict = {"metadata": {"resourceVersion": "1"}, "spec": {"predictor": {}}}
 
-    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+    def get_namespaced_custom_object(self, group, version, namespace, plural, name, **_options):
+        return self.obj
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body, **options):
+        assert options["field_manager"] == "hibachi-rollout"
+        assert body["metadata"]["resourceVersion"] == self.obj["metadata"]["resourceVersion"]  # the precondition
         self.calls.append((group, version, namespace, plural, name, body))
+        self.obj = merge_patch(self.obj, body)
+        self.obj["metadata"]["resourceVersion"] = str(len(self.calls) + 1)
+        return self.obj
 
 
 def test_cluster_mode_patches_through_the_kubernetes_client(session, tmp_path: Path) -> None:
@@ -155,6 +180,8 @@ def test_cluster_mode_patches_through_the_kubernetes_client(session, tmp_path: P
     assert [b["canaryTrafficPercent"] for b in bodies] == [0, None, 10, 0]
     assert "v2=/mnt/adapters/v2" in bodies[2]["model"]["args"] and "--enable-lora" in bodies[2]["model"]["args"]
     assert "v1=/mnt/adapters/v1" in bodies[3]["model"]["args"]
+    assert api.obj["metadata"]["labels"]["hibachi.io/adapter-version"] == "v1"  # what the record says is served
+    assert api.obj["spec"]["predictor"]["canaryTrafficPercent"] == 0
     assert not (tmp_path / "manifests").exists()  # cluster mode writes no files
 
 
