@@ -7,7 +7,7 @@ PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q -c constraint
 # PostgreSQL for the storage tests; `make test` skips them with a reason when nothing answers here.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo demo-quick test test-storage test-postgres bench faults lint lock clean
+.PHONY: venv demo demo-quick test test-storage test-postgres test-cluster bench faults lint lock clean
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ test: venv
 # The storage tests alone, against PostgreSQL (each run gets a fresh schema that it drops at the end).
 test-postgres: venv
 	HIBACHI_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m storage
+
+# The cluster layer alone: a real kube-apiserver + etcd (KUBEBUILDER_ASSETS, else ../shared/tools/kube-apiserver
+# with Debian's etcd-server). `make test` runs these too and skips them with the reason when there are no
+# binaries; here a missing binary is a failure.
+test-cluster: venv
+	HIBACHI_TEST_CLUSTER_REQUIRED=1 $(PY) -m pytest -m cluster
 
 bench: venv
 	$(PY) -m benchmarks

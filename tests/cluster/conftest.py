@@ -18,14 +18,22 @@ from functools import cached_property
 from pathlib import Path
 
 import pytest
-from kube_apiserver import REPO, KubeServer, dumps, find_binaries, kserve_crds, kubeconfig
+from kube_apiserver import (
+    NAMESPACE,
+    OTHER_NAMESPACE,
+    REPO,
+    KubeServer,
+    dumps,
+    find_binaries,
+    kserve_crds,
+    kubeconfig,
+)
 
 from hibachi.records import ModelVersion
 from hibachi.settings import Settings
 
 # Read at import: the autouse fixture of tests/conftest.py clears HIBACHI_* for every test.
 REQUIRED = os.environ.get("HIBACHI_TEST_CLUSTER_REQUIRED") == "1"
-NAMESPACE, OTHER_NAMESPACE = "hibachi", "elsewhere"
 DEPLOYER = "hibachi-deployer"
 BASE_STORAGE = "pvc://hibachi-models/base"
 VERSIONS = ("v1", "v2", "v3")

@@ -36,6 +36,7 @@ SHARED_TOOL = REPO.parent / "shared" / "tools" / "kube-apiserver"
 SHARED_XZ = "kube-apiserver-v1.20.2-linux-amd64.xz"
 SHARED_SHA256 = "263960c0eea707fbf3cc74a556f945a848ba049bd86ce587b08a8f6eb6250469"  # of the unpacked binary
 CRDS = REPO / "manifests" / "crds" / "kserve"
+NAMESPACE, OTHER_NAMESPACE = "hibachi", "elsewhere"  # the manifests' namespace; one the deployer may not touch
 
 
 @dataclass(frozen=True)

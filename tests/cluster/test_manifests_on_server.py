@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from conftest import NAMESPACE
+from kube_apiserver import NAMESPACE
 
 from serving.render_manifests import OVERLAYS, REPO_MANIFESTS
 

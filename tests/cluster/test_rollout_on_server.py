@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NAMESPACE, OTHER_NAMESPACE
+from kube_apiserver import NAMESPACE, OTHER_NAMESPACE
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
