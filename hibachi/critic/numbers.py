@@ -116,7 +116,7 @@ AGE_LIMIT = re.compile(
     r"|\b(?:under|below|younger than)\s+(?:the\s+age\s+of\s+|age\s+)?(?P<u>\d{1,2})\b"
     r"|\b(?:up to|through|until|till)\s+(?:and including\s+)?(?:the\s+age\s+of\s+|ages?\s+)?(?P<t>\d{1,2})\b"
     r"(?:\s*(?:years?|yrs?)(?:\s*old)?)?"
-    r"|\bages?\s+(?:\d{1,2})\s*(?:-|to|through)\s*(?P<r>\d{1,2})\b")
+    r"|\bage[ds]?\s+(?:\d{1,2})\s*(?:-|to|through)\s*(?P<r>\d{1,2})\b")
 
 
 def money_value(match: re.Match[str]) -> float:

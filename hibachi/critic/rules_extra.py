@@ -31,7 +31,8 @@ _BASED = re.compile(
     r"\b(?:based in|located in|operates? (?:out of|from)|operating (?:out of|from)|headquartered in|come from|"
     r"travel from|stationed in|a base in|bases? in|home base (?:is |in )|kitchens? in|offices? in|hub in|"
     r"locations? in|branch(?:es)? in)\s+(?P<city>" + _CITY + r")(?:\s*(?:,|and|&)\s*(?P<city2>" + _CITY + r"))?"
-    r"|\b[Oo]ur\s+(?P<city3>" + _CITY + r")\s+(?:team|location|branch|kitchen|office|base|crew|chefs?|hub)\b"
+    r"|\b[Oo]ur\s+(?P<city3>" + _CITY + r")(?:\s*(?:,|and|&)\s*(?P<city5>" + _CITY + r"))?\s+(?:team|location|"
+    r"branch|kitchen|office|base|crew|chefs?|hub)s?\b"
     r"|(?P<city4>" + _CITY + r")\s+(?:is|are)\s+(?:one of\s+)?our\s+(?:\w+\s+)?(?:bases?|locations?|hubs?|"
     r"branch(?:es)?|offices?)\b")
 _BASED_WORDS = ("based", "located", "operat", "headquartered", "come from", "travel from", "stationed", "base",
@@ -63,7 +64,7 @@ class ExtraRules:
     def check(self, r: Reading) -> Iterator[Violation]:
         hint = any(word in r.lower for word in _BASED_WORDS) or _OUR_CITY.search(r.original) is not None
         for match in _BASED.finditer(r.original) if hint else ():
-            for group in ("city", "city2", "city3", "city4"):
+            for group in ("city", "city2", "city3", "city4", "city5"):
                 city = (match.group(group) or "").strip()
                 if not city or city.lower() in self.cities or city.split()[0].lower() in _NOT_CITY \
                         or city.lower() in self.business_words:

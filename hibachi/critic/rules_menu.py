@@ -35,25 +35,33 @@ hummus steak steaks tenderloin sirloin t-bone porterhouse flank skirt wagyu kobe
 alligator frog scallop squid calamari prawn prawns langostino lobster shrimp salmon chicken tofu seitan tempeh
 jackfruit cauliflower eggplant
 """.split())
+# Animals whose meat the menu may not have: "pork tenderloin" is not the menu's tenderloin.
+ANIMALS = frozenset("pork lamb duck goat rabbit veal venison bison boar elk turkey goose quail pheasant ostrich "
+                    "alligator crab eel octopus".split())
 _DETERMINERS = frozenset("a an the our your their some any fresh grilled delicious premium popular great tasty "
                          "local wild organic jumbo whole of plus also even both all two 2 three 3 seared "
                          "marinated signature famous house special".split())
 _OFFER_VERB = re.compile(
     r"\b(?:we|chefs?|our chefs?|the chef|he|she|they|i)\s+(?:\w+\s+){0,2}?(?:offer|offers|serve|serves|have|has|"
     r"grill|grills|cook|cooks|make|makes|prepare|prepares|do|does|bring|brings|carry|carries|feature|features)\s+"
-    r"(?P<obj>[^.,;:!?]+)"
+    r"(?P<obj>[^.;:!?]+)"
     r"|\byou\s+(?:can|could|may)\s+(?:also\s+)?(?:pick|choose|select|get|have|add|order|swap in|go with)\s+"
-    r"(?P<obj2>[^.,;:!?]+)")
+    r"(?P<obj2>[^.;:!?]+)"
+    r"|(?:^|[.!?]\s+|\n)\s*(?:pick|choose|select)\s+(?:any\s+)?(?:two|2|one|from)?\s*:\s*(?P<obj3>[^.;!?]+)"
+    r"|\bproteins?\s+(?:are|include|options are|to choose from are)\b\s*:?\s*(?P<obj4>[^.;!?]+)")
+_IN_SLOT_GROUPS = ("obj3", "obj4")
 _SUBJECT_OFFERED = re.compile(
     r"(?:^\s*|[.!?;,\n]\s*|\b(?:yes|sure|absolutely|yep|and|but|however)\s*[,!]?\s+)(?P<subj>[a-z][a-z' -]{1,40}?)\s+(?:is|are)\s+"
-    r"(?:also\s+)?(?:available|on (?:our|the) menu|one of (?:our|your|the)|a (?:popular|great|favorite|"
-    r"crowd favorite|guest favorite|good|top) (?:choice|option|pick|protein)|offered)\b")
+    r"(?:also\s+)?(?:available|on (?:our|the) menu|one of (?:our|your|the)|(?:a |our )?(?:popular|great|favorite|"
+    r"crowd[- ]favorite|guest favorite|good|top|specialty|signature|best[- ]seller|hit)\b|offered)\b")
 _SLOT = re.compile(r"\bas (?:one of )?(?:your|the|our|a|an)?\s*(?:two |2 )?(?:proteins?|protein choices?|"
                    r"protein options?|upgrades?|meats?|mains?)\b")
 _OBJECT_END = re.compile(r"\s+(?:as|for|at|right|with|on|in|to|if|which|that|who|when|so|because|from|per|and get|"
                          r"instead|is|are|was|were|will|can)\b")
 _ON_TOP = re.compile(
-    r"\b(?:on top of|in addition to|as well as|besides|along with|plus)\b[^.;]{0,30}\b(?:proteins?|meats?)\b"
+    r"\b(?:on top of|in addition to|as well as|besides|along with|alongside|plus|with)\b[^.;]{0,30}\b(?:both|all|two|2)\b"
+    r"[^.;]{0,12}\b(?:proteins?|meats?)\b"
+    r"|\b(?:on top of|in addition to|as well as|besides|along with|alongside)\b[^.;]{0,30}\b(?:proteins?|meats?)\b"
     r"|\b(?:third|3rd|another|an extra|an additional)\s+protein\b"
     r"|\bkeep (?:all|both|your)\b[^.;]{0,30}\bproteins?\b[^.;]{0,40}\b(?:as well|too|also|plus)\b"
     r"|\b(?:both|all)\b[^.;]{0,20}\bproteins?\b[^.;]{0,20}\b(?:and|plus)\b[^.;]{0,30}\b(?:as well|too|also)\b"
@@ -69,6 +77,8 @@ _GROUP = re.compile(
     r"event|order|table|booking)|flat(?: fee| rate)?|one-time|in total|total\b(?! of \d)|to your (?:total|bill)|"
     r"for everyone|for all (?:of )?(?:you|your guests)|no matter (?:the|how many|your) (?:party size|guests|size)|"
     r"regardless of (?:party |group )?size)")
+_PRODUCT_BEFORE = re.compile(r"\d\s*(?:x|\u00d7|\*|times)\s*$")
+_PRODUCT_AFTER = re.compile(r"\s*(?:x|\u00d7|\*|times)\s*\d")
 _PER_HEAD = re.compile(r"^\s*(?:per|a|/|each|for each|for every|every)\s*(?:person|guest|head|adult|plate|"
                        r"people|diner)\b|^\s*(?:each|apiece)\b")
 
@@ -88,7 +98,7 @@ class MenuRules:
         if not (replacing or "protein" in kinds or "upgrade" in kinds or "add_on" in kinds):
             return
         for clause in r.clauses:
-            if clause.customer_side or clause.question or not clause.mentions:
+            if clause.question or not clause.mentions:  # "you'd get lobster on top": still our claim
                 continue
             keys = {m.key for m in clause.mentions}
             if replacing:
@@ -102,14 +112,14 @@ class MenuRules:
         text = r.lower
         seen: set[str] = set()
         for match in _OFFER_VERB.finditer(text):
-            group = "obj" if match.group("obj") is not None else "obj2"
+            group = next(g for g in ("obj", "obj2", "obj3", "obj4") if match.group(g) is not None)
             clause = clause_at(r.clauses, match.start(group))
             if clause is None or clause.negated or clause.customer_side or clause.question:
                 continue
             start, phrase = match.start(group), match.group(group)[:max(0, clause.end - match.start(group))]
             end = _OBJECT_END.search(phrase)
             phrase = phrase[:end.start()] if end else phrase
-            in_slot = _SLOT.match(text, start + len(phrase) + 1) is not None
+            in_slot = group in _IN_SLOT_GROUPS or _SLOT.match(text, start + len(phrase) + 1) is not None
             yield from self._items(r, clause, phrase, start, in_slot, seen)
         for match in _SUBJECT_OFFERED.finditer(text):
             clause = clause_at(r.clauses, match.start("subj"))
@@ -125,8 +135,15 @@ class MenuRules:
                 continue
             name = " ".join(words)
             at = r.lower.find(name, offset)
-            if any(at <= m.start < at + len(name) or m.start <= at < m.end for m in clause.mentions):
-                continue  # on the menu, or a knowledge-base item other rules judge
+            inside = [m for m in clause.mentions if at <= m.start < at + len(name) or m.start <= at < m.end]
+            if inside:
+                rest = name[:inside[0].start - at] + " " + name[inside[-1].end - at:]
+                if not any(w in ANIMALS for w in rest.split()):
+                    continue  # on the menu, or a knowledge-base item other rules judge
+                if name not in seen:  # "pork tenderloin": another animal's cut is not the menu's
+                    seen.add(name)
+                    yield Violation(category="not_offered", claim=r.claim(clause), fact=f"{name}: not on the menu")
+                continue
             food = self._foods.search(name) is not None
             if not (food or (in_slot and len(words) <= 3)) or name in seen:
                 continue
@@ -171,6 +188,9 @@ class MenuRules:
         for money in MONEY.finditer(clause.text):
             value = money_value(money)
             after = clause.text[money.end():money.end() + 20]
+            if _PRODUCT_BEFORE.search(clause.text, max(0, money.start() - 12), money.start()) or _PRODUCT_AFTER.match(
+                    after):
+                continue  # "8 x $5 = $40": a unit price in a product
             if _PER_HEAD.match(after):
                 return  # "$10 per person, so $80 in total"
             for fact in per_person:

@@ -103,7 +103,7 @@ class MoneyRules:
                 computed = f"{n} x {fmt_money(price)} = {fmt_money(n * price)}" if _close(terms, [n * price, 0]) \
                     else f"the items priced add up to {fmt_money(terms)}"
                 yield Violation(category="arithmetic", claim=claim, fact=f"{computed}, not {fmt_money(total)}")
-            fact = self._fact_for_noun(noun) or self._fact_near(r, m.start(), m.end())
+            fact = self._fact_for_noun(noun) or self._fact_near(r, m.start(), m.end(), price)
             if fact is not None and not _close(price, fact.extra_allowed) and not (
                     fact.kind in ("adult", "child") and _close(price, self.ix.base_prices)):
                 yield Violation(category="price", claim=claim, fact=f"{fact.price_text()}, not {fmt_money(price)}")
@@ -116,8 +116,10 @@ class MoneyRules:
                 party = r.response_counts if r.response_counts.any else r.prompt_counts
                 yield from self._below_minimum(r, party, claim)
 
-    def _fact_near(self, r: Reading, start: int, end: int) -> Fact | None:
+    def _fact_near(self, r: Reading, start: int, end: int, price: float) -> Fact | None:
         """The priced item an unlabelled product ('12 x $10') is about: the clause's, else the one asked about."""
+        if _close(price, self.ix.base_prices):  # "8 x $60" next to "filet": the base price, not filet's
+            return self.ix.facts["adult" if _close(price, [self.ix.facts["adult"].price]) else "child"]
         clause = clause_at(r.clauses, start)
         priced = [m for m in (clause.mentions if clause else []) if self.ix.facts[m.key].price is not None
                   and self.ix.facts[m.key].kind in ("upgrade", "add_on", "travel")]

@@ -76,6 +76,11 @@ _TOWARD = re.compile(r"\b(?:counts?|counted|counting|goes|go|going|applied|appli
 # A clause that charges for the distance ("you're beyond our free radius, so ... $46") is not a "free" claim.
 _CHARGED = re.compile(r"\b(?:beyond|past|outside(?: of)?|farther than|further than|exceeds?|over) (?:our|the|your)\b"
                       r"|\b(?:charge|charged|fee applies|you'd pay|you will pay|costs?)\b")
+# A duration stated as the rule ("refundable up to 10 days before", "at least 10 days' notice"), not as a case.
+_CUTOFF = re.compile(r"\b(?:up to|at least|until|no later than|within|cutoff|cut-off|deadline|must|need|needs|"
+                     r"required|requires|minimum|only if|as long as|or more)\b")
+_WELL_BEFORE = re.compile(r"\b(?:well (?:before|ahead|in advance|outside)|more than|plenty of|enough|beyond|"
+                          r"outside (?:the|our))\b")
 _SMALL_CHILDREN = re.compile(r"\b(?:little ones?|toddlers?|infants?|bab(?:y|ies)|kiddos?|young(?:er)? ones|"
                              r"youngsters?|little kids|tots?|children's|kids')")
 _FREE_AGE = re.compile(r"(?<![\w-])(?:free|no charge|eat for free|at no cost)\b")
@@ -140,6 +145,10 @@ class PolicyRules:
                 continue
             if clause.negated and topic in ("refund", "lead") and hours < true_hours:
                 continue  # "3 days before would not be refunded", "24 hours' notice isn't enough": both true
+            if topic == "refund" and hours > true_hours and not clause.negated and not _CUTOFF.search(near) and (
+                    any(abs(duration_hours(p) - hours) < 1e-6 for p in DURATION.finditer(r.prompt_lower))
+                    or _WELL_BEFORE.search(near)):
+                continue  # "10 days before is enough notice for a refund": the customer's case, not the rule
             yield Violation(category={"rain": "rain_policy", "refund": "refund_window", "lead": "lead_time"}[topic],
                             severity="medium", claim=claim, fact=self._duration_fact(topic))
 

@@ -1,0 +1,137 @@
+"""Whole classes of mistakes, in wordings the generated set (devkit.evalsets.critic_cases) does not use.
+
+Each class has wrong answers the critic must flag and right answers on the same subject it must pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+NOT_ON_MENU = [
+    ("Do you have goat?", "Yes! We serve goat curry and grilled rabbit.", "not_offered"),
+    ("any fish besides salmon?", "We also offer trout and cod, both grilled on the teppan.", "not_offered"),
+    ("what proteins?", "You can choose pork tenderloin or chicken for your two proteins.", "not_offered"),
+    ("what's popular?", "Our garlic butter crab legs are a crowd favorite.", "not_offered"),
+    ("can we do lamb?", "Lamb chops are available for any party size.", "not_offered"),
+    ("what proteins?", "Pick any two: chicken, steak, shrimp, or duck.", None),  # list form: checked below
+    ("Do you have goat?", "We don't serve goat; chicken, steak and shrimp are popular picks.", None),
+    ("any fish besides salmon?", "Besides salmon, we have scallops and shrimp.", None),
+    ("what proteins?", "We offer chicken, NY strip steak, shrimp, salmon, scallops, calamari and tofu.", None),
+    ("can we do lamb?", "Sorry, lamb isn't something we offer. Filet mignon is a great upgrade instead.", None),
+]
+
+FREE_OR_INCLUDED = [
+    ("is gyoza extra?", "Nope, the gyoza is thrown in at no charge.", "price"),
+    ("does edamame cost extra?", "Edamame is part of every package at no cost.", "price"),
+    ("is lobster included?", "Every $60 dinner includes a lobster tail.", "price"),
+    ("do noodles cost more?", "Yakisoba noodles come with every meal free of charge.", "price"),
+    ("is gyoza extra?", "Gyoza is $10 an order, so it's an add-on rather than included.", None),
+    ("is salad included?", "Yes, the house salad and fried rice are included with every meal.", None),
+    ("is lobster included?", "Lobster is not included; it's +$10 per person.", None),
+]
+
+PER_GROUP = [
+    ("how much is filet?", "Filet mignon is a one-time $5 charge for the party.", "price"),
+    ("how much is lobster?", "Lobster is $10 for the entire group.", "price"),
+    ("how much are noodles?", "Swapping rice for yakisoba noodles is $5 per order.", "price"),
+    ("how much is filet?", "Filet mignon runs $5 per guest who wants it.", None),
+    ("how much is lobster?", "Lobster tail is $10 per person, so $100 in total for 10 guests.", None),
+    ("how much is gyoza?", "Gyoza is $10 per order.", None),
+]
+
+UPGRADE_ON_TOP = [
+    ("how does lobster work?", "Lobster tail gets added alongside your two proteins for $10 more a head.", "upgrade"),
+    ("can I add filet?", "Sure, filet can be a third protein on your plate for +$5.", "upgrade"),
+    ("how does lobster work?", "You'd have lobster tail plus both proteins as well, +$10 per person.", "upgrade"),
+    ("how does lobster work?", "Lobster tail swaps in for one of your two proteins at +$10 per person.", None),
+    ("can I add filet?", "Filet mignon can take the place of a protein for $5 more per guest.", None),
+    ("can I add filet?", "Filet mignon is +$5 per person and replaces one protein.", None),
+]
+
+PROTEIN_AS_UPGRADE = [
+    ("is shrimp extra?", "Shrimp carries a $7 surcharge per guest.", "price"),
+    ("is salmon extra?", "Salmon is one of our premium options at $6 more per plate.", "price"),
+    ("is scallops extra?", "Scallops are a paid upgrade (+$9 per person).", "price"),
+    ("is shrimp extra?", "Shrimp is one of the proteins included in the $60 price.", None),
+    ("is steak extra?", "No, steak costs nothing extra; filet mignon is the +$5 upgrade.", None),
+    ("can we get 3 proteins?", "You can add a third protein such as shrimp for $15 per order.", None),
+]
+
+AGE_LIMITS = [
+    ("do babies eat free?", "Toddlers aged 4 and younger eat for free.", "price"),
+    ("kid prices?", "Kids aged 4 to 10 are $30; older kids pay the adult price.", "price"),
+    ("kid prices?", "Children through age 14 are charged $30.", "price"),
+    ("do babies eat free?", "Infants up to 2 years old are free.", "price"),
+    ("do babies eat free?", "Yes, kids 3 and younger eat free.", None),
+    ("kid prices?", "Kids ages 4 to 12 are $30 each, and 3 and under are free.", None),
+    ("kid prices?", "Children up to age 12 are $30 per person.", None),
+]
+
+TRAVEL_TOWARD_MINIMUM = [
+    ("does travel count?", "Your travel fee gets credited toward the $550 minimum.", "minimum"),
+    ("does travel count?", "The mileage goes toward meeting the party minimum.", "minimum"),
+    ("does travel count?", "The travel fee is billed separately and is not part of the $550 minimum.", None),
+    ("does travel count?", "No, travel doesn't count toward the minimum.", None),
+]
+
+NOT_A_BASE = [
+    ("where are you?", "We're headquartered in Oakland.", "travel"),
+    ("where are you?", "Our Sacramento and Reno kitchens serve the whole region.", "travel"),
+    ("where are you?", "We have a base in San Diego too.", "travel"),
+    ("where are you?", "Our chefs are based in Sacramento, San Jose, San Francisco and Fresno.", None),
+    ("do you come to Reno?", "We don't have a base in Reno, but we can travel from Sacramento for a fee.", None),
+    ("where are you?", "Our San Jose team covers the South Bay.", None),
+]
+
+ARITHMETIC_RIGHT = [
+    ("7 adults with lobster?", "7 adults: 7 x $60 = $420. Lobster for all: 7 x $10 = $70. Total $490, so the $550 "
+                               "minimum applies.", None),
+    ("8 adults all filet?", "Food is 8 x $60 = $480 plus 8 x $5 = $40 for filet, $520 total, which is under the "
+                            "$550 minimum, so you'd pay $550.", None),
+    ("9 adults with lobster?", "$540 for nine adults and $90 for lobster makes $630.", None),
+    ("6 adults and 8 kids?", "6 x $60 = $360 and 8 x $30 = $240: $600 altogether.", None),
+    ("12 adults, 2 kids?", "For 12 adults and 2 kids: 2 x $30 = $60 for the kids, and the grand total is $780.", None),
+    ("We're 40 miles from Fresno.", "You're past the free 30 miles, so travel is 10 miles x $2 = $20.", None),
+    ("We're 45 miles out of San Jose.", "Free for the first 30 miles, $2 a mile after that: $30 for you.", None),
+    ("If we cancel a month ahead do we get the deposit back?", "Yes, a month out is well outside the 7-day window, "
+                                                               "so you get the full deposit back.", None),
+    ("If we cancel 10 days before, refund?", "Yes, 10 days before the event is enough notice for a full refund.",
+     None),
+]
+
+ARITHMETIC_WRONG = [
+    ("9 adults with lobster?", "Nine adults with lobster come to $640.", "arithmetic"),
+    ("6 adults and 8 kids?", "6 x $60 = $360 and 8 x $30 = $240: $660 altogether.", "arithmetic"),
+    ("We're 40 miles from Fresno.", "You're past the free 30 miles, so travel is 10 miles x $2 = $40.", "arithmetic"),
+    ("If we cancel 3 days before, refund?", "Sure, cancelling 3 days before still gets your deposit back.",
+     "refund_window"),
+]
+
+
+@pytest.mark.parametrize("prompt,response,expected", NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP
+                         + PROTEIN_AS_UPGRADE + AGE_LIMITS + TRAVEL_TOWARD_MINIMUM + NOT_A_BASE + ARITHMETIC_RIGHT
+                         + ARITHMETIC_WRONG)
+def test_class(judge, prompt, response, expected):
+    if response.startswith("Pick any two"):  # duck is not on the menu, in a list of proteins
+        expected = "not_offered"
+    judge(prompt, response, expected)
+
+
+def test_violation_names_the_dish_and_the_fact(critic):
+    verdict = critic.evaluate("fish?", "We also offer trout and cod, both grilled on the teppan.")
+    facts = {v.fact for v in verdict.violations}
+    assert {"trout: not on the menu", "cod: not on the menu"} <= facts
+
+
+def test_upgrade_without_replaces_protein_may_come_on_top(kb):
+    from hibachi.critic import Critic
+
+    upgrades = [u.model_copy(update={"replaces_protein": False}) for u in kb.upgrades]
+    critic = Critic(kb.model_copy(update={"upgrades": upgrades}))
+    assert critic.evaluate("lobster?", "Lobster tail is +$10 per person on top of your 2 proteins.").passed
+
+
+def test_replaces_protein_defaults_to_false():
+    from hibachi.knowledge import PricedItem
+
+    assert PricedItem(name="x", price=1, unit="per order").replaces_protein is False
