@@ -299,3 +299,53 @@ class RetrainingDecision(Base):
 
     __table_args__ = (Index("ix_retraining_decisions_triggered", "triggered", "created_at"),)
 
+
+class ExportSignal(Base):
+    """Which signals an export held: one (dataset hash, signal id) row each, shared by re-runs of the same export.
+
+    Keyed by the export's content hash, so exporting the same window twice adds nothing; looked up by
+    signal for "which datasets and model versions used this signal" and for erasure.
+    """
+
+    __tablename__ = "export_signals"
+
+    dataset_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_export_signals_signal", "signal_id"),)
+
+
+class ModelLineage(Base):
+    """Where a model version came from: its export, pipeline run, settings and code version.
+
+    ``erased_data_at`` is set when a customer whose signals were in its export was erased: the
+    version was trained on erased data and a retrain without them is due.
+    """
+
+    __tablename__ = "model_lineage"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    export_run_id: Mapped[int | None] = mapped_column(ForeignKey("export_runs.id", ondelete="SET NULL"))
+    export_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    train_sha256: Mapped[str] = mapped_column(String(64))  # the filtered training set the adapter saw
+    pipeline_run: Mapped[str | None] = mapped_column(String(256))
+    code_version: Mapped[str] = mapped_column(String(128))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    erased_data_at: Mapped[datetime | None]
+    erasure_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """A record that an erasure (or a retention run) happened: who, when, how many rows; never what was erased."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # erase | retention
+    selector: Mapped[str] = mapped_column(String(16))  # session | user | email | phone | age (the kind, not the value)
+    actor: Mapped[str] = mapped_column(String(128))
+    rows: Mapped[dict[str, Any]] = mapped_column(default=dict)  # table -> rows deleted
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rewritten / redacted / lines removed
+    model_versions: Mapped[list[Any]] = mapped_column(default=list)  # versions marked "trained on erased data"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

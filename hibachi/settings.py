@@ -202,6 +202,16 @@ class RetrainingSettings(BaseModel):
     cooldown_hours: float = Field(default=24.0, ge=0)  # no new run this soon after the last triggered one
 
 
+class RetentionSettings(BaseModel):
+    """How long raw conversations are kept (``hibachi data retention``); None keeps them for ever.
+
+    Older transcripts (chat messages) are deleted, and sessions left with no signal; the training
+    signals stay, since exports and the scrubbed training rows are built from them.
+    """
+
+    conversation_days: int | None = Field(default=None, ge=1)
+
+
 class RolloutSettings(BaseModel):
     isvc_name: str = "hibachi-llama"
     namespace: str = "hibachi"
@@ -288,6 +298,7 @@ class Settings(BaseSettings):
     preference: PreferenceSettings = Field(default_factory=PreferenceSettings)
     retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

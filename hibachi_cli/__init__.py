@@ -12,9 +12,10 @@ import typer
 from components.filter import cli as pii_cli
 from devkit import loop, seed, tiny_model
 from devkit.simulators import cli as providers_cli
-from devkit.synth import cli as data_cli
+from devkit.synth import cli as synth_cli
 from gateway import cli as gateway_cli
 from hibachi import cli as domain_cli
+from hibachi import data_cli
 from hibachi.critic import cli as critic_cli
 from hibachi.monitoring import cli as report_cli
 from pipelines import cli as pipeline_cli
@@ -40,8 +41,11 @@ app.add_typer(rollout_cli.app, name="rollout")
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(pii_cli.app, name="pii")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(data_cli.lineage_app, name="lineage")
 # the development kit: the embedded default's simulators, synthetic data and the demo loop
-app.add_typer(data_cli.app, name="data")
+# `hibachi data` is one group: erase and retention (domain) and synth (dev kit)
+data_cli.data_app.command("synth")(synth_cli.synth)
+app.add_typer(data_cli.data_app, name="data")
 app.add_typer(providers_cli.app, name="providers")
 app.command("demo")(loop.command)
 app.command("seed")(seed.command)

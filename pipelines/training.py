@@ -69,7 +69,9 @@ def make_training_pipeline(options: ClusterOptions | None = None):
         evaluated = configure(evaluate_op(holdout=filtered.outputs["holdout"], model=trained.outputs["model"],
                                           base_model=trained.outputs["Output"],
                                           dataset_sha256=filtered.outputs["dataset_sha256"],
-                                          database_url=database_url, version_id=version_id), "evaluate", options)
+                                          database_url=database_url, version_id=version_id,
+                                          export_sha256=exported.outputs["dataset_sha256"],
+                                          pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER), "evaluate", options)
         with dsl.If(evaluated.outputs["Output"] == "passed", name="gate-passed"):
             configure(deploy_op(evaluation=evaluated.outputs["evaluation"], database_url=database_url),
                       "deploy", options)

@@ -9,7 +9,8 @@ from components.image import COMPONENTS_IMAGE
 @dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, dataset_sha256: str,
                 metrics: Output[Metrics], report: Output[HTML], evaluation: Output[Artifact],
-                database_url: str = "", version_id: str = "") -> str:
+                database_url: str = "", version_id: str = "", export_sha256: str = "",
+                pipeline_run: str = "") -> str:
     """Returns the gate's outcome: "passed", "refused" or "not enough data" (one string, so dsl.If can test it)."""
     import json
     import shutil
@@ -30,7 +31,8 @@ def evaluate_op(holdout: Input[Dataset], model: Input[Model], base_model: str, d
     try:
         result = evaluate_candidate(engine, holdout.path, Path(base_model), Path(model.path) / "adapter", version,
                                     dataset_sha256, Path(evaluation.path), train_metrics=train_metrics,
-                                    settings=settings)
+                                    settings=settings, export_sha256=export_sha256 or None,
+                                    pipeline_run=pipeline_run or None)
     finally:
         engine.dispose()
     shutil.copy(Path(evaluation.path) / "report.html", report.path)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from components.evaluate.gate import GateDecision, ModelScores, Rate, decide, not_enough_data
 from components.filter.filter import read_examples
+from hibachi.lineage import lineage_settings, record_lineage
 from hibachi.queries import latest_deployment
 from hibachi.records import ModelVersion
 from hibachi.settings import Settings, get_settings
@@ -97,19 +98,25 @@ def production_adapter(session: Session, settings: Settings) -> tuple[str, Path]
 
 
 def record_version(session: Session, version_id: str, base_model: str, adapter_dir: str, dataset_sha256: str,
-                   train_metrics: dict, report: dict, decision: GateDecision) -> ModelVersion:
+                   train_metrics: dict, report: dict, decision: GateDecision, *, export_sha256: str | None = None,
+                   pipeline_run: str | None = None, settings: Settings | None = None) -> ModelVersion:
     row = session.get(ModelVersion, version_id) or ModelVersion(id=version_id)
     row.base_model, row.adapter_uri, row.dataset_sha256 = base_model, adapter_dir, dataset_sha256
     row.train_metrics, row.eval_report = train_metrics, report
     row.gate_passed, row.gate_reason = decision.passed, decision.reason
     session.add(row)
+    session.flush()
+    # Lineage: the export (so its signal ids), the pipeline run, the settings and code that made the version.
+    record_lineage(session, version_id, train_sha256=dataset_sha256, export_sha256=export_sha256,
+                   pipeline_run=pipeline_run, settings=lineage_settings(settings or get_settings()))
     session.commit()
     return row
 
 
 def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Path, adapter_dir: Path,
                        version_id: str, dataset_sha256: str, out_dir: Path | str, *, train_metrics: dict | None = None,
-                       settings: Settings | None = None, critic=None, embedder=None) -> EvalResult:
+                       settings: Settings | None = None, critic=None, embedder=None, export_sha256: str | None = None,
+                       pipeline_run: str | None = None) -> EvalResult:
     settings = settings or get_settings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +152,8 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
                   "production_version": production_version, "gate": decision.as_dict(),
                   "thresholds": settings.gate.model_dump(mode="json")}
         record_version(session, version_id, str(base_model), str(adapter_dir), dataset_sha256,
-                       train_metrics or {}, report, decision)
+                       train_metrics or {}, report, decision, export_sha256=export_sha256,
+                       pipeline_run=pipeline_run, settings=settings)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     (out / "answers.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     from components.evaluate.report import write_html_report

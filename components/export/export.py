@@ -22,7 +22,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
-from hibachi.records import AdminCorrection, Candidate, ChatSession, ExportRun, ModelVersion, TrainingSignal
+from hibachi.lineage import record_export_signals
+from hibachi.records import (
+    AdminCorrection,
+    Candidate,
+    ChatSession,
+    ExportRun,
+    ModelLineage,
+    ModelVersion,
+    TrainingSignal,
+)
 
 BATCH_ROWS = 500
 
@@ -72,9 +81,12 @@ def last_watermark(session: Session) -> datetime | None:
     """Where the next incremental export starts: the end of the newest window exported before the newest version.
 
     An export whose run died before evaluation recorded a version does not move the watermark, so
-    rerunning the pipeline exports that window again instead of training on nothing.
+    rerunning the pipeline exports that window again instead of training on nothing. A version trained
+    on erased data does not count either, so the next run retrains on its window without the erased rows.
     """
-    newest_version = select(func.max(ModelVersion.created_at)).scalar_subquery()
+    tainted = select(ModelLineage.version_id).where(ModelLineage.erased_data_at.is_not(None))
+    newest_version = select(func.max(ModelVersion.created_at)).where(ModelVersion.id.not_in(tainted)) \
+        .scalar_subquery()
     return _utc(session.scalar(select(func.max(ExportRun.window_end))
                                .where(ExportRun.created_at <= newest_version)))
 
@@ -191,6 +203,7 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
             if start is not None and start >= end:
                 raise ValueError(f"export window is empty: since {_iso(start)} is not before until {_iso(end)}")
             digest, rows = hashlib.sha256(), 0
+            signal_ids: list[str] = []
             tmp = out.with_suffix(out.suffix + ".partial")
             with tmp.open("wb") as handle:
                 for record_ in iter_records(engine, start, end):
@@ -199,12 +212,14 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                     handle.write(line)
                     digest.update(line)
                     rows += 1
+                    signal_ids.append(record_["metadata"]["signal_id"])  # lineage: which signals this hash holds
             tmp.replace(out)  # a killed export never leaves a half file under the real name
             run_id = None
             if record:
                 run = ExportRun(window_start=start, window_end=end, rows=rows,
                                 dataset_sha256=digest.hexdigest(), path=str(out))
                 session.add(run)
+                record_export_signals(session, run.dataset_sha256, signal_ids)
                 session.commit()
                 run_id = run.id
         return ExportResult(path=str(out), rows=rows, dataset_sha256=digest.hexdigest(),
