@@ -17,6 +17,8 @@ app = typer.Typer(help="Kubeflow pipelines: compile, run locally, submit, schedu
 
 PipelineOpt = Annotated[str, typer.Option("--pipeline", help="training or monitoring.")]
 HostOpt = Annotated[str, typer.Option("--host", help="Kubeflow Pipelines API URL, e.g. http://ml-pipeline:8888.")]
+# Training on the calendar is the fallback; the hourly monitoring run starts training when the evidence says so.
+DEFAULT_CRON = {"training": "0 3 1 * *", "monitoring": "0 * * * *"}
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Pipeline parameter NAME=VALUE (repeatable).")]
 
 
@@ -74,8 +76,16 @@ def run_command(
     since: Annotated[str, typer.Option(help="Export window start, ISO time (empty: last watermark).")] = "",
     until: Annotated[str, typer.Option(help="Export window end, ISO time (empty: now).")] = "",
     sample: Annotated[int, typer.Option(help="Seed this many sample signals first when the database has none.")] = 0,
+    pipeline: PipelineOpt = "training",
+    window_hours: Annotated[float, typer.Option(help="Monitoring window (--pipeline monitoring).")] = 24.0,
 ) -> None:
-    """Run the training pipeline end to end on this machine (kfp.local SubprocessRunner, same components)."""
+    """Run a pipeline end to end on this machine (kfp.local SubprocessRunner, same components).
+
+    ``--pipeline monitoring`` runs the reports, the canary analysis and the retraining decision; when the
+    decision says "train", the training pipeline runs right after, inside the same run.
+    """
+    if pipeline not in ("training", "monitoring"):
+        raise UserError(f"--pipeline must be training or monitoring, got {pipeline!r}")
     if not local:
         raise UserError("only --local runs here; use `hibachi pipeline submit --host URL` for a cluster")
     from kfp import local as kfp_local
@@ -90,13 +100,23 @@ def run_command(
     # The components run `python3 -m kfp.dsl.executor_main`: make that this interpreter.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     kfp_local.init(runner=kfp_local.SubprocessRunner(use_venv=False), pipeline_root=str(root.resolve()))
-    from pipelines.training import training_pipeline
-
     started = time.perf_counter()
-    task = training_pipeline(database_url=url, since=since, until=until, base_model=base_model, max_steps=max_steps)
-    runs = sorted(root.glob("hibachi-training-*"), key=lambda p: p.stat().st_mtime)
+    if pipeline == "monitoring":
+        from pipelines.monitoring import monitoring_pipeline
+
+        task = monitoring_pipeline(database_url=url, data_dir=str(settings.data_dir), window_hours=window_hours,
+                                   base_model=base_model, max_steps=max_steps)
+    else:
+        from pipelines.training import training_pipeline
+
+        task = training_pipeline(database_url=url, since=since, until=until, base_model=base_model,
+                                 max_steps=max_steps)
+    runs = sorted(root.glob(f"hibachi-{pipeline}-*"), key=lambda p: p.stat().st_mtime)
     summary = {"seconds": round(time.perf_counter() - started, 1), "outputs": str(runs[-1]) if runs else str(root)}
-    summary.update(_outcome(runs[-1]) if runs else {})
+    if runs and pipeline == "monitoring":
+        summary.update(_retraining(runs[-1]))
+    if runs and (pipeline == "training" or summary.get("retraining") == "train"):
+        summary.update(_outcome(runs[-1]))
     del task
     typer.echo(json.dumps(summary, indent=2))
 
@@ -119,6 +139,16 @@ def _prepare_database(url: str, sample: int) -> None:
             seed_signals(factory, sample)
     finally:
         engine.dispose()
+
+
+def _retraining(run_dir: Path) -> dict:
+    """The monitoring run's retraining decision: "train" (the training pipeline ran in this run) or "wait", and why."""
+    decision = next(run_dir.glob("retraining*/decision"), None)
+    if decision is None or not decision.is_file():
+        return {}
+    data = json.loads(decision.read_text())
+    return {"retraining": "train" if data["triggered"] else "wait", "retraining_reason": data["reason"],
+            "production_adapter": data["staleness"]["reason"]}
 
 
 def _outcome(run_dir: Path) -> dict:
@@ -155,15 +185,19 @@ def submit_command(host: HostOpt, pipeline: PipelineOpt = "training", params: Pa
 
 
 @app.command("schedule")
-def schedule_command(host: HostOpt, cron: Annotated[str, typer.Option(help="Cron (6 fields allowed).")] = "0 3 1 * *",
+def schedule_command(host: HostOpt,
+                     cron: Annotated[str | None, typer.Option(help="Cron (6 fields allowed); default: monthly for "
+                                                              "training, hourly for monitoring.")] = None,
                      pipeline: PipelineOpt = "training", params: ParamOpt = None,
                      name: Annotated[str | None, typer.Option(help="Recurring run name.")] = None,
                      experiment: Annotated[str, typer.Option(help="Experiment name.")] = "hibachi",
                      db_secret: Annotated[str | None, typer.Option()] = None,
                      checkpoint_pvc: Annotated[str | None, typer.Option()] = None) -> None:
-    """Create a recurring run (monthly by default) of the compiled pipeline."""
+    """Create a recurring run of the compiled pipeline: training monthly, or monitoring hourly (it starts a training
+    run itself when the evidence says so)."""
     import tempfile
 
+    cron = cron or DEFAULT_CRON.get(pipeline, DEFAULT_CRON["training"])
     fields = cron.split()
     if len(fields) not in (5, 6):
         raise UserError(f"--cron {cron!r}: expected 5 or 6 fields")
@@ -174,7 +208,7 @@ def schedule_command(host: HostOpt, cron: Annotated[str, typer.Option(help="Cron
     with tempfile.TemporaryDirectory() as tmp:
         package = compile_pipeline(pipeline, Path(tmp) / "pipeline.yaml", db_secret, checkpoint_pvc)
         job = client.create_recurring_run(
-            experiment_id=experiment_id, job_name=name or f"hibachi-{pipeline}-monthly", cron_expression=kfp_cron,
+            experiment_id=experiment_id, job_name=name or f"hibachi-{pipeline}-{'hourly' if pipeline == 'monitoring' else 'monthly'}", cron_expression=kfp_cron,
             pipeline_package_path=str(package), params=_params(params), enable_caching=False, max_concurrency=1,
         )
     typer.echo(f"recurring run {job.recurring_run_id} ({kfp_cron}) created on {host}")

@@ -44,3 +44,33 @@ def monitor_op(summary: dsl.Output[dsl.Artifact], report: dsl.Output[dsl.HTML], 
     metrics.log_metric("canary_promote", 1.0 if action == "promote" else 0.0)
     metrics.log_metric("canary_rollback", 1.0 if action == "rollback" else 0.0)
     return action
+
+
+@dsl.component(base_image=COMPONENTS_IMAGE)
+def retraining_op(monitor_summary: dsl.Input[dsl.Artifact], decision: dsl.Output[dsl.Artifact],
+                  metrics: dsl.Output[dsl.Metrics], database_url: str = "", window_hours: float = 0.0,
+                  run_name: str = "") -> str:
+    """Decides whether to start a training run now (``components.monitor.retrain.decide_retraining``) and records
+    the decision with its numbers; returns "train" or "wait" (one string, so dsl.If can test it)."""
+    import json
+    from datetime import timedelta
+    from pathlib import Path
+
+    from components.monitor.retrain import decide_retraining
+    from hibachi.settings import get_settings
+
+    settings = get_settings().model_copy(update={"database_url": database_url or get_settings().database_url})
+    result = decide_retraining(settings, monitor_summary=Path(monitor_summary.path),
+                               window=timedelta(hours=window_hours) if window_hours > 0 else None,
+                               run_id=run_name or None)
+    Path(decision.path).write_text(json.dumps(result, indent=2, sort_keys=True))
+    decision.metadata.update({"triggered": result["triggered"], "reason": result["reason"]})
+    evidence = result["evidence"]
+    for name in ("student_turns", "fallback_rate", "critic_failure_rate", "new_quality_examples", "drift_auc"):
+        if isinstance(evidence.get(name), (int, float)):
+            metrics.log_metric(name, float(evidence[name]))
+    metrics.log_metric("facts_changed", float(bool(evidence.get("facts_changed"))))
+    metrics.log_metric("production_stale", float(bool(result["staleness"]["stale"])))
+    metrics.log_metric("triggered", float(result["triggered"]))
+    print(f"retraining: {result['reason']}")
+    return "train" if result["triggered"] else "wait"

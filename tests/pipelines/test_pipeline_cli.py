@@ -73,3 +73,11 @@ def test_submit_creates_a_run_with_parameters(client):
 def test_bad_arguments_are_user_errors(client, args, message):
     result = runner.invoke(cli.app, args)
     assert isinstance(result.exception, UserError) and message in str(result.exception)
+
+
+def test_schedule_runs_the_monitoring_pipeline_hourly_by_default(client):
+    result = runner.invoke(cli.app, ["schedule", "--host", "http://kfp:8888", "--pipeline", "monitoring"])
+    assert result.exit_code == 0, result.output
+    job = client.calls[-1][1]
+    assert job["cron_expression"] == "0 0 * * * *" and job["pipeline_name"] == "hibachi-monitoring"
+    assert job["job_name"] == "hibachi-monitoring-hourly" and job["max_concurrency"] == 1
