@@ -11,20 +11,23 @@ import gc
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from gateway import dashboard
-from gateway.api.routes import admin, chat, feedback, health
+from gateway.api.routes import admin, chat, feedback, health, lineage
+from gateway.auth import AdminSessions, LoginThrottle
 from gateway.capture import Capture
+from gateway.deps import LoginRequired, admin_key_ids
 from gateway.ensemble import Ensemble, Judge
 from gateway.logs import configure_logging
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from gateway.policy import TrafficPolicy
+from gateway.policy_store import PolicyFollower, default_policy
 from gateway.providers import build_provider
 from gateway.service import ChatService
 from gateway.state import GatewayState, RateLimiter
@@ -68,13 +71,18 @@ def build_state(settings: Settings, *, critic: Any = None, retriever: Any = None
                       migrate=settings.gateway.migrate_on_start,
                       on_stored=metrics.signals_stored.inc,
                       on_db_state=lambda up: metrics.database_up.set(1 if up else 0))
-    policy = TrafficPolicy(policy=settings.traffic.policy, split_percent=settings.traffic.split_percent,
-                           updated_by="settings")
+    policy = default_policy(settings)
     service = ChatService(settings, ensemble, capture, metrics, kb, retriever, policy)
     engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    follower = PolicyFollower(sessions, policy, lambda new: setattr(service, "policy", new),
+                              settings.gateway.policy_refresh_s)
+    gw = settings.gateway
     return GatewayState(settings=settings, metrics=metrics, capture=capture, service=service, providers=providers,
-                        sessions=session_factory(engine), limiter=RateLimiter(settings.gateway.rate_limit_per_minute),
-                        kb=kb)
+                        sessions=sessions, limiter=RateLimiter(gw.rate_limit_per_minute), kb=kb,
+                        admin_sessions=AdminSessions.from_settings(settings),
+                        throttle=LoginThrottle(gw.login_free_failures, gw.login_backoff_s, gw.login_max_backoff_s),
+                        admin_key_ids=admin_key_ids(settings), policy_follower=follower)
 
 
 def create_app(settings: Settings | None = None, *, critic: Any = None, retriever: Any = None,
@@ -87,6 +95,10 @@ def create_app(settings: Settings | None = None, *, critic: Any = None, retrieve
         state = build_state(settings, critic=critic, retriever=retriever, kb=kb)
         app.state.gateway = state
         await asyncio.to_thread(state.capture.try_migrate)
+        # The stored traffic policy before the first request (a restarted replica resumes a canary), then
+        # re-read in the background every gateway.policy_refresh_s.
+        await asyncio.to_thread(state.policy_follower.refresh)
+        follow_policy = asyncio.create_task(state.policy_follower.run(), name="policy-follower")
         state.capture.start()
         # The SDKs, ORM and framework leave ~300k long-lived objects; a full collection scanning them took
         # ~130 ms on a 2-core VM, a stall every request in flight would feel. Freeze them out of the GC.
@@ -97,6 +109,7 @@ def create_app(settings: Settings | None = None, *, critic: Any = None, retrieve
         try:
             yield
         finally:
+            follow_policy.cancel()
             await state.service.drain_shadows()
             await asyncio.to_thread(state.capture.stop)
             for provider in state.providers:
@@ -113,14 +126,20 @@ def create_app(settings: Settings | None = None, *, critic: Any = None, retrieve
         return JSONResponse(_error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code,
                             headers=exc.headers)
 
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/admin/login?{urlencode({'next': exc.next_path})}", status_code=303)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}"
                              for e in exc.errors()[:5])
         return JSONResponse(_error_body(422, f"invalid request: {problems}"), status_code=422)
 
-    for router in (chat.router, feedback.router, admin.router, health.router, dashboard.router):
+    for router in (chat.router, feedback.router, admin.router, health.router, dashboard.login_router,
+                   dashboard.router):
         app.include_router(router)
+    app.include_router(lineage.router)  # admin: lineage and erasure
     if settings.gateway.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.gateway.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id", "X-Session-Id", "X-Served-By"])

@@ -1,4 +1,9 @@
-"""Typed dependencies: the app state, the caller behind an API key, admin-only access, a database session."""
+"""Typed dependencies: the app state, the caller behind an API key or admin session, a database session.
+
+The API authenticates with bearer keys (``Authorization: Bearer <key>`` or ``X-API-Key``); the admin
+routes also accept the browser session cookie set by ``/admin/login`` (see ``gateway.auth``), with its
+CSRF token on anything that changes state. Wrong keys are slowed down per client IP.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from gateway.auth import CSRF_HEADER, SAFE_METHODS, csrf_ok, same_site_request
 from gateway.state import GatewayState, retry_after_header
 from hibachi.settings import Settings
 
@@ -22,6 +28,12 @@ BEARER = {"WWW-Authenticate": 'Bearer realm="hibachi-gateway"'}
 class Caller:
     key_id: str  # a fingerprint of the key (first 12 hex digits of its sha256), safe to store and log
     is_admin: bool
+    via: str = "key"  # "key" (bearer) or "session" (the admin's browser cookie)
+
+    @property
+    def actor(self) -> str:
+        """How changes made by this caller are attributed in the records."""
+        return f"admin:{self.key_id}" if self.via == "key" else f"admin-session:{self.key_id}"
 
 
 async def get_state(request: Request) -> GatewayState:
@@ -43,15 +55,26 @@ def _matches(digest: str, hashes: list[str]) -> bool:
     return any(hmac.compare_digest(digest, h.lower()) for h in hashes)
 
 
-def identify(settings: Settings, key: str) -> Caller | None:
-    """Admin keys are checked first; development keys count only when no hashes of that kind are configured."""
+def _accepted_hashes(settings: Settings) -> tuple[list[str], list[str]]:
+    """(admin, customer) key hashes; development keys count only when no hashes of that kind are configured."""
     gw = settings.gateway
-    digest = key_digest(key)
     admin = list(gw.admin_key_hashes)
     customer = list(gw.customer_key_hashes)
     if settings.accepts_dev_keys:
         admin += [] if gw.admin_key_hashes else [key_digest(gw.dev_admin_key)]
         customer += [] if gw.customer_key_hashes else [key_digest(gw.dev_customer_key)]
+    return admin, customer
+
+
+def admin_key_ids(settings: Settings) -> frozenset[str]:
+    """Fingerprints of the admin keys configured now (a session of a removed key is no longer accepted)."""
+    return frozenset(h.strip().lower()[:12] for h in _accepted_hashes(settings)[0])
+
+
+def identify(settings: Settings, key: str) -> Caller | None:
+    """Admin keys are checked first; development keys count only when no hashes of that kind are configured."""
+    digest = key_digest(key)
+    admin, customer = _accepted_hashes(settings)
     if _matches(digest, admin):
         return Caller(key_id=digest[:12], is_admin=True)
     if _matches(digest, customer):
@@ -67,16 +90,45 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def client_address(request: Request) -> str:
+    """The client's IP (behind a proxy: run uvicorn with --proxy-headers and --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_failures(wait: float) -> HTTPException:
+    return HTTPException(429, "too many wrong keys from this address; try again later",
+                         headers=retry_after_header(wait))
+
+
 async def authenticate(request: Request, state: State) -> Caller:
     key = presented_key(request)
     if key is None:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", headers=BEARER)
+    client = client_address(request)
+    wait = state.throttle.wait(client)
+    if wait:
+        raise too_many_failures(wait)
     caller = identify(state.settings, key)
     if caller is None:
+        state.throttle.failed(client)
         raise HTTPException(401, "invalid API key", headers={**BEARER, "WWW-Authenticate":
                                                               'Bearer realm="hibachi-gateway", error="invalid_token"'})
     request.state.caller = caller
     return caller
+
+
+def session_caller(request: Request, state: GatewayState) -> Caller | None:
+    """The admin behind a valid session cookie, or None; a mutating request must pass the CSRF checks too."""
+    session = state.admin_sessions.read(request.cookies.get(state.admin_sessions.cookie_name))
+    if session is None or session.key_id not in state.admin_key_ids:
+        return None
+    if request.method not in SAFE_METHODS:
+        own_origin = f"{request.url.scheme}://{request.url.netloc}"
+        if not same_site_request(request.headers, own_origin):
+            raise HTTPException(403, "cross-site request refused")
+        if not csrf_ok(session, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong CSRF token: send the session's token as X-CSRF-Token")
+    return Caller(key_id=session.key_id, is_admin=True, via="session")
 
 
 async def require_customer(caller: Annotated[Caller, Depends(authenticate)], state: State) -> Caller:
@@ -89,9 +141,34 @@ async def require_customer(caller: Annotated[Caller, Depends(authenticate)], sta
     return caller
 
 
-async def require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+async def require_admin(request: Request, state: State) -> Caller:
+    """An admin key as a bearer token, or (without one) the admin's session cookie."""
+    if presented_key(request) is None:
+        caller = session_caller(request, state)
+        if caller is not None:
+            request.state.caller = caller
+            return caller
+    caller = await authenticate(request, state)
     if not caller.is_admin:
         raise HTTPException(403, "this endpoint needs an admin key")
+    return caller
+
+
+class LoginRequired(Exception):
+    """A browser page needs a login: the app answers with a redirect to the login form."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+async def require_admin_page(request: Request, state: State) -> Caller:
+    """Like require_admin, but a browser without any credential is sent to the login form instead of a 401."""
+    if presented_key(request) is not None:
+        return await require_admin(request, state)
+    caller = session_caller(request, state)
+    if caller is None:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    request.state.caller = caller
     return caller
 
 

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Route = Literal["teacher", "shadow", "local"]
+PolicyName = Literal["teacher", "shadow", "split"]
 
 
 class TrafficPolicy(BaseModel):
-    """The runtime policy; starts from settings.traffic and changes through PUT /admin/api/traffic."""
+    """The policy in force: the newest stored change (``traffic_policy_changes``), else ``settings.traffic``."""
 
-    policy: Literal["teacher", "shadow", "split"] = "teacher"
+    model_config = ConfigDict(frozen=True)  # replaced whole on a change, never mutated under a request
+
+    policy: PolicyName = "teacher"
     split_percent: float = Field(default=0.0, ge=0, le=100)
     updated_by: str | None = None
     reason: str | None = None
+    updated_at: datetime | None = None
+
+
+class TrafficPolicyUpdate(BaseModel):
+    """The body of ``PUT /admin/api/traffic``: the new policy and why; who is taken from the admin credential."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: PolicyName
+    split_percent: float = Field(default=0.0, ge=0, le=100)
+    reason: str | None = Field(default=None, max_length=2_000, description="Why (stored with the change).")
+    updated_by: str | None = Field(default=None, max_length=64,
+                                   description="A label for the actor, stored next to the admin key's fingerprint.")
 
 
 def session_bucket(session_id: str) -> float:

@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.auth import AdminSessions, LoginThrottle
 from gateway.capture import Capture
 from gateway.metrics import GatewayMetrics
 from gateway.policy import TrafficPolicy
+from gateway.policy_store import PolicyFollower
 from gateway.providers import Provider
 from gateway.service import ChatService
 from hibachi.settings import Settings
@@ -54,8 +56,13 @@ class GatewayState:
     sessions: sessionmaker[Session]
     limiter: RateLimiter
     kb: Any
+    admin_sessions: AdminSessions
+    throttle: LoginThrottle
+    admin_key_ids: frozenset[str]
+    policy_follower: PolicyFollower
     started_at: float = field(default_factory=time.time)
 
     @property
     def policy(self) -> TrafficPolicy:
+        """The policy this replica follows (kept current by ``policy_follower``; never read from the database here)."""
         return self.service.policy

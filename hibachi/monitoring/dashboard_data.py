@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
+from hibachi.lineage import serving_lineage
 from hibachi.monitoring.arms import is_hallucination
 from hibachi.monitoring.canary import Decision, analyze
 from hibachi.monitoring.reports import SavedReport, list_reports
@@ -27,6 +28,9 @@ class Progression:
     target: int
     training_runs: list[dict[str, Any]]
     rollout: dict[str, Any] | None
+    # How the stage reads: "progress" (moving toward the local model), "waiting" (nothing wrong, nothing
+    # new yet) or "problem" (refused by the gate, rolled back). The dashboard colours the stage by it.
+    tone: str = "progress"
 
     @property
     def percent_of_target(self) -> float:
@@ -45,6 +49,7 @@ class Dashboard:
     cost: dict[str, float]
     reports: list[SavedReport] = field(default_factory=list)
     canary: Decision | None = None  # the live analysis of a canary in progress
+    lineage: dict[str, Any] | None = None  # where the serving version came from (hibachi.lineage)
 
 
 def quality_filter(settings: Settings):
@@ -73,19 +78,29 @@ def progression(session: Session, settings: Settings) -> Progression:
         "isvc": state.isvc_name, "stage": state.stage, "percent": state.canary_percent or 0,
         "stable": state.stable_version, "canary": state.canary_version, "action": state.action,
         "actor": state.actor, "reason": state.reason, "at": as_utc(state.created_at)}
-    if rollout is not None and rollout["stage"] == "canary":
-        stage = f"canary at {rollout['percent']}% ({rollout['canary']})"
-    elif rollout is not None:
-        stage = {"shadow": "shadow (local model answers in the background)", "stable": "local model serves",
-                 "rolled_back": "rolled back to the teacher/stable"}.get(rollout["stage"], rollout["stage"])
-    elif runs:
-        stage = "trained, not yet deployed"
-    elif quality < settings.analysis.quality_target:
-        stage = "collecting quality examples"
-    else:
-        stage = "ready to train"
+    stage, tone = _stage(rollout, runs, quality, settings.analysis.quality_target)
     return Progression(stage=stage, quality_examples=quality, target=settings.analysis.quality_target,
-                       training_runs=runs, rollout=rollout)
+                       training_runs=runs, rollout=rollout, tone=tone)
+
+
+def _stage(rollout: dict[str, Any] | None, runs: list[dict[str, Any]], quality: int, target: int) -> tuple[str, str]:
+    """The stage's wording and tone from the real state: a version the gate refused is not progress."""
+    if rollout is not None and rollout["stage"] == "canary":
+        return f"canary at {rollout['percent']}% ({rollout['canary']})", "progress"
+    if rollout is not None:
+        return {"shadow": ("shadow (local model answers in the background)", "progress"),
+                "stable": ("local model serves", "progress"),
+                "rolled_back": ("rolled back to the teacher/stable", "problem")}.get(
+                    rollout["stage"], (rollout["stage"], "waiting"))
+    collecting = "collecting quality examples" if quality < target else "ready to train"
+    if not runs:
+        return collecting, "waiting" if quality < target else "progress"
+    newest = runs[0]  # newest first
+    if newest["gate_passed"]:
+        return f"trained, passed the gate, not yet deployed ({newest['id']})", "progress"
+    if newest["gate_passed"] is None:
+        return f"trained, evaluation pending ({newest['id']})", "waiting"
+    return f"refused by the gate ({newest['id']}); nothing deployed, {collecting}", "problem"
 
 
 def data_quality(signals: list[TrainingSignal], settings: Settings) -> list[tuple[str, int]]:
@@ -184,4 +199,5 @@ def gather(session: Session, settings: Settings, window: timedelta = timedelta(d
         fallbacks=traffic.get("fallback", 0), cost=cost(signals, days, settings),
         reports=list(reversed(list_reports(settings)))[:20],
         canary=decision,
+        lineage=serving_lineage(session, settings.rollout.isvc_name),
     )

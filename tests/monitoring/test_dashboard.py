@@ -52,9 +52,37 @@ def test_gather_counts_stage_quality_shadow_traffic_and_cost(db, settings):
 def test_stage_before_any_rollout(db, settings):
     _, sessions = db
     with sessions() as session:
-        assert gather(session, settings, now=NOW).progression.stage == "collecting quality examples"
+        empty = gather(session, settings, now=NOW).progression
+        assert (empty.stage, empty.tone) == ("collecting quality examples", "waiting")
         _fill(session, with_rollout=False)
-        assert gather(session, settings, now=NOW).progression.stage == "trained, not yet deployed"
+        trained = gather(session, settings, now=NOW).progression
+        assert (trained.stage, trained.tone) == ("trained, passed the gate, not yet deployed (v2)", "progress")
+
+
+@pytest.mark.parametrize(("gate_passed", "stage", "tone"), [
+    (False, "refused by the gate (v3); nothing deployed, collecting quality examples", "problem"),
+    (None, "trained, evaluation pending (v3)", "waiting"),
+    (True, "trained, passed the gate, not yet deployed (v3)", "progress"),
+])
+def test_stage_follows_the_gate_of_the_newest_version(db, settings, gate_passed, stage, tone):
+    _, sessions = db
+    with sessions() as session:
+        session.add(ModelVersion(id="v3", base_model="tiny", adapter_uri="file:///a", dataset_sha256="cd" * 32,
+                                 gate_passed=gate_passed, gate_reason="hallucination 0.20 > 0.05",
+                                 created_at=NOW - timedelta(hours=1)))
+        session.commit()
+        progression = gather(session, settings, now=NOW).progression
+    assert (progression.stage, progression.tone) == (stage, tone)
+
+
+def test_a_rolled_back_stage_is_a_problem(db, settings):
+    _, sessions = db
+    with sessions() as session:
+        _fill(session, with_rollout=False)
+        state(session, stable="v1", canary=None, percent=0, stage="rolled_back")
+        session.commit()
+        progression = gather(session, settings, now=NOW).progression
+    assert (progression.stage, progression.tone) == ("rolled back to the teacher/stable", "problem")
 
 
 class _Critic:
@@ -68,6 +96,9 @@ class _Retriever:
 
     def system_prompt(self, question):
         return ""
+
+    def topic(self, question):
+        return None
 
 
 @pytest.fixture
@@ -94,9 +125,12 @@ def test_admin_page_of_an_empty_database(empty_client):
     assert "No answers in this window." in page.text and "No training runs yet." in page.text
 
 
-def test_admin_page_needs_an_admin_key(client):
-    assert client.get("/admin").status_code == 401
+def test_admin_page_sends_a_browser_to_the_login_form_and_refuses_wrong_keys(client):
+    redirect = client.get("/admin?days=7", follow_redirects=False)
+    assert redirect.status_code == 303 and redirect.headers["location"] == "/admin/login?next=%2Fadmin%3Fdays%3D7"
     assert client.get("/admin", headers={"Authorization": "Bearer dev-customer-key"}).status_code == 403
+    assert client.get("/admin", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/admin/reports/x.html", follow_redirects=False).status_code == 303
 
 
 def test_admin_page_renders_stage_shadow_table_charts_and_reports(client, settings):

@@ -65,6 +65,9 @@ class _Stub:
     def system_prompt(self, question):
         return ""
 
+    def topic(self, question):
+        return None
+
 
 @pytest.fixture
 def gateway_url(tmp_path):

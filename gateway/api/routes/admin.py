@@ -5,27 +5,33 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from gateway.deps import AdminCaller, DbSession, State
-from gateway.policy import TrafficPolicy
+from gateway.policy import TrafficPolicy, TrafficPolicyUpdate
+from gateway.policy_store import actor_for, policy_history, record_change
 from gateway.schemas import CorrectionIn, CorrectionOut, SignalDetail, SignalPage, SignalSummary
 from hibachi.records import SERVED_BY, AdminCorrection, TrainingSignal
 
 router = APIRouter(prefix="/admin/api", tags=["admin"])
 log = logging.getLogger("gateway.admin")
 
+# Bounds on every number a caller sends, so out-of-range input is a 422 and never reaches the database
+# (an unbounded page once overflowed SQLite's 64-bit OFFSET: a 500).
+MAX_PAGE = 100_000
+SignalId = Annotated[str, Path(min_length=1, max_length=64)]
+
 
 @router.get("/signals", response_model=SignalPage, summary="List captured signals, newest first")
 def list_signals(
     caller: AdminCaller,
     db: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     served_by: Annotated[Literal[SERVED_BY] | None, Query()] = None,  # type: ignore[valid-type]
-    session_id: str | None = None,
+    session_id: Annotated[str | None, Query(max_length=64)] = None,
     critic_passed: bool | None = None,
     trainable: bool | None = None,
     policy: Literal["teacher", "shadow", "split"] | None = None,
@@ -52,39 +58,44 @@ def _signal(db, signal_id: str) -> TrainingSignal:
 
 
 @router.get("/signals/{signal_id}", response_model=SignalDetail, summary="One signal with candidates and verdicts")
-def get_signal(signal_id: str, caller: AdminCaller, db: DbSession) -> SignalDetail:
+def get_signal(signal_id: SignalId, caller: AdminCaller, db: DbSession) -> SignalDetail:
     return SignalDetail.model_validate(_signal(db, signal_id), from_attributes=True)
 
 
 @router.post("/signals/{signal_id}/corrections", response_model=CorrectionOut, status_code=201,
              summary="Submit a better answer; export uses the newest correction instead of the served answer")
-def add_correction(signal_id: str, correction: CorrectionIn, caller: AdminCaller, db: DbSession) -> CorrectionOut:
+def add_correction(signal_id: SignalId, correction: CorrectionIn, caller: AdminCaller, db: DbSession) -> CorrectionOut:
     signal = _signal(db, signal_id)
     row = AdminCorrection(signal_id=signal.id, corrected_response=correction.corrected_response,
-                          author=correction.author or f"admin:{caller.key_id}", reason=correction.reason)
+                          author=correction.author or caller.actor, reason=correction.reason)
     db.add(row)
     db.flush()
     log.info("admin correction recorded", extra={"signal_id": signal.id, "actor": row.author})
     return CorrectionOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/traffic", response_model=TrafficPolicy, summary="The traffic policy in force")
+@router.get("/traffic", response_model=TrafficPolicy,
+            summary="The traffic policy this replica follows (the newest stored change, re-read every few seconds)")
 def get_traffic(caller: AdminCaller, state: State) -> TrafficPolicy:
     return state.policy
 
 
-@router.put("/traffic", response_model=TrafficPolicy, summary="Change the traffic policy at run time")
-def put_traffic(update: TrafficPolicy, caller: AdminCaller, state: State) -> TrafficPolicy:
+@router.put("/traffic", response_model=TrafficPolicy,
+            summary="Change the traffic policy of every replica (stored with who, when and why)")
+def put_traffic(update: TrafficPolicyUpdate, caller: AdminCaller, state: State, db: DbSession) -> TrafficPolicy:
     if update.policy != "teacher" and not state.service.ensemble.students:
         raise HTTPException(409, f"policy {update.policy!r} needs a provider with role 'student'; none is enabled")
-    previous = state.policy.model_copy()
-    policy = state.service.policy
-    policy.policy, policy.split_percent = update.policy, update.split_percent
-    policy.updated_by, policy.reason = update.updated_by or f"admin:{caller.key_id}", update.reason
-    log.info("traffic policy changed", extra={"previous": previous.policy, "previous_percent": previous.split_percent,
-                                             "policy": policy.policy, "percent": policy.split_percent,
-                                             "actor": policy.updated_by, "why": policy.reason})
+    version, policy = record_change(db, update, actor_for(update, caller.actor))
+    db.commit()  # stored before it is followed: a change that cannot be stored is a 503, applied nowhere
+    state.policy_follower.follow(version, policy)  # this replica at once; the others within policy_refresh_s
     return policy
+
+
+@router.get("/traffic/history", response_model=list[TrafficPolicy],
+            summary="Stored traffic policy changes, newest first, with who, when and why")
+def traffic_history(caller: AdminCaller, db: DbSession,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[TrafficPolicy]:
+    return policy_history(db, limit)
 
 
 @router.get("/providers", summary="Providers and whether each is cooling down")
