@@ -61,6 +61,11 @@ def observed(obj: dict) -> Split:
     return Split(labels.get(VERSION_LABEL), predictor.get("canaryTrafficPercent"))
 
 
+def recorded(state) -> Split:
+    """What a DeploymentState row says the InferenceService serves (its canary, else its stable adapter)."""
+    return Split(state.canary_version or state.stable_version, state.canary_percent)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -222,3 +227,13 @@ def apply_split(api, namespace: str, name: str, body: dict, target: Split, recor
                                f"check it with kubectl get isvc {name} -n {namespace} -o yaml")
         return updated
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def compare(api, namespace: str, name: str, state) -> str:
+    """One line for `hibachi rollout status`: what the server serves, and whether the record agrees."""
+    obj = read(api, namespace, name)
+    server, record = observed(obj), recorded(state)
+    if server.matches(record):
+        return f"cluster: InferenceService {namespace}/{name} serves {server}, as recorded"
+    return (f"cluster: InferenceService {namespace}/{name} serves {server}, but the record #{state.id} says {record}: "
+            f"changed outside hibachi by {last_writer(obj)}")

@@ -105,8 +105,7 @@ def _apply(session: Session, settings: Settings, isvc: str, version: str, percen
     if cfg.use_cluster:  # read, check against the record, patch; errors are one-line ClusterErrors
         from serving import cluster
 
-        recorded = None if previous is None else cluster.Split(previous.canary_version or previous.stable_version,
-                                                                previous.canary_percent)
+        recorded = None if previous is None else cluster.recorded(previous)
         cluster.apply_split(api or cluster.make_api(), cfg.namespace, isvc, body, cluster.Split(version, percent),
                             recorded, previous.id if previous else None)
         return kubectl, []

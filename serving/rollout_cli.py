@@ -43,7 +43,8 @@ def _report(result) -> None:
 @app.command("status")
 def status_command(name: NameOption = None,
                    history: Annotated[int, typer.Option(help="How many past changes to list.", min=0)] = 5) -> None:
-    """The current rollout state and the recent history."""
+    """The current rollout state and the recent history (in cluster mode, also what the server serves)."""
+    from hibachi.settings import get_settings
     from serving import rollout
 
     isvc = _name(name)
@@ -52,6 +53,11 @@ def status_command(name: NameOption = None,
         if not rows:
             raise UserError(f"no rollout recorded for {isvc!r}; start one with `hibachi rollout deploy`")
         typer.echo(_describe(rows[0]))
+        settings = get_settings()
+        if settings.rollout.use_cluster:  # what the server serves, and whether someone changed it with kubectl
+            from serving import cluster
+
+            typer.echo(cluster.compare(cluster.make_api(), settings.rollout.namespace, isvc, rows[0]))
         for row in rows[1:history]:
             typer.echo(f"  #{row.id} {row.created_at:%Y-%m-%d %H:%M} {row.action} by {row.actor}: stable "
                        f"{row.stable_version or '-'}, canary {row.canary_version or '-'} "

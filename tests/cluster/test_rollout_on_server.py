@@ -125,6 +125,14 @@ def test_cli_drives_the_sequence_and_errors_are_one_line(cluster, engine, isvc_n
     assert rows(engine) == before  # nothing recorded as done
     assert served(cluster.get_isvc(isvc_name)) == ("v1", None)
 
+    code, out, _err = run_cli(monkeypatch, capsys, env, "status")
+    assert code == 0 and f"cluster: InferenceService hibachi/{isvc_name} serves v1 at 100%" in out
+    assert "as recorded" in out
+    cluster.kubectl("patch", "inferenceservice", isvc_name, "-n", NAMESPACE, "--type", "merge",
+                    "-p", '{"spec": {"predictor": {"canaryTrafficPercent": 0}}}')
+    code, out, _err = run_cli(monkeypatch, capsys, env, "status")
+    assert code == 0 and "serves v1 at 0%, but the record" in out and "changed outside hibachi by kubectl-patch" in out
+
     # Once as a separate process too, exactly as an operator runs it: exit code 2, one line, no traceback.
     process = subprocess.run([sys.executable, "-m", "hibachi_cli", "rollout", "set", "--percent", "10"],
                              capture_output=True, text=True, timeout=120,

@@ -164,3 +164,12 @@ def test_a_patch_the_server_did_not_keep_is_an_error() -> None:
 
     with pytest.raises(ClusterError, match="does not serve v2 at 50% after the patch"):
         cluster.apply_split(Ignoring(isvc("v2", 10)), NS, NAME, body("v2", 50), Split("v2", 50), Split("v2", 10))
+
+
+def test_status_line_says_whether_the_server_matches_the_record() -> None:
+    state = type("State", (), {"id": 4, "stable_version": "v1", "canary_version": "v2", "canary_percent": 10})()
+    assert cluster.compare(StandIn(isvc("v2", 10)), NS, NAME, state) == \
+        "cluster: InferenceService hibachi/llama serves v2 at 10%, as recorded"
+    differs = cluster.compare(StandIn(isvc("v2", 40)), NS, NAME, state)
+    assert differs.startswith("cluster: InferenceService hibachi/llama serves v2 at 40%, but the record #4 says v2 at "
+                              "10%: changed outside hibachi by someone")
