@@ -96,17 +96,32 @@ class Reading:
         return words.strip(" ,;:-\u2013\u2014\n\t")
 
 
-def read(prompt: str, response: str, matcher: TermMatcher, counts: CountReader) -> Reading:
+@dataclass(frozen=True)
+class PromptReading:
+    """What the rules need from the prompt; the same for every candidate answer to it, so read once."""
+
+    lower: str
+    keys: frozenset[str]
+    counts: Counts
+    miles: float | None
+
+
+def read_prompt(prompt: str, matcher: TermMatcher, counts: CountReader) -> PromptReading:
+    lower = normalize(prompt).lower()
+    miles = MILES.search(lower)
+    return PromptReading(lower, frozenset(m.key for m in matcher.find(lower)), counts.read(lower),
+                         float(miles.group("n")) if miles else None)
+
+
+def read(prompt: str, response: str, matcher: TermMatcher, counts: CountReader,
+         prompt_reading: PromptReading | None = None) -> Reading:
     text, where = normalize_tracked(response)
     lower = text.lower()
     if len(lower) != len(text):  # a few characters lower-case to two; keep positions aligned
         lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    prompt_lower = normalize(prompt).lower()
+    p = prompt_reading or read_prompt(prompt, matcher, counts)
     clauses = split_clauses(lower)
     mentions = matcher.find(lower)
     attach(clauses, mentions)
-    miles = MILES.search(prompt_lower)
-    prompt_keys = {m.key for m in matcher.find(prompt_lower)}
-    return Reading(response, where, text, lower, clauses, mentions, prompt_lower, prompt_keys,
-                   counts.read(prompt_lower), counts.read(lower), float(miles.group("n")) if miles else None,
-                   list(MONEY.finditer(lower)))
+    return Reading(response, where, text, lower, clauses, mentions, p.lower, set(p.keys), p.counts,
+                   counts.read(lower), p.miles, list(MONEY.finditer(lower)))

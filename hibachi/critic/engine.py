@@ -12,9 +12,10 @@ said to be per party).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from hibachi.critic.claims import TermMatcher
-from hibachi.critic.context import CountReader, Reading, read
+from hibachi.critic.context import CountReader, Reading, read, read_prompt
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.rules_extra import ExtraRules
 from hibachi.critic.rules_menu import MenuRules
@@ -41,6 +42,8 @@ class Critic:
         self.index = FactIndex(kb)
         self._matcher = TermMatcher(self.index.terms)
         self._counts = CountReader(self.index)
+        # Several candidate answers are judged against one prompt: read each prompt once.
+        self._prompt = lru_cache(maxsize=256)(lambda prompt: read_prompt(prompt, self._matcher, self._counts))
         self._rules = (OfferRules(self.index), MoneyRules(self.index, self._counts), PolicyRules(self.index),
                        ExtraRules(self.index), MenuRules(self.index))
 
@@ -52,7 +55,7 @@ class Critic:
         return Verdict.from_violations(found, base)
 
     def _judge(self, prompt: str, response: str) -> tuple[list[Violation], float]:
-        reading = read(prompt, response, self._matcher, self._counts)
+        reading = read(prompt, response, self._matcher, self._counts, self._prompt(prompt))
         found: list[Violation] = []
         for rules in self._rules:
             found.extend(rules.check(reading))

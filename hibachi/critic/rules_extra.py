@@ -28,8 +28,9 @@ _AREA = re.compile(r"(?P<a>\d+(?:\.\d+)?)\s*(?:ft|feet|foot|')?\s*(?:by|x|\u00d7
 _CITY = r"[A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?"
 # Where the business says it has a base: "based in X", "our X team", "X is one of our bases", "out of X and Y".
 _BASED = re.compile(
-    r"\b(?:based in|located in|operates? (?:out of|from)|operating (?:out of|from)|headquartered in|come from|"
-    r"travel from|stationed in|a base in|bases? in|home base (?:is |in )|kitchens? in|offices? in|hub in|"
+    r"\b(?:based (?:in|out of|near|around)|located in|operates? (?:out of|from)|operating (?:out of|from)|"
+    r"headquartered in|come from|travel from|stationed in|a base in|bases? in|home base(?: is| in)|kitchens? in|"
+    r"offices? in|hub in|"
     r"locations? in|branch(?:es)? in)\s+(?P<city>" + _CITY + r")(?:\s*(?:,|and|&)\s*(?P<city2>" + _CITY + r"))?"
     r"|\b[Oo]ur\s+(?P<city3>" + _CITY + r")(?:\s*(?:,|and|&)\s*(?P<city5>" + _CITY + r"))?\s+(?:team|location|"
     r"branch|kitchen|office|base|crew|chefs?|hub)s?\b"

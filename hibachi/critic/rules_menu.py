@@ -48,8 +48,11 @@ _OFFER_VERB = re.compile(
     r"|\byou\s+(?:can|could|may)\s+(?:also\s+)?(?:pick|choose|select|get|have|add|order|swap in|go with)\s+"
     r"(?P<obj2>[^.;:!?]+)"
     r"|(?:^|[.!?]\s+|\n)\s*(?:pick|choose|select)\s+(?:any\s+)?(?:two|2|one|from)?\s*:\s*(?P<obj3>[^.;!?]+)"
-    r"|\bproteins?\s+(?:are|include|options are|to choose from are)\b\s*:?\s*(?P<obj4>[^.;!?]+)")
-_IN_SLOT_GROUPS = ("obj3", "obj4")
+    r"|\bproteins?\s+(?:are|include|options are|to choose from are)\b\s*:?\s*(?P<obj4>[^.;!?]+)"
+    r"|\b(?:our|the) (?:menu|lineup|line-up|selection|protein options|protein choices)\s+(?:features?|includes?|has|"
+    r"have|offers?|lists?|covers?)\b\s*:?\s*(?P<obj5>[^.;!?]+)"
+    r"|\bour\s+(?P<obj6>[a-z-]+(?:\s+[a-z-]+){0,2})")
+_IN_SLOT_GROUPS = ("obj3", "obj4", "obj5")
 _SUBJECT_OFFERED = re.compile(
     r"(?:^\s*|[.!?;,\n]\s*|\b(?:yes|sure|absolutely|yep|and|but|however)\s*[,!]?\s+)(?P<subj>[a-z][a-z' -]{1,40}?)\s+(?:is|are)\s+"
     r"(?:also\s+)?(?:available|on (?:our|the) menu|one of (?:our|your|the)|(?:a |our )?(?:popular|great|favorite|"
@@ -66,6 +69,7 @@ _ON_TOP = re.compile(
     r"|\bkeep (?:all|both|your)\b[^.;]{0,30}\bproteins?\b[^.;]{0,40}\b(?:as well|too|also|plus)\b"
     r"|\b(?:both|all)\b[^.;]{0,20}\bproteins?\b[^.;]{0,20}\b(?:and|plus)\b[^.;]{0,30}\b(?:as well|too|also)\b"
     r"|\bin addition to (?:both|all|your)\b")
+_N_PROTEINS = re.compile(r"\b(\d)\s+(?:different\s+)?proteins\b")
 _REPLACES = re.compile(r"\b(?:replac\w*|swap\w*|substitut\w*|instead of|in place of|takes? the place|in lieu|"
                        r"trade\w*|exchang\w*)\b")
 _SURCHARGE = re.compile(r"\b(?:upgrade|upgrades|upgrading|premium|upcharge|surcharge|extra|more|additional|"
@@ -112,7 +116,7 @@ class MenuRules:
         text = r.lower
         seen: set[str] = set()
         for match in _OFFER_VERB.finditer(text):
-            group = next(g for g in ("obj", "obj2", "obj3", "obj4") if match.group(g) is not None)
+            group = next(g for g in ("obj", "obj2", "obj3", "obj4", "obj5", "obj6") if match.group(g) is not None)
             clause = clause_at(r.clauses, match.start(group))
             if clause is None or clause.negated or clause.customer_side or clause.question:
                 continue
@@ -155,7 +159,10 @@ class MenuRules:
     # --- an upgrade that replaces a protein, said to come on top of them ---
     def _upgrade_on_top(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
         upgrades = keys & self._replacing
-        if not upgrades or clause.negated or clause.has(_REPLACES) or not clause.has(_ON_TOP):
+        if not upgrades or clause.negated or clause.has(_REPLACES):
+            return
+        more = any(int(m.group(1)) > self.per_guest for m in _N_PROTEINS.finditer(clause.text))
+        if not (more or clause.has(_ON_TOP)):
             return
         for key in sorted(upgrades):
             yield Violation(category="upgrade", severity="medium", claim=r.claim(clause),

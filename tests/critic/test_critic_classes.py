@@ -107,8 +107,25 @@ ARITHMETIC_WRONG = [
      "refund_window"),
 ]
 
+# A second round, written after the first was fixed; each line failed or was new when written.
+SECOND_ROUND = [
+    ("menu?", "Our menu features hibachi chicken, steak, and grilled pork chops.", "not_offered"),
+    ("what's good?", "Everyone loves our teriyaki lamb.", "not_offered"),
+    ("gyoza free?", "Gyoza's on us!", "price"),
+    ("filet?", "Adding filet gives each guest three proteins, for $5 more per person.", "upgrade"),
+    ("where?", "We're a Bay Area company based out of Oakland.", "travel"),
+    ("where?", "Our home base is Santa Cruz.", "travel"),
+    ("menu?", "Our menu has chicken, steak, shrimp, salmon, scallops, calamari and tofu, plus lobster and filet "
+              "upgrades.", None),
+    ("5 adults + lobster?", "5 x $60 = $300 + 5 x $10 = $50 = $350, which is under the $550 minimum, so the total "
+                            "is $550.", None),
+    ("We're 35 miles away from San Jose. travel?", "It'd be $10 for travel since you're 5 miles past our free zone.",
+     None),
+    ("cancel 9 days before?", "Yes, 9 days is more than our 7-day cutoff, so the deposit is refunded.", None),
+]
 
-@pytest.mark.parametrize("prompt,response,expected", NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP
+
+@pytest.mark.parametrize("prompt,response,expected", SECOND_ROUND + NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP
                          + PROTEIN_AS_UPGRADE + AGE_LIMITS + TRAVEL_TOWARD_MINIMUM + NOT_A_BASE + ARITHMETIC_RIGHT
                          + ARITHMETIC_WRONG)
 def test_class(judge, prompt, response, expected):
