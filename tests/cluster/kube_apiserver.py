@@ -101,6 +101,18 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _die_with_parent() -> None:
+    """In the child: its own process group, and (Linux) SIGTERM when the test run dies, so a killed run
+    leaves no API server behind."""
+    os.setsid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _version(apiserver: Path) -> tuple[int, int]:
     out = subprocess.run([str(apiserver), "--version"], capture_output=True, text=True, timeout=30).stdout
     match = re.search(r"v(\d+)\.(\d+)", out)
@@ -146,7 +158,7 @@ class KubeServer:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = (self.rundir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.processes.append(proc)
         return proc
 
