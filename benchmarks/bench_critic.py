@@ -6,6 +6,10 @@ pass (regex word tokenization of prompt and response), so the ratio says what th
 beyond reading the text once. Target: at least 2,000 responses/second, so the critic can run
 inline on every candidate.
 
+Then the held-in figures on the labelled set ``devkit.evalsets.critic_cases`` (wrong and right answers per
+class of mistake, generated from the knowledge base, seeded): per class, the share of wrong answers caught
+(target >= 95%) and of right answers flagged (target <= 5%).
+
     python -m benchmarks.bench_critic [--quick]
 """
 
@@ -16,6 +20,8 @@ import re
 import time
 
 TARGET_PER_SECOND = 2000.0
+TARGET_RECALL = 0.95
+TARGET_FALSE_ALARMS = 0.05
 _TOKEN = re.compile(r"\w+")
 
 
@@ -61,7 +67,31 @@ def run(quick: bool = False) -> list[dict]:
         "ratio": round(judged / baseline, 4),
         "target": f">= {TARGET_PER_SECOND:,.0f} responses/s",
         "meets": judged >= TARGET_PER_SECOND,
-    }]
+    }, *_class_rows(critic, 10 if quick else 40)]
+
+
+def _class_rows(critic, per_class: int) -> list[dict]:
+    """Recall and false alarms per class on the generated labelled set (no baseline: the set defines them)."""
+    from devkit.evalsets.critic_cases import CLASSES, generate, score
+    from hibachi.knowledge import load_knowledge_base
+
+    result = score(generate(load_knowledge_base(), per_class=per_class, seed=13),
+                   lambda prompt, response: not critic.evaluate(prompt, response).passed)
+    rows = []
+    for klass in (*CLASSES, None):
+        name = klass or "all classes"
+        recall, alarms = result.recall(klass), result.false_alarm_rate(klass)
+        caught = sum(result.caught.values()) if klass is None else result.caught[klass]
+        wrong = sum(result.wrong.values()) if klass is None else result.wrong[klass]
+        flagged = sum(result.flagged.values()) if klass is None else result.flagged[klass]
+        right = sum(result.right.values()) if klass is None else result.right[klass]
+        rows.append({"benchmark": "critic", "figure": f"recall, {name} ({caught}/{wrong} wrong answers caught)",
+                     "value": round(recall, 4), "unit": "fraction", "baseline": None, "ratio": None,
+                     "target": ">= 0.95", "meets": recall >= TARGET_RECALL})
+        rows.append({"benchmark": "critic", "figure": f"false alarms, {name} ({flagged}/{right} right answers "
+                     "flagged)", "value": round(alarms, 4), "unit": "fraction", "baseline": None, "ratio": None,
+                     "target": "<= 0.05", "meets": alarms <= TARGET_FALSE_ALARMS})
+    return rows
 
 
 def main() -> None:
@@ -69,6 +99,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     for row in run(quick=args.quick):
+        if row["baseline"] is None:
+            print(f"{row['figure']}: {row['value']:.3f} (target {row['target']}: "
+                  f"{'met' if row['meets'] else 'NOT met'})")
+            continue
         print(f"{row['figure']}: {row['value']:,.0f} {row['unit']} (baseline tokenize-only {row['baseline']:,.0f}/s, "
               f"ratio {row['ratio']:.3f}; target {row['target']}: {'met' if row['meets'] else 'NOT met'})")
 

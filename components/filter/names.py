@@ -286,7 +286,7 @@ class NameFinder:
         for t in tokens:
             if t.name or t.protected or t.kb or t.upper or t.folded in STOP_WORDS or _CONTRACTION.search(t.word):
                 continue
-            if _AFTER_NAME.match(text, t.end) and (t.cap or not t.folded in self.lex.english) and (
+            if _AFTER_NAME.match(text, t.end) and (t.cap or t.folded not in self.lex.english) and (
                     self.lex.known(t.folded) or t.folded not in self.lex.english and not t.place):
                 t.name = True
         for pattern, strong in ((_STRONG, True), (_IDENTITY, None), (_WEAK, False)):

@@ -203,7 +203,8 @@ def generate(n: int = 400, seed: int = 13) -> list[PiiCase]:
         for part in parts:
             written = part.lower() if style == "lower" else part
             secrets.append(Secret("NAME", written, style))
-        facts = tuple(values[k] for k in ("city", "date", "time", "price", "guests", "dish") if "{" + k + "}" in template)
+        facts = tuple(values[k] for k in ("city", "date", "time", "price", "guests", "dish")
+                      if "{" + k + "}" in template)
         cases.append(PiiCase(text, tuple(secrets), facts))
     return cases
 

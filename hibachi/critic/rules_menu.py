@@ -20,7 +20,6 @@ from hibachi.critic.claims import Clause, clause_at, mention_negated
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.numbers import MONEY, fmt_money, money_value
-from hibachi.critic.trie import trie_pattern
 from hibachi.critic.verdict import Violation
 
 # Head nouns of dishes and proteins a caterer might be asked about: generic vocabulary, not this menu.
@@ -53,16 +52,18 @@ _OFFER_VERB = re.compile(
     r"have|offers?|lists?|covers?)\b\s*:?\s*(?P<obj5>[^.;!?]+)"
     r"|\bour\s+(?P<obj6>[a-z-]+(?:\s+[a-z-]+){0,2})")
 _IN_SLOT_GROUPS = ("obj3", "obj4", "obj5")
-_SUBJECT_OFFERED = re.compile(
-    r"(?:^\s*|[.!?;,\n]\s*|\b(?:yes|sure|absolutely|yep|and|but|however)\s*[,!]?\s+)(?P<subj>[a-z][a-z' -]{1,40}?)\s+(?:is|are)\s+"
-    r"(?:also\s+)?(?:available|on (?:our|the) menu|one of (?:our|your|the)|(?:a |our )?(?:popular|great|favorite|"
-    r"crowd[- ]favorite|guest favorite|good|top|specialty|signature|best[- ]seller|hit)\b|offered)\b")
+# "X is available / on our menu / one of our ... / a crowd favorite": found by the predicate, X read backwards.
+_OFFERED_PREDICATE = re.compile(
+    r"\s(?:is|are)\s+(?:also\s+)?(?:available|on (?:our|the) menu|one of (?:our|your|the)|(?:a |our )?(?:popular|"
+    r"great|favorite|crowd[- ]favorite|guest favorite|good|top|specialty|signature|best[- ]seller|hit)\b|offered)\b")
+_SUBJECT_START = re.compile(r".*(?:[.!?;,:\n]|\b(?:yes|sure|absolutely|yep|and|but|however)\b)", re.DOTALL)
 _SLOT = re.compile(r"\bas (?:one of )?(?:your|the|our|a|an)?\s*(?:two |2 )?(?:proteins?|protein choices?|"
                    r"protein options?|upgrades?|meats?|mains?)\b")
 _OBJECT_END = re.compile(r"\s+(?:as|for|at|right|with|on|in|to|if|which|that|who|when|so|because|from|per|and get|"
                          r"instead|is|are|was|were|will|can)\b")
 _ON_TOP = re.compile(
-    r"\b(?:on top of|in addition to|as well as|besides|along with|alongside|plus|with)\b[^.;]{0,30}\b(?:both|all|two|2)\b"
+    r"\b(?:on top of|in addition to|as well as|besides|along with|alongside|plus|with)\b[^.;]{0,30}"
+    r"\b(?:both|all|two|2)\b"
     r"[^.;]{0,12}\b(?:proteins?|meats?)\b"
     r"|\b(?:on top of|in addition to|as well as|besides|along with|alongside)\b[^.;]{0,30}\b(?:proteins?|meats?)\b"
     r"|\b(?:third|3rd|another|an extra|an additional)\s+protein\b"
@@ -92,7 +93,6 @@ class MenuRules:
         self.ix = index
         kb = index.kb
         self.per_guest = kb.pricing.proteins_per_guest
-        self._foods = re.compile(r"(?<![\w-])" + trie_pattern(sorted(FOOD_WORDS)) + r"(?![\w-])")
         self._replacing = {f"upgrade:{u.name}" for u in kb.upgrades if u.replaces_protein}
 
     def check(self, r: Reading) -> Iterator[Violation]:
@@ -121,15 +121,22 @@ class MenuRules:
             if clause is None or clause.negated or clause.customer_side or clause.question:
                 continue
             start, phrase = match.start(group), match.group(group)[:max(0, clause.end - match.start(group))]
+            if group == "obj6" and not any(w in FOOD_WORDS for w in phrase.split()):
+                continue  # "our chefs", "our minimum": only a dish after "our" claims one
             end = _OBJECT_END.search(phrase)
             phrase = phrase[:end.start()] if end else phrase
             in_slot = group in _IN_SLOT_GROUPS or _SLOT.match(text, start + len(phrase) + 1) is not None
             yield from self._items(r, clause, phrase, start, in_slot, seen)
-        for match in _SUBJECT_OFFERED.finditer(text):
-            clause = clause_at(r.clauses, match.start("subj"))
-            if clause is None or clause.negated or clause.customer_side or clause.question:
+        for match in _OFFERED_PREDICATE.finditer(text):
+            begin = max(0, match.start() - 45)
+            head = _SUBJECT_START.match(text, begin, match.start())
+            begin = head.end() if head else begin
+            subject = text[begin:match.start()]
+            stripped = subject.lstrip()
+            clause = clause_at(r.clauses, match.start())
+            if not stripped or clause is None or clause.negated or clause.customer_side or clause.question:
                 continue
-            yield from self._items(r, clause, match.group("subj"), match.start("subj"), True, seen)
+            yield from self._items(r, clause, stripped, begin + len(subject) - len(stripped), True, seen)
 
     def _items(self, r: Reading, clause: Clause, phrase: str, offset: int, in_slot: bool,
                seen: set[str]) -> Iterator[Violation]:
@@ -148,7 +155,7 @@ class MenuRules:
                     seen.add(name)
                     yield Violation(category="not_offered", claim=r.claim(clause), fact=f"{name}: not on the menu")
                 continue
-            food = self._foods.search(name) is not None
+            food = any(w in FOOD_WORDS for w in words)
             if not (food or (in_slot and len(words) <= 3)) or name in seen:
                 continue
             if _generic(name):

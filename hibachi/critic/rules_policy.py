@@ -184,7 +184,8 @@ class PolicyRules:
 
     def _minimum(self, r: Reading, clause: Clause, keys: set[str]) -> Iterator[Violation]:
         excludes = self.p.party_minimum.excludes
-        if "minimum" in keys and excludes and not clause.negated and (clause.has(_INCLUDED) or clause.has(_TOWARD)) and (
+        counted = clause.has(_INCLUDED) or clause.has(_TOWARD)
+        if "minimum" in keys and excludes and not clause.negated and counted and (
                 "travel" in keys or "gratuity" in keys):
             yield Violation(category="minimum", severity="medium", claim=r.claim(clause),
                             fact=f"party minimum: {fmt_money(self.p.party_minimum.amount)} before "
