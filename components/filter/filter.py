@@ -107,7 +107,11 @@ def split_by_topic(items: list[tuple[str, str]], fraction: float, seed: int) -> 
 
 def filter_dataset(in_path: Path | str, train_path: Path | str, holdout_path: Path | str,
                    summary_path: Path | str, config: FilterSettings | None = None, critic=None,
-                   scrubber: Scrubber | None = None, html_path: Path | str | None = None) -> FilterResult:
+                   scrubber: Scrubber | None = None, html_path: Path | str | None = None,
+                   pairs_path: Path | str | None = None, pairs_train_path: Path | str | None = None,
+                   pairs_holdout_path: Path | str | None = None) -> FilterResult:
+    """Filter, scrub, deduplicate and split the export; with ``pairs_path``, its preference pairs the same way
+    (``filter_pairs``: the same holdout, so no turn is trained on in one file and scored in the other)."""
     config = config or FilterSettings()
     if critic is None and config.require_critic_pass:
         from hibachi.critic import get_critic
@@ -165,12 +169,92 @@ def filter_dataset(in_path: Path | str, train_path: Path | str, holdout_path: Pa
         "topics": {t: dict(per_topic[t]) for t in sorted(per_topic)},
         "dataset_sha256": digest.hexdigest(), "settings": config.model_dump(mode="json"),
     }
+    if pairs_path is not None:
+        split = {key: key in holdout_ids for key, _, _ in kept}
+        summary["pairs"] = filter_pairs(pairs_path, pairs_train_path or Path(train_path).with_name("pairs_train.jsonl"),
+                                        pairs_holdout_path or Path(holdout_path).with_name("pairs_holdout.jsonl"),
+                                        split, config, critic, scrubber)
     Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
     Path(summary_path).write_text(json.dumps(summary, indent=2, sort_keys=True))
     if html_path:
         Path(html_path).write_text(summary_html(summary))
     return FilterResult(str(train_path), str(holdout_path), str(summary_path), counts["train"], counts["holdout"],
                         digest.hexdigest())
+
+
+PAIR_RULES = ("not_trainable", "empty_answer", "chosen_failed_critic", "same_answer", "duplicate")
+
+
+def pair_in_holdout(signal_id: str, split: dict[str, bool], config: FilterSettings) -> bool:
+    """The SFT split's side for the pair's turn; a turn the SFT rows dropped gets a seeded side of its own."""
+    if signal_id in split:
+        return split[signal_id]
+    draw = int.from_bytes(hashlib.sha256(f"{config.seed}:{signal_id}".encode()).digest()[:8], "big") / 2**64
+    return draw < config.holdout_fraction
+
+
+def filter_pairs(in_path: Path | str, train_path: Path | str, holdout_path: Path | str, split: dict[str, bool],
+                 config: FilterSettings, critic=None, scrubber: Scrubber | None = None) -> dict[str, Any]:
+    """Preference pairs through the training rows' rules: trainable, the chosen answer passes the current critic,
+    PII scrubbed (prompt, chosen and rejected), near-duplicates dropped, split on the same holdout as the rows.
+    Returns the counts (dropped by rule, kept by source and side)."""
+    scrubber = scrubber or Scrubber()
+    dedup = NearDuplicateIndex(config.dedup_threshold)
+    dropped: Counter = Counter({rule: 0 for rule in PAIR_RULES})
+    by_source: dict[str, Counter] = defaultdict(Counter)
+    inputs = 0
+    out = {False: [], True: []}
+    source_path = Path(in_path)
+    lines = source_path.open(encoding="utf-8") if source_path.is_file() else iter(())
+    try:
+        for number, pair in json_objects(lines, lambda n: f"{in_path}:{n}", error=DataError):
+            inputs += 1
+            prompt, chosen, rejected = pair.get("prompt"), pair.get("chosen"), pair.get("rejected")
+            if not isinstance(prompt, list) or not prompt or prompt[-1].get("role") != "user":
+                raise DataError(f"{in_path}:{number}: a pair's prompt must be messages ending with a user turn")
+            meta = pair.get("metadata") or {}
+            if meta.get("trainable") is False:
+                dropped["not_trainable"] += 1
+                continue
+            if not str(chosen or "").strip() or not str(rejected or "").strip():
+                dropped["empty_answer"] += 1
+                continue
+            if config.require_critic_pass and critic is not None and not critic.evaluate(prompt[-1]["content"],
+                                                                                          chosen).passed:
+                dropped["chosen_failed_critic"] += 1
+                continue
+            if config.scrub_pii:
+                prompt, _ = scrub_messages(prompt, scrubber)
+                (chosen_msg, rejected_msg), _ = scrub_messages([{"content": chosen}, {"content": rejected}], scrubber)
+                chosen, rejected = chosen_msg["content"], rejected_msg["content"]
+            if chosen.strip() == rejected.strip():
+                dropped["same_answer"] += 1
+                continue
+            text = " ".join(m["content"] for m in prompt if m.get("role") == "user")
+            if dedup.seen(text, chosen + "\n---\n" + rejected):
+                dropped["duplicate"] += 1
+                continue
+            key = str(meta.get("signal_id") or f"pair-{number}")
+            holdout = pair_in_holdout(key, split, config)
+            source = str(meta.get("source") or "unknown")
+            by_source[source]["holdout" if holdout else "train"] += 1
+            out[holdout].append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "why": pair.get("why"),
+                                 "metadata": {"signal_id": key, "source": source, "topic": meta.get("topic"),
+                                              "rejected_provider": meta.get("rejected_provider")}})
+    finally:
+        if hasattr(lines, "close"):
+            lines.close()
+    digest = hashlib.sha256()
+    for path, holdout in ((train_path, False), (holdout_path, True)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            for row in out[holdout]:
+                line = (json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n").encode()
+                handle.write(line)
+                digest.update(line)
+    return {"input_pairs": inputs, "kept_pairs": len(out[False]) + len(out[True]), "train_pairs": len(out[False]),
+            "holdout_pairs": len(out[True]), "dropped": dict(dropped),
+            "by_source": {s: dict(by_source[s]) for s in sorted(by_source)}, "pairs_sha256": digest.hexdigest()}
 
 
 def summary_html(summary: dict) -> str:
@@ -186,5 +270,16 @@ def summary_html(summary: dict) -> str:
         f"{html.escape(json.dumps(summary['pii_replacements']))}.</p>"
         f"<h2>Dropped by rule</h2><table><tr><th>rule</th><th>rows</th></tr>{rows}</table>"
         f"<h2>Split by topic</h2><table><tr><th>topic</th><th>train</th><th>holdout</th></tr>{topics}</table>"
+        f"{_pairs_html(summary.get('pairs'))}"
         f"<p>dataset sha256 <code>{summary['dataset_sha256']}</code></p></body></html>"
     )
+
+
+def _pairs_html(pairs: dict | None) -> str:
+    if not pairs:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(src)}</td><td>{c.get('train', 0)}</td><td>{c.get('holdout', 0)}</td></tr>"
+                   for src, c in pairs["by_source"].items())
+    return (f"<h2>Preference pairs</h2><p>{pairs['input_pairs']} exported, {pairs['kept_pairs']} kept; dropped "
+            f"{html.escape(json.dumps(pairs['dropped']))}.</p><table><tr><th>source</th><th>train</th>"
+            f"<th>holdout</th></tr>{rows}</table>")
