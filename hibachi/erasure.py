@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -336,6 +337,9 @@ def _redact_text(path: Path, needles: Needles, dry_run: bool) -> int:
         if form in text:
             replaced += text.count(form)
             text = text.replace(form, REDACTED)
+    for email in needles.emails:  # written in any case
+        text, count = re.subn(re.escape(email), REDACTED, text, flags=re.IGNORECASE)
+        replaced += count
     if needles.phones and any(h in text for h in needles.hints):
         import phonenumbers
 
