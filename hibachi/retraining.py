@@ -175,7 +175,8 @@ def trained_knowledge(session: Session, settings: Settings) -> tuple[str | None,
         version = session.get(ModelVersion, state.stable_version)
         if version is not None and version.knowledge_sha256:
             return version.knowledge_sha256, f"production adapter {version.id}"
-    row = session.execute(select(ExportRun.knowledge_sha256, ExportRun.id).where(ExportRun.knowledge_sha256.is_not(None))
+    row = session.execute(select(ExportRun.knowledge_sha256, ExportRun.id)
+                          .where(ExportRun.knowledge_sha256.is_not(None))
                           .order_by(ExportRun.created_at.desc(), ExportRun.id.desc()).limit(1)).first()
     return (row[0], f"export run {row[1]}") if row else (None, None)
 
@@ -221,7 +222,8 @@ def gather_evidence(session: Session, settings: Settings, *, now: datetime | Non
         *in_window, TrainingSignal.served_by.in_(("local", "fallback"))))
     fallbacks = _count(session, select(func.count()).select_from(TrainingSignal).where(
         *in_window, TrainingSignal.served_by == "fallback"))
-    answered = (select(func.count()).select_from(Candidate).join(TrainingSignal, TrainingSignal.id == Candidate.signal_id)
+    answered = (select(func.count()).select_from(Candidate)
+                .join(TrainingSignal, TrainingSignal.id == Candidate.signal_id)
                 .where(*in_window, Candidate.role == "student", Candidate.response.is_not(None),
                        Candidate.critic_passed.is_not(None)))
     student_answers = _count(session, answered)

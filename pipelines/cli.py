@@ -208,7 +208,8 @@ def schedule_command(host: HostOpt,
     with tempfile.TemporaryDirectory() as tmp:
         package = compile_pipeline(pipeline, Path(tmp) / "pipeline.yaml", db_secret, checkpoint_pvc)
         job = client.create_recurring_run(
-            experiment_id=experiment_id, job_name=name or f"hibachi-{pipeline}-{'hourly' if pipeline == 'monitoring' else 'monthly'}", cron_expression=kfp_cron,
+            experiment_id=experiment_id, cron_expression=kfp_cron,
+            job_name=name or f"hibachi-{pipeline}-{'hourly' if pipeline == 'monitoring' else 'monthly'}",
             pipeline_package_path=str(package), params=_params(params), enable_caching=False, max_concurrency=1,
         )
     typer.echo(f"recurring run {job.recurring_run_id} ({kfp_cron}) created on {host}")
