@@ -70,7 +70,10 @@ _STRONG = re.compile(
     r"name on (?:the |my )?card(?: is)?|card ?holder(?: name)?(?: is)?|billing name(?: is)?|"
     r"(?:cc|card|billing|contact|name|guest of honou?r|on-site contact|onsite contact|contact name)\s*[:\-]|"
     rf"(?:my|our|his|her|their|the) (?:{_RELATIVES})(?:'s name is| is named| is called|,|\s)|"
-    r"(?:mr|mrs|ms|mx|dr|miss|prof)\.?|"
+    r"(?:mrs|mr|ms|mx|dr|miss|prof)\b\.?|"
+    r"(?:(?:put|book|booked|reserve|reserved) (?:it |this |the \w+ )?|(?:reservation|booking|order|table) (?:is )?)?"
+    r"(?:under|in|by) (?:the )?name(?: of)?|(?:put|book|booked|reserve|reserved) (?:it |this |the \w+ )?under|"
+    r"(?:reservation|booking|order|table) (?:is )?under|"
     r"(?:thanks|thank you|regards|best regards|kind regards|cheers|best|sincerely|warmly|love|xoxo|hi|hello|hey|"
     r"dear)\s*[,!\-\u2014]|(?:^|\n)\s*(?:--|\u2014|-)"
     r")\s*[:\-\u2014,]?\s*", re.IGNORECASE)
@@ -383,8 +386,10 @@ class NameFinder:
 
 
 def _joined(text: str, a: _Token, b: _Token) -> bool:
-    """Two words of one name: only spaces or a hyphen between them."""
+    """Two words of one name: only spaces or a hyphen between them, or an initial's dot ("P. Szczepanski")."""
     gap = text[a.end:b.start]
+    if len(a.word) == 1 and a.word.isupper() and gap in (". ", "."):
+        return True
     return 0 < len(gap) <= 2 and gap.strip(" -") == ""
 
 
@@ -392,5 +397,7 @@ def _gap_is_name(text: str, end: int, start: int, tokens: list[_Token], i: int) 
     gap = text[end:start]
     if gap.strip(" -") == "" and 0 < len(gap) <= 2:
         return True
+    if gap in (". ", ".") and text[end - 1].isupper() and (end < 2 or not text[end - 2].isalpha()):
+        return True  # an initial: "P. Szczepanski"
     words = [w for w in gap.split() if w]
     return bool(words) and all(fold(w) in PARTICLES for w in words) and len(gap) <= 12

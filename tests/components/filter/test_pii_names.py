@@ -48,6 +48,17 @@ def _leaks(text: str, secrets: list[str], out: str) -> list[str]:
     # accents and particles
     ("Merci, Zoé Lefèvre", ["Zoé", "Lefèvre"]),
     ("Ask for Juan Carlos de la Fuente at the door", ["Juan", "Carlos", "Fuente"]),
+    # a second round, written after the first passed (the last four failed then)
+    ("My sister-in-law Radhika will handle payment.", ["Radhika"]),
+    ("Reservation for the Lindqvist family, 14 guests.", ["Lindqvist"]),
+    ("Emergency contact - Keanu Kahananui 808.555.0144", ["Keanu", "Kahananui", "808.555.0144"]),
+    ("Kind regards,\nHelga Brünnhilde Sørensen", ["Helga", "Brünnhilde", "Sørensen"]),
+    ("Cardholder name: Ngo Thi Lan", ["Ngo", "Thi", "Lan"]),
+    ("Is 7pm ok for Jamal and Precious?", ["Jamal", "Precious"]),
+    ("Booking under the name Okwuosa.", ["Okwuosa"]),
+    ("Our host will be Mrs. Abernathy-Coles.", ["Abernathy-Coles"]),
+    ("Signed, P. Szczepański", ["Szczepański"]),
+    ("put it under dmitriy", ["dmitriy"]),
 ])
 def test_names_are_removed(scrubber, text, secrets):
     out = scrubber.scrub(text).text
@@ -79,6 +90,10 @@ def test_numbers_and_addresses_are_removed(scrubber, text, secret, kind):
     "Order 12345678 came to $1,250.00 on 2026-06-14, and the deposit was $100.",
     "Rice, salmon and shrimp for 20 guests in Modesto, 12 kids and 8 adults.",
     "Grace period for the refund is 7 days? Hope the weather holds in Sacramento.",
+    "Do you serve Walnut Creek, Pleasanton or Livermore? We'd start at 5:30 pm.",
+    "Can you do the onion volcano show at our Memorial Day party in Carmichael?",
+    "Hibachi for Christmas Eve in Palo Alto, 25 guests, 6 pm?",
+    "We're 45 miles from Fresno in Visalia; what's the travel fee?",
 ])
 def test_business_facts_survive(scrubber, text):
     assert scrubber.scrub(text).text == text
