@@ -68,6 +68,16 @@ def _drops_table(summary: dict[str, Any]) -> dict[str, int]:
         if isinstance(dropped, dict) else {}
 
 
+def pair_counts(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Preference pairs kept by source and side (``{source: {"train": n, "holdout": n}}``) from a filter summary."""
+    pairs = summary.get("pairs") if isinstance(summary, dict) else None
+    by_source = pairs.get("by_source") if isinstance(pairs, dict) else None
+    if not isinstance(by_source, dict):
+        return {}
+    return {str(source): {side: int(sides.get(side, 0)) for side in ("train", "holdout")}
+            for source, sides in sorted(by_source.items()) if isinstance(sides, dict)}
+
+
 def data_report(export: Path, settings: Settings, filter_summary: Path | None = None) -> SavedReport:
     from evidently import Dataset, Report
     from evidently.presets import DataSummaryPreset
@@ -81,12 +91,20 @@ def data_report(export: Path, settings: Settings, filter_summary: Path | None = 
         "duplicated_rows": int(frame.astype(str).duplicated().sum()),
         "missing_cells": int(frame.isna().sum().sum()),
         "mean_response_chars": float(frame["response_chars"].mean()) if frame["response_chars"].notna().any() else None,
-        "dropped_by_rule": drops, "filter_summary": summary,
+        "dropped_by_rule": drops, "filter_summary": summary, "pairs_by_source": pair_counts(summary),
     }
     rows = [("export", str(export)), ("rows", figures["rows"]), ("columns", figures["columns"]),
             ("duplicated rows", figures["duplicated_rows"]), ("missing cells", figures["missing_cells"]),
             ("mean response length (chars)", figures["mean_response_chars"])]
     rows += [(f"dropped by filter rule '{rule}'", count) for rule, count in drops.items()]
+    pairs = figures["pairs_by_source"]
+    rows += [(f"preference pairs from {source} (train / holdout)", f"{n['train']} / {n['holdout']}")
+             for source, n in pairs.items()]
+    if isinstance(summary.get("pairs"), dict):
+        rows += [(f"preference pairs dropped by rule '{rule}'", count)
+                 for rule, count in (summary["pairs"].get("dropped") or {}).items()]
     headline = {"rows": figures["rows"], "dropped": sum(drops.values())}
+    if pairs:
+        headline["pairs"] = sum(n["train"] + n["holdout"] for n in pairs.values())
     return save_report(settings, "data", f"Data quality of training export {export.name}", snapshot, figures,
                        rows, (None, None), headline)
