@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,8 +33,9 @@ def default_policy(settings: Settings) -> TrafficPolicy:
 
 
 def _from_row(row: TrafficPolicyChange) -> TrafficPolicy:
+    at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)  # SQLite drops the zone
     return TrafficPolicy(policy=row.policy, split_percent=row.split_percent, updated_by=row.actor,
-                         reason=row.reason, updated_at=row.created_at)
+                         reason=row.reason, updated_at=at)
 
 
 def stored_policy(session: Session) -> tuple[int, TrafficPolicy] | None:
