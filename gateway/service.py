@@ -20,6 +20,7 @@ from gateway.ensemble import CandidateResult, Ensemble, safe_answer
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import new_id
 from gateway.policy import TrafficPolicy, route_for
+from hibachi import prompt as prompt_contract
 from hibachi.records import utcnow
 from hibachi.settings import Settings
 
@@ -80,7 +81,8 @@ class ChatService:
         self.topic = lru_cache(maxsize=4096)(retriever.topic)
 
     def _grounding(self, question: str) -> str:
-        return self.retriever.system_prompt(question)
+        # The prompt contract's grounding (facts and computed quote); teachers get it too.
+        return prompt_contract.grounding(self.retriever, question)
 
     async def system_prompt(self, question: str) -> str:
         return self.grounding(question)
@@ -118,7 +120,9 @@ class ChatService:
             return CandidateResult(provider=student.name, model=student.config.model, role="student",
                                    error=f"cooldown: {student.name} is cooling down after failures",
                                    error_kind="cooldown")
-        return await self.ensemble.call(student, turn.messages, system, turn.question,
+        # Exactly what training rows and evaluation use (hibachi.prompt): grounding, recent turns, question.
+        messages = prompt_contract.assemble(system, turn.messages[:-1], turn.question)
+        return await self.ensemble.call(student, messages, "", turn.question,
                                         timeout_s=self.settings.traffic.student_timeout_s)
 
     def count_fallback(self, local: CandidateResult) -> None:

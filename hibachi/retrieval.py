@@ -125,10 +125,10 @@ class Retriever:
         business = self.kb.business
         facts = self.top(question, k=k)
         facts += [p for p in self._not_offered if p not in facts]
+        # Short on purpose: it precedes every request to every model (and every training row of the student).
         lines = [
-            f"You are the {business.assistant_name} for {business.name}, {business.description.rstrip('.')}.",
-            "Answer only from these facts. If something is not listed, say it is not offered. "
-            "Never invent prices, items or policies; keep answers short and friendly.",
+            f"You are the {business.assistant_name} for {business.name}. Answer only from these facts; if something "
+            "is not listed, say it is not offered. Never invent prices, items or policies.",
             "Facts:",
             *(f"- {p.text}" for p in facts),
         ]

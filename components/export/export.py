@@ -153,11 +153,20 @@ def _candidate_dict(row: Any) -> dict[str, Any]:
     return dict(zip(CANDIDATE_KEYS, row[1:], strict=True))
 
 
+def row_messages(s: dict[str, Any]) -> list[dict]:
+    """A row's messages by the prompt contract (hibachi.prompt): grounding, recent turns, question, served answer.
+
+    The grounding is rebuilt from the configured knowledge base, as the gateway built it for the student.
+    """
+    from hibachi.prompt import training_messages
+    from hibachi.retrieval import default_retriever
+
+    return training_messages(default_retriever(), s["conversation"] or [], s["prompt"], s["chosen_response"])
+
+
 def signal_record(s: dict[str, Any], candidates: list[dict]) -> dict[str, Any]:
     """One JSONL line: the conversation ending in the served answer, and everything known about it."""
-    history = [{"role": m.get("role"), "content": m.get("content")} for m in (s["conversation"] or [])]
-    messages = [*history, {"role": "user", "content": s["prompt"]},
-                {"role": "assistant", "content": s["chosen_response"]}]
+    messages = row_messages(s)
     correction = s["corrected_response"]
     metadata = {
         "signal_id": s["id"], "request_id": s["request_id"], "session_id": s["session_id"], "tenant": s["tenant"],

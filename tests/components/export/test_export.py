@@ -35,7 +35,9 @@ def test_export_writes_conversations_with_outcomes_and_newest_correction(db, tmp
     rows = _lines(result.path)
     assert result.rows == 12 == len(rows)
     first = rows[0]
-    assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
+    # The prompt contract's shape: the grounding the gateway sent the student, the question, the served answer.
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant"]
+    assert first["messages"][0]["content"].startswith("You are the My Hibachi assistant")
     assert first["metadata"]["signal_id"] == "sig1-000000"
     assert len(first["metadata"]["candidates"]) == 2
     assert first["metadata"]["led_to_booking"] in (True, False)

@@ -1,0 +1,96 @@
+"""A quote computed from the knowledge base for the numbers a customer's question states.
+
+Party totals, upgrade costs and travel fees need arithmetic that a small model gets wrong and a
+large one sometimes does. The grounding therefore carries the computed lines ("20 adults x $60 =
+$1,200"), so every model (teachers and the student) copies the numbers instead of multiplying.
+``quote_lines(kb, question)`` returns nothing when the question states no count or distance; it uses
+only the last question's own numbers, so the grounding stays a function of the question alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hibachi.knowledge import KnowledgeBase, Named
+
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "dozen": 12}
+_NUM = r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")"
+_ADULTS = re.compile(_NUM + r"\s+(?:adults?|grown[- ]?ups?|people|guests?|persons?|ppl|of us|folks)\b")
+_KIDS = re.compile(_NUM + r"\s+(?:kids?|children|child|little ones)\b")
+_BARE_COUNT = re.compile(r"\b(?:for|of|about|around)\s+" + _NUM + r"\b(?!\s*(?:miles?|mi|hours?|days?|%|pm|am|\$))")
+_MILES = re.compile(r"(\d{1,4})\s*(?:miles?|mi)\b")
+
+
+def money(value: float) -> str:
+    """Dollars as the knowledge base's passages write them: $1,200 or $12.50."""
+    return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+
+
+def _number(token: str) -> int:
+    return int(token) if token.isdigit() else _NUMBER_WORDS[token]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The guests and distance a question states (None when it does not say)."""
+
+    adults: int | None
+    kids: int | None
+    miles: int | None
+
+    @property
+    def guests(self) -> int:
+        return (self.adults or 0) + (self.kids or 0)
+
+
+def parse_counts(question: str) -> Counts:
+    lower = question.lower()
+    adults, kids, miles = _ADULTS.search(lower), _KIDS.search(lower), _MILES.search(lower)
+    if adults is None and kids is None:
+        adults = _BARE_COUNT.search(lower)  # "what about for 9?"
+    return Counts(_number(adults.group(1)) if adults else None, _number(kids.group(1)) if kids else None,
+                  int(miles.group(1)) if miles else None)
+
+
+def _mentions(item: Named, lower: str) -> bool:
+    return any(re.search(rf"\b{re.escape(t)}\b", lower) for t in item.terms)
+
+
+def quote_lines(kb: KnowledgeBase, question: str) -> list[str]:
+    """The computed quote for the counts in ``question``: one line per product, the totals, the minimum, travel."""
+    counts = parse_counts(question)
+    lower = question.lower()
+    p = kb.pricing
+    lines: list[str] = []
+    if counts.adults or counts.kids:
+        total = 0.0
+        if counts.adults:
+            lines.append(f"{counts.adults} adults x {money(p.adult.price)} = {money(counts.adults * p.adult.price)}")
+            total += counts.adults * p.adult.price
+        if counts.kids:
+            lines.append(f"{counts.kids} children x {money(p.child.price)} = {money(counts.kids * p.child.price)}")
+            total += counts.kids * p.child.price
+        minimum = p.party_minimum
+        excludes = " and ".join(minimum.excludes)
+        if total < minimum.amount:
+            lines.append(f"food total {money(total)} is under the {money(minimum.amount)} party minimum, so the "
+                         f"food total is {money(minimum.amount)} before {excludes}")
+        else:
+            lines.append(f"food total {money(total)} before {excludes}")
+        for item in [*kb.upgrades, *(a for a in kb.add_ons if a.unit == "per person")]:
+            if _mentions(item, lower):
+                lines.append(f"{item.name} for {counts.guests} guests: {counts.guests} x {money(item.price)} = "
+                             f"{money(counts.guests * item.price)}")
+    if counts.miles is not None:
+        t = kb.travel
+        extra = counts.miles - t.free_radius_miles
+        if extra <= 0:
+            lines.append(f"travel at {counts.miles} miles: free (within {t.free_radius_miles:g} miles)")
+        else:
+            lines.append(f"travel at {counts.miles} miles: the {extra:g} miles past the first "
+                         f"{t.free_radius_miles:g} cost {extra:g} x {money(t.fee_per_mile)} = "
+                         f"{money(extra * t.fee_per_mile)}")
+    return lines
