@@ -33,7 +33,7 @@ test-postgres: venv
 # with Debian's etcd-server). `make test` runs these too and skips them with the reason when there are no
 # binaries; here a missing binary is a failure.
 test-cluster: venv
-	HIBACHI_TEST_CLUSTER_REQUIRED=1 $(PY) -m pytest -m cluster
+	HIBACHI_TEST_CLUSTER_REQUIRED=1 $(PY) -m pytest tests/cluster
 
 bench: venv
 	$(PY) -m benchmarks

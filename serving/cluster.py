@@ -83,18 +83,21 @@ def make_api(kubeconfig: str | None = None):
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    try:
-        if kubeconfig is not None:
-            raise config.ConfigException("a kubeconfig was named")
-        config.load_incluster_config(client_configuration=configuration)
-    except config.ConfigException:
+    in_pod = False
+    if kubeconfig is None:
         try:
-            # KUBECONFIG is read now: the client library reads it once, at import.
-            config.load_kube_config(config_file=str(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"),
-                                    client_configuration=configuration)
+            config.load_incluster_config(client_configuration=configuration)
+            in_pod = True
+        except config.ConfigException:  # not in a pod with a service account
+            pass
+    if not in_pod:
+        # KUBECONFIG is read here, now: the client library reads it once, at import.
+        path = str(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config")
+        try:
+            config.load_kube_config(config_file=path, client_configuration=configuration)
         except Exception as exc:  # a missing, unreadable or incomplete kubeconfig: all the same to the user
             raise ClusterError(f"no cluster credentials: not in a pod with a service account, and no usable "
-                               f"kubeconfig ({_one_line(exc)}); set KUBECONFIG, {LOCAL_MODE}") from exc
+                               f"kubeconfig at {path} ({_one_line(exc)}); set KUBECONFIG, {LOCAL_MODE}") from exc
     configuration.retries = 2  # urllib3 retries a refused connection this often, quickly
     return client.CustomObjectsApi(client.ApiClient(configuration))
 
