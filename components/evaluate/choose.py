@@ -108,3 +108,65 @@ def choose(sft: tuple[GateDecision, ModelScores | None, Rate | None],
         return Choice(SFT, f"SFT: both passed the gate, SFT+DPO repeats the pairs' mistakes more often{rates}",
                       sft_m, dpo_m)
     return Choice(DPO, f"SFT+DPO: both passed the gate and SFT+DPO is no worse on any metric{rates}", sft_m, dpo_m)
+
+
+@dataclass
+class PreferenceOutcome:
+    """What the evaluate step records after the comparison: the decision, the adapter going forward, the report."""
+
+    decision: GateDecision
+    adapter_dir: Any  # Path of the adapter that goes forward (SFT's when nothing does)
+    report: dict[str, Any]
+    chosen: str | None
+
+
+def load_pairs_holdout(path, limit: int) -> list[dict]:
+    """The held-out pairs (the filter step's ``pairs_holdout``), at most ``limit``; a missing file is none."""
+    from pathlib import Path
+
+    from hibachi.jsonl import json_objects
+
+    file = Path(path) if path else None
+    if file is None or not file.is_file():
+        return []
+    with open(file, encoding="utf-8") as handle:
+        return [pair for _, pair in json_objects(handle, lambda n: f"{file}:{n}")][:limit]
+
+
+def compare_sft_and_dpo(*, base_model, sft_adapter, dpo_adapter, prompts: list[list[dict]], last_user: list[str],
+                        references: list[str], sft_scores: ModelScores, sft_decision: GateDecision,
+                        production: ModelScores | None, pairs: list[dict], critic, embedder, settings,
+                        dpo_skipped: str | None = None) -> PreferenceOutcome:
+    """Score SFT+DPO on the same holdout, both adapters on the held-out pairs' prompts, and choose."""
+    from components.evaluate.evaluate import generate_answers, score, similarities
+    from components.evaluate.gate import decide
+
+    def sim(answers, refs):
+        return similarities(embedder, answers, refs)
+
+    tokens = settings.gate.max_new_tokens
+    pair_prompts = [p["prompt"] for p in pairs]
+    sft_rate = None
+    if pairs:
+        sft_rate, _ = repeated_mistakes(generate_answers(base_model, sft_adapter, pair_prompts, tokens), pairs,
+                                        critic, sim)
+    dpo = None
+    dpo_scores = dpo_rate = None
+    if dpo_adapter is not None:
+        answers = generate_answers(base_model, dpo_adapter, prompts, tokens)
+        dpo_scores, _ = score(last_user, answers, references, critic, embedder, settings)
+        if pairs:
+            dpo_rate, _ = repeated_mistakes(generate_answers(base_model, dpo_adapter, pair_prompts, tokens), pairs,
+                                            critic, sim)
+        dpo = (decide(dpo_scores, settings.gate, production), dpo_scores, dpo_rate)
+    choice = choose((sft_decision, sft_scores, sft_rate), dpo, settings.gate, dpo_skipped)
+    if choice.chosen == DPO:
+        gate, adapter = dpo[0], dpo_adapter
+    else:
+        gate, adapter = sft_decision, sft_adapter
+    decision = GateDecision(choice.chosen is not None, f"{choice.reason}. {gate.reason}", gate.checks,
+                            gate.not_enough_data)
+    report = {"choice": choice.as_dict(), "sft_dpo": dpo_scores.as_dict() if dpo_scores else None,
+              "sft_dpo_gate": dpo[0].as_dict() if dpo else None, "held_out_pairs": len(pairs),
+              "dpo_skipped": dpo_skipped, "adapter": str(adapter)}
+    return PreferenceOutcome(decision, adapter, report, choice.chosen)

@@ -73,3 +73,40 @@ def test_a_pair_without_violations_compares_closeness_to_chosen_and_rejected():
     rate, _ = repeated_mistakes(["Adults are $60.", "Kids are $30 and adults $60."], pairs, CategoryCritic(),
                                 similarity)
     assert (rate.count, rate.n) == (1, 2)
+
+
+def test_compare_scores_both_adapters_on_the_same_holdout_and_sends_the_better_forward(monkeypatch, tmp_path):
+    import components.evaluate.evaluate as evaluate
+    from components.evaluate.choose import compare_sft_and_dpo
+
+    holdout = [[{"role": "user", "content": f"Adult price, question {i}?"}] for i in range(25)]
+    pairs = [{"prompt": [{"role": "user", "content": f"Price for {i} adults?"}], "chosen": "Adults are $60.",
+              "rejected": "Adults are $50.", "metadata": {"violations": [{"category": "price"}]}} for i in range(10)]
+    sft_dir, dpo_dir = tmp_path / "sft", tmp_path / "dpo"
+
+    def generate(base, adapter, prompts, tokens):
+        if prompts and prompts[0] in [p["prompt"] for p in pairs]:  # the pairs' prompts: SFT repeats 4 mistakes
+            wrong = 4 if adapter == sft_dir else 1
+            return ["Adults are $50."] * wrong + ["Adults are $60."] * (len(prompts) - wrong)
+        return ["Adults are $60."] * len(prompts)
+
+    monkeypatch.setattr(evaluate, "generate_answers", generate)
+    monkeypatch.setattr(evaluate, "similarities", lambda embedder, a, b: [1.0] * len(a))
+    settings = evaluate.get_settings()
+    last_user = [p[-1]["content"] for p in holdout]
+    references = ["Adults are $60."] * len(holdout)
+    sft_scores, _ = evaluate.score(last_user, references, references, CategoryCritic(), None, settings)
+    sft_decision = decide(sft_scores, settings.gate)
+    outcome = compare_sft_and_dpo(base_model=tmp_path, sft_adapter=sft_dir, dpo_adapter=dpo_dir, prompts=holdout,
+                                  last_user=last_user, references=references, sft_scores=sft_scores,
+                                  sft_decision=sft_decision, production=None, pairs=pairs, critic=CategoryCritic(),
+                                  embedder=None, settings=settings)
+    assert outcome.chosen == "sft+dpo" and outcome.adapter_dir == dpo_dir and outcome.decision.passed
+    assert "repeated mistakes on 10 held-out pairs: SFT 0.400, SFT+DPO 0.100" in outcome.decision.reason
+    assert outcome.report["sft_dpo"]["accuracy"]["n"] == 25 and outcome.report["held_out_pairs"] == 10
+    skipped = compare_sft_and_dpo(base_model=tmp_path, sft_adapter=sft_dir, dpo_adapter=None, prompts=holdout,
+                                  last_user=last_user, references=references, sft_scores=sft_scores,
+                                  sft_decision=sft_decision, production=None, pairs=pairs, critic=CategoryCritic(),
+                                  embedder=None, settings=settings, dpo_skipped="too few preference pairs: 3")
+    assert skipped.chosen == "sft" and skipped.adapter_dir == sft_dir
+    assert skipped.decision.reason.startswith("SFT only: preference step skipped (too few preference pairs: 3)")
