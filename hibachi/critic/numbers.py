@@ -116,7 +116,8 @@ AGE_LIMIT = re.compile(
     r"|\b(?:under|below|younger than)\s+(?:the\s+age\s+of\s+|age\s+)?(?P<u>\d{1,2})\b"
     r"|\b(?:up to|through|until|till)\s+(?:and including\s+)?(?:the\s+age\s+of\s+|ages?\s+)?(?P<t>\d{1,2})\b"
     r"(?:\s*(?:years?|yrs?)(?:\s*old)?)?"
-    r"|\bage[ds]?\s+(?:\d{1,2})\s*(?:-|to|through)\s*(?P<r>\d{1,2})\b")
+    r"|\bage[ds]?\s+(?:\d{1,2})\s*(?:-|to|through)\s*(?P<r>\d{1,2})\b"
+    r"|\b(?:until|till|before)\s+(?:they(?:'re| are)?\s+|they turn\s+|turning\s+|age\s+)?(?:turn\s+)?(?P<x>\d{1,2})\b")
 
 
 def money_value(match: re.Match[str]) -> float:
@@ -147,6 +148,8 @@ def age_limit(match: re.Match[str]) -> int:
     for group in ("n", "t", "r"):
         if match.group(group):
             return int(match.group(group))
+    if match.group("x"):  # "until they turn 5": 4 is the oldest
+        return int(match.group("x")) - 1
     return int(match.group("u")) - 1
 
 

@@ -20,6 +20,7 @@ from hibachi.critic.claims import Clause, clause_at, mention_negated
 from hibachi.critic.context import Reading
 from hibachi.critic.facts import FactIndex
 from hibachi.critic.numbers import MONEY, fmt_money, money_value
+from hibachi.critic.trie import trie_pattern
 from hibachi.critic.verdict import Violation
 
 # Head nouns of dishes and proteins a caterer might be asked about: generic vocabulary, not this menu.
@@ -70,7 +71,12 @@ _ON_TOP = re.compile(
     r"|\bkeep (?:all|both|your)\b[^.;]{0,30}\bproteins?\b[^.;]{0,40}\b(?:as well|too|also|plus)\b"
     r"|\b(?:both|all)\b[^.;]{0,20}\bproteins?\b[^.;]{0,20}\b(?:and|plus)\b[^.;]{0,30}\b(?:as well|too|also)\b"
     r"|\bin addition to (?:both|all|your)\b")
+# A clause in which the business speaks about what it serves.
+_WE_SERVE = re.compile(r"\b(?:we|we're|we've|our|chefs?|menu|available|offer\w*|serv\w*)\b|^\s*(?:yes|yep|sure|"
+                       r"absolutely|of course|definitely)\b")
 _N_PROTEINS = re.compile(r"\b(\d)\s+(?:different\s+)?proteins\b")
+_STILL = re.compile(r"\b(?:still|also)\s+(?:get|have|keep|choose|pick|receive)\b[^.;]{0,25}\bproteins?\b"
+                    r"|\b\d\s+(?:other|more|additional|extra)\s+proteins?\b")
 _REPLACES = re.compile(r"\b(?:replac\w*|swap\w*|substitut\w*|instead of|in place of|takes? the place|in lieu|"
                        r"trade\w*|exchang\w*)\b")
 _SURCHARGE = re.compile(r"\b(?:upgrade|upgrades|upgrading|premium|upcharge|surcharge|extra|more|additional|"
@@ -94,6 +100,9 @@ class MenuRules:
         kb = index.kb
         self.per_guest = kb.pricing.proteins_per_guest
         self._replacing = {f"upgrade:{u.name}" for u in kb.upgrades if u.replaces_protein}
+        menu_words = {w for term in index.terms for w in term.split()}
+        foreign = sorted(FOOD_WORDS - menu_words)
+        self._foreign = re.compile(r"(?<![\w-])" + trie_pattern(foreign) + r"(?![\w-])") if foreign else None
 
     def check(self, r: Reading) -> Iterator[Violation]:
         yield from self._not_on_menu(r)
@@ -137,6 +146,23 @@ class MenuRules:
             if not stripped or clause is None or clause.negated or clause.customer_side or clause.question:
                 continue
             yield from self._items(r, clause, stripped, begin + len(subject) - len(stripped), True, seen)
+        yield from self._foreign_foods(r, seen)
+
+    def _foreign_foods(self, r: Reading, seen: set[str]) -> Iterator[Violation]:
+        """Any food the menu lacks, named in a clause where we say what we serve ("our surf and turf pairs
+        ribeye with lobster")."""
+        if self._foreign is None:
+            return
+        for match in self._foreign.finditer(r.lower):
+            clause = clause_at(r.clauses, match.start())
+            if clause is None or clause.negated or clause.customer_side or clause.question or not clause.has(
+                    _WE_SERVE):
+                continue
+            if any(m.start <= match.start() < m.end for m in clause.mentions) or any(
+                    match.group(0) in name.split() for name in seen):
+                continue
+            seen.add(match.group(0))
+            yield Violation(category="not_offered", claim=r.claim(clause), fact=f"{match.group(0)}: not on the menu")
 
     def _items(self, r: Reading, clause: Clause, phrase: str, offset: int, in_slot: bool,
                seen: set[str]) -> Iterator[Violation]:
@@ -169,7 +195,7 @@ class MenuRules:
         if not upgrades or clause.negated or clause.has(_REPLACES):
             return
         more = any(int(m.group(1)) > self.per_guest for m in _N_PROTEINS.finditer(clause.text))
-        if not (more or clause.has(_ON_TOP)):
+        if not (more or clause.has(_ON_TOP) or clause.has(_STILL)):
             return
         for key in sorted(upgrades):
             yield Violation(category="upgrade", severity="medium", claim=r.claim(clause),

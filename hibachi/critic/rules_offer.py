@@ -35,7 +35,8 @@ _YES = re.compile(r"\s*(?:yes|yep|yeah|sure|absolutely|of course|definitely|cert
 _INCLUDE_QUESTION = re.compile(r"\b(?:include|includes|included|come with|comes with|free|complimentary)\b")
 _KINDS_OF_DISH = frozenset({"appetizer", "appetizers", "starters", "sides"})
 _INCLUSION = re.compile(
-    r"\b(?:included|comes with|come with|complimentary|on the house|on us|throw in|throws in|"
+    r"\b(?:included|comes with|come with|complimentary|on the house|on us|throw in|throws in|comes? standard|"
+    r"standard with|part of (?:the|every|each|your) (?:package|meal|dinner|price)|"
     r"at no (?:extra |additional )?(?:cost|charge)|no (?:extra|additional) (?:cost|charge)|for free|free of charge|"
     r"(?:meal|meals|dinner|dinners|price|prices|package|packages|every guest|each guest|everyone|it|that|this|rate)"
     r"\s+(?:\w+\s+){0,2}?(?:also\s+)?(?:includes?|including)|including)\b"

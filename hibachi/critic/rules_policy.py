@@ -136,6 +136,8 @@ class PolicyRules:
                             fact=f"booking: at least {self.b.min_lead_hours} hours before the event")
         if topic is None:
             return
+        if topic == "lead" and "refund" in r.prompt_keys and "lead" not in r.prompt_keys:
+            topic = "refund"  # "3 weeks is well ahead of the cutoff", answering a question about cancelling
         true_hours = {"rain": self.b.rain_policy.notice_hours, "refund": self.b.refund_cutoff_days * 24,
                       "lead": self.b.min_lead_hours}[topic]
         for match in DURATION.finditer(clause.text):

@@ -124,8 +124,23 @@ SECOND_ROUND = [
     ("cancel 9 days before?", "Yes, 9 days is more than our 7-day cutoff, so the deposit is refunded.", None),
 ]
 
+# A third round, written after the second was fixed (the first four wrong ones and the last right one failed then).
+THIRD_ROUND = [
+    ("do you do surf and turf?", "Yes, our surf and turf pairs ribeye with lobster.", "not_offered"),
+    ("is lobster free?", "Lobster tail comes standard with the adult package.", "price"),
+    ("filet?", "If you choose filet mignon you still get two other proteins with it.", "upgrade"),
+    ("kids?", "Kids eat free until they turn 5.", "price"),
+    ("vegetarian options?", "Besides tofu we grill portobello steaks and paneer skewers.", "not_offered"),
+    ("how much is filet?", "The filet upgrade is $5 per table.", "price"),
+    ("where are you based?", "Chefs are dispatched from our Santa Clara office.", "travel"),
+    ("If we cancel 3 weeks out?", "You'd get the $100 deposit back - 3 weeks is well ahead of the 7-day cutoff.", None),
+    ("do you have pork?", "We don't have pork, but the chicken and steak are favorites.", None),
+    ("4 adults and 4 kids?", "4 x $60 = $240 and 4 x $30 = $120, $360 of food, so the $550 minimum applies: $550.",
+     None),
+    ("We're 50 miles from Fresno", "That's 20 miles over our free 30, so $40 in travel.", None),
+]
 
-ALL = (SECOND_ROUND + NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP + PROTEIN_AS_UPGRADE + AGE_LIMITS
+ALL = (THIRD_ROUND + SECOND_ROUND + NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP + PROTEIN_AS_UPGRADE + AGE_LIMITS
        + TRAVEL_TOWARD_MINIMUM + NOT_A_BASE + ARITHMETIC_RIGHT + ARITHMETIC_WRONG)
 
 
