@@ -108,7 +108,8 @@ def _summary(result: dict) -> str:
              f"files: {files.get('dataset_lines_removed', 0)} dataset lines in {files.get('datasets_rewritten', 0)} "
              f"file(s), {files.get('redactions', 0)} redaction(s) in {files.get('files_redacted', 0)} other file(s)"]
     if result["model_versions"]:
-        lines.append(f"model versions trained on this data (marked, retrain due): {', '.join(result['model_versions'])}")
+        lines.append("model versions trained on this data (marked, retrain due): "
+                     + ", ".join(result["model_versions"]))
         lines.append("the next training run (`hibachi pipeline run`, or the schedule) retrains without it")
     if result["outbox_files_mentioning"]:
         lines.append(f"warning: {result['outbox_files_mentioning']} gateway journal segment(s) still hold their "

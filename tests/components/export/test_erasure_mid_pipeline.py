@@ -50,7 +50,8 @@ def test_erasing_a_customer_mid_pipeline_leaves_nothing_of_theirs(db, db_url, tm
     engine, factory = db
     data_dir = get_settings().data_dir
     with factory() as session:
-        add_customer(session, "cust-old-0001", ["Do you travel to Fresno for a party?"], start=START - timedelta(days=3))
+        add_customer(session, "cust-old-0001", ["Do you travel to Fresno for a party?"],
+                     start=START - timedelta(days=3))
         session.commit()
     # An earlier version, trained before the customer wrote: it must not be marked.
     early = export_signals(engine, data_dir / "exports" / "early.jsonl", until=START - timedelta(days=1))
