@@ -166,6 +166,33 @@ def test_pipeline_deploy_step_enters_the_version_as_the_deployer(cluster, engine
     assert rows(engine) == before
 
 
+def test_the_deploy_component_fails_with_one_line_and_exit_code_2(cluster, engine, isvc_name, tmp_path, monkeypatch,
+                                                                  capsys):
+    """The KFP step's own function (what the container runs): a cluster error is its last word, exit code 2."""
+    from kfp import dsl
+
+    from components.deploy.component import deploy_op
+    from hibachi.settings import reset_settings_cache
+
+    cluster.create_isvc(isvc_name)
+    for key, value in {"HIBACHI_ROLLOUT__USE_CLUSTER": "true", "HIBACHI_ROLLOUT__ISVC_NAME": isvc_name,
+                       "HIBACHI_ROLLOUT__NAMESPACE": OTHER_NAMESPACE,  # where the deployer may not go
+                       "KUBECONFIG": str(cluster.deployer_kubeconfig)}.items():
+        monkeypatch.setenv(key, value)
+    reset_settings_cache()
+    evaluation = tmp_path / "evaluation"
+    evaluation.mkdir()
+    (evaluation / "evaluation.json").write_text('{"version_id": "v2"}')
+    record = dsl.Artifact(uri=str(tmp_path / "record"))
+    with pytest.raises(SystemExit) as exited:
+        deploy_op.python_func(evaluation=dsl.Artifact(uri=str(evaluation)), record=record,
+                              database_url=str(engine.url))
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith("error: forbidden: ") and err.count("\n") == 1, err
+    assert "cannot get resource \"inferenceservices\"" in err and rows(engine) == 0
+    assert not (tmp_path / "record" / "deploy.json").exists()
+
+
 def test_an_operators_kubectl_change_is_detected_not_overwritten(cluster, engine, isvc_name, cluster_settings):
     cluster.create_isvc(isvc_name)
     api = kube.make_api(cluster.deployer_kubeconfig)
