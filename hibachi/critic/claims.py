@@ -30,7 +30,9 @@ CUSTOMER_SIDE = re.compile(
     r"supply|sets? up|arranges?)\b|\bprovided by (?:you|the customer|the host)\b|\bplease\s+(?:\w+\s+)?"
     r"(?:have|provide|set up|arrange|bring|prepare)\b|\b(?:the )?hosts?\s+(?:provides?|supplies|brings?)\b|"
     r"\bguests? (?:can|may|are welcome to) (?:\w+\s+)?bring\b|\bwelcome to (?:bring|serve|provide)\b|"
-    r"\byour responsibility\b|\bup to you\b|^\s*(?:just\s+|simply\s+)?(?:have|set up|arrange|prepare|make sure|get)\b")
+    r"\byour responsibility\b|\bup to you\b")
+# The same at the start of a clause: an instruction to the customer ("have the patio clear").
+_CUSTOMER_START = re.compile(r"\s*(?:just\s+|simply\s+)?(?:have|set up|arrange|prepare|make sure|get)\b")
 _BOUNDARY = re.compile(
     r"[.!?;]+(?=\s|$|[\"')\]])|\n+|\s[-\u2013\u2014]\s|(?:,\s*)?\b(?:but|however|although|though|whereas|"
     r"otherwise|that said)\b|,\s*(?:so|and then|plus)\b|^\s*(?:no|nope|yes|yep|sure|absolutely)\s*[,!.]")
@@ -63,15 +65,19 @@ def split_clauses(lower: str) -> list[Clause]:
     for match in _BOUNDARY.finditer(lower):
         cuts.extend((match.start(), match.end()))
     cuts.append(len(lower))
+    # One scan of the whole text for negation cues and customer-side phrases, then each clause looks up its own.
+    cleaned = _NOT_NEGATIONS.sub(lambda m: " " * len(m.group(0)), lower)
+    negations = [m.start() for m in NEGATION.finditer(cleaned)]
+    customer = [(m.start(), m.end()) for m in CUSTOMER_SIDE.finditer(lower)]
     clauses = []
     for start, end in zip(cuts[::2], cuts[1::2], strict=False):
         text = lower[start:end]
         if not text.strip():
             continue
-        cleaned = _NOT_NEGATIONS.sub(" ", text)
-        tail = lower[end:end + 2]
-        clauses.append(Clause(start, end, text, NEGATION.search(cleaned) is not None,
-                              CUSTOMER_SIDE.search(text) is not None, tail.startswith("?")))
+        first = bisect.bisect_left(negations, start)
+        negated = first < len(negations) and negations[first] < end
+        side = any(start <= a and b <= end for a, b in customer) or _CUSTOMER_START.match(text) is not None
+        clauses.append(Clause(start, end, text, negated, side, lower[end:end + 2].startswith("?")))
     return clauses
 
 
