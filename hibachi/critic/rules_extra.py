@@ -35,7 +35,8 @@ _BASED = re.compile(
     r"|\b[Oo]ur\s+(?P<city3>" + _CITY + r")(?:\s*(?:,|and|&)\s*(?P<city5>" + _CITY + r"))?\s+(?:team|location|"
     r"branch|kitchen|office|base|crew|chefs?|hub)s?\b"
     r"|(?P<city4>" + _CITY + r")\s+(?:is|are)\s+(?:one of\s+)?our\s+(?:\w+\s+)?(?:bases?|locations?|hubs?|"
-    r"branch(?:es)?|offices?)\b")
+    r"branch(?:es)?|offices?)\b"
+    r"|(?P<city6>" + _CITY + r")(?:\s*(?:,|and|&)\s*(?P<city7>" + _CITY + r"))?[- ]based\b")
 _BASED_WORDS = ("based", "located", "operat", "headquartered", "come from", "travel from", "stationed", "base",
                 "kitchen", "office", "hub", "location", "branch")
 _OUR_CITY = re.compile(r"[Oo]ur [A-Z]")
@@ -65,7 +66,7 @@ class ExtraRules:
     def check(self, r: Reading) -> Iterator[Violation]:
         hint = any(word in r.lower for word in _BASED_WORDS) or _OUR_CITY.search(r.original) is not None
         for match in _BASED.finditer(r.original) if hint else ():
-            for group in ("city", "city2", "city3", "city4", "city5"):
+            for group in ("city", "city2", "city3", "city4", "city5", "city6", "city7"):
                 city = (match.group(group) or "").strip()
                 if not city or city.lower() in self.cities or city.split()[0].lower() in _NOT_CITY \
                         or city.lower() in self.business_words:

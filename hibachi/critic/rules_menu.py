@@ -48,7 +48,7 @@ _OFFER_VERB = re.compile(
     r"|\byou\s+(?:can|could|may)\s+(?:also\s+)?(?:pick|choose|select|get|have|add|order|swap in|go with)\s+"
     r"(?P<obj2>[^.;:!?]+)"
     r"|(?:^|[.!?]\s+|\n)\s*(?:pick|choose|select)\s+(?:any\s+)?(?:two|2|one|from)?\s*:\s*(?P<obj3>[^.;!?]+)"
-    r"|\bproteins?\s+(?:are|include|options are|to choose from are)\b\s*:?\s*(?P<obj4>[^.;!?]+)"
+    r"|\bproteins?(?:\s+(?:are|include|options are|to choose from are)\b\s*:?|\s*:)\s*(?P<obj4>[^.;!?\n]+)"
     r"|\b(?:our|the) (?:menu|lineup|line-up|selection|protein options|protein choices)\s+(?:features?|includes?|has|"
     r"have|offers?|lists?|covers?)\b\s*:?\s*(?P<obj5>[^.;!?]+)"
     r"|\bour\s+(?P<obj6>[a-z-]+(?:\s+[a-z-]+){0,2})")
@@ -74,6 +74,7 @@ _ON_TOP = re.compile(
 # A clause in which the business speaks about what it serves.
 _WE_SERVE = re.compile(r"\b(?:we|we're|we've|our|chefs?|menu|available|offer\w*|serv\w*)\b|^\s*(?:yes|yep|sure|"
                        r"absolutely|of course|definitely)\b")
+_AFFIRMED_BEFORE = re.compile(r"\b(?:yes|yep|sure|absolutely|of course|definitely)\s*[,!.]?\s*$")
 _N_PROTEINS = re.compile(r"\b(\d)\s+(?:different\s+)?proteins\b")
 _STILL = re.compile(r"\b(?:still|also)\s+(?:get|have|keep|choose|pick|receive)\b[^.;]{0,25}\bproteins?\b"
                     r"|\b\d\s+(?:other|more|additional|extra)\s+proteins?\b")
@@ -155,8 +156,8 @@ class MenuRules:
             return
         for match in self._foreign.finditer(r.lower):
             clause = clause_at(r.clauses, match.start())
-            if clause is None or clause.negated or clause.customer_side or clause.question or not clause.has(
-                    _WE_SERVE):
+            if clause is None or clause.negated or clause.customer_side or clause.question or not (clause.has(
+                    _WE_SERVE) or _AFFIRMED_BEFORE.search(r.lower, max(0, clause.start - 16), clause.start)):
                 continue
             if any(m.start <= match.start() < m.end for m in clause.mentions) or any(
                     match.group(0) in name.split() for name in seen):
@@ -181,7 +182,7 @@ class MenuRules:
                     seen.add(name)
                     yield Violation(category="not_offered", claim=r.claim(clause), fact=f"{name}: not on the menu")
                 continue
-            food = any(w in FOOD_WORDS for w in words)
+            food = any(w in FOOD_WORDS for word in words for w in (word, *word.split("-")))
             if not (food or (in_slot and len(words) <= 3)) or name in seen:
                 continue
             if _generic(name):

@@ -32,7 +32,8 @@ _MONEY_WORDS = re.compile(r"\$|\bdollars?\b|\bbucks\b|\bprices?\b|\bcosts?\b")
 _BARE_PRICE = re.compile(
     r"\s*(?:tails?|upgrades?|mignon)?\s*(?:is|are|costs?|runs?|:|at|for|-)\s+(?:an?\s+)?(?:extra\s+|additional\s+)?"
     r"\+?(?P<n>\d+(?:\.\d+)?)\b(?![\d.$]|\s*(?:%|miles?|mi\b|hours?|days?|weeks?|guests?|people|persons?|adults?|kids?|"
-    r"child|children|pieces?|pcs|proteins?|years?|oz|ounces?|and under|or under|am\b|pm\b|dollars|bucks|:\d|x\b|\*))")
+    r"child|children|pieces?|pcs|proteins?|years?|oz|ounces?|and under|or under|am\b|pm\b|dollars|bucks|:\d|x\b|\*|"
+    r":\s*\d))")
 _FLAT = re.compile(r"\b(?:flat|fixed|standard|set|one-time|base)\b")
 _PER_ORDER = re.compile(r"^\s*(?:per|a|/|each)\s*(?:order|serving|plate of|platter)\b")
 _NUMBER = re.compile(r"(?<![\d.$])(\d{1,4})(?![\d.])")
@@ -274,8 +275,24 @@ class MoneyRules:
         extras = [f.price * (counts.people if f.per_person else 1) for k, f in self.ix.facts.items()
                   if f.kind in ("upgrade", "add_on") and k in r.keys | r.prompt_keys]
         subtotals = {counts.adults * self.ix.facts["adult"].price, counts.children * self.ix.facts["child"].price}
+        # line items the answer itself priced ("lobster for 5: 5 x $10 = $50"), when each is right
+        items = sum(n * p for n, p in self._line_items(r))
+        lined = {food + items, max(food + items, self.minimum)} if items else set()
         return {food, max(food, self.minimum), *extras, *(food + e for e in extras),
-                *(max(food + e, self.minimum) for e in extras), *(s for s in subtotals if s)}
+                *(max(food + e, self.minimum) for e in extras), *(s for s in subtotals if s), *lined}
+
+    def _line_items(self, r: Reading) -> list[tuple[int, float]]:
+        """'N x $P = $T' products in the answer whose unit price is an upgrade's or add-on's and whose
+        arithmetic holds: the extras the answer adds to the food."""
+        prices = {f.price for f in self.ix.facts.values() if f.kind in ("upgrade", "add_on") and f.price}
+        items = []
+        for m in _ARITH.finditer(r.lower):
+            n = int(m.group("n") or m.group("n2") or m.group("n3"))
+            price = _dollars(m.group("p") or m.group("p2") or m.group("p3"))
+            total = _dollars(m.group("t") or m.group("t2") or m.group("t3"))
+            if _close(price, prices) and _close(n * price, [total]):
+                items.append((n, price))
+        return items
 
     def _travel_amount(self, r: Reading, value: float, claim: str) -> Iterator[Violation]:
         if _close(value, [self.fee]):

@@ -139,8 +139,20 @@ THIRD_ROUND = [
      None),
     ("We're 50 miles from Fresno", "That's 20 miles over our free 30, so $40 in travel.", None),
 ]
+# A fourth round (the first three wrong ones and the line-item total failed when written).
+FOURTH_ROUND = [
+    ("menu?", "**Proteins:** chicken, steak, shrimp, mahi-mahi\n**Upgrades:** lobster +$10", "not_offered"),
+    ("can you do chicken and duck?", "Absolutely, chicken and duck it is!", "not_offered"),
+    ("location?", "We're a Fresno and Bakersfield based team.", "travel"),
+    ("15 adults, 5 with lobster?", "15 x $60 = $900, plus lobster for 5: 5 x $10 = $50. Total: $950.", None),
+    ("calamari?", "Calamari is an upgrade, $8/person.", "price"),
+    ("kids?", "Age 13 and under is the kids' price, $30.", "price"),
+    ("menu?", "**Proteins:** chicken, steak, shrimp, salmon, scallops, calamari, tofu\n**Upgrades:** filet +$5, "
+              "lobster +$10", None),
+    ("we're 31 miles from San Jose", "You're 1 mile past our free radius, so the travel fee is $2.", None),
+]
 
-ALL = (THIRD_ROUND + SECOND_ROUND + NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP + PROTEIN_AS_UPGRADE
+ALL = (FOURTH_ROUND + THIRD_ROUND + SECOND_ROUND + NOT_ON_MENU + FREE_OR_INCLUDED + PER_GROUP + UPGRADE_ON_TOP + PROTEIN_AS_UPGRADE
        + AGE_LIMITS + TRAVEL_TOWARD_MINIMUM + NOT_A_BASE + ARITHMETIC_RIGHT + ARITHMETIC_WRONG)
 
 
