@@ -38,8 +38,10 @@ test-cluster: venv
 bench: venv
 	$(PY) -m benchmarks
 
+# The fuzz test draws a fresh seed here (printed in the fault table); `make faults FUZZ_SEED=<seed>` replays one.
+FUZZ_SEED ?= random
 faults: venv
-	$(PY) -m pytest -m fault -v
+	FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest -m fault -v
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from gateway.auth import CSRF_HEADER, SAFE_METHODS, csrf_ok, same_site_request
@@ -177,6 +177,9 @@ def db_session(state: State) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except DataError as exc:  # a value the schema let through but the database cannot hold: the caller's input
+        session.rollback()
+        raise HTTPException(422, "invalid request: the database refused a value in it") from exc
     except (OperationalError, ProgrammingError) as exc:
         session.rollback()
         raise HTTPException(503, "the database is unavailable; try again shortly",

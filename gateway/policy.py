@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas import StoredText
+
 Route = Literal["teacher", "shadow", "local"]
 PolicyName = Literal["teacher", "shadow", "split"]
 
@@ -31,8 +33,8 @@ class TrafficPolicyUpdate(BaseModel):
 
     policy: PolicyName
     split_percent: float = Field(default=0.0, ge=0, le=100)
-    reason: str | None = Field(default=None, max_length=2_000, description="Why (stored with the change).")
-    updated_by: str | None = Field(default=None, max_length=64,
+    reason: StoredText | None = Field(default=None, max_length=2_000, description="Why (stored with the change).")
+    updated_by: StoredText | None = Field(default=None, max_length=64,
                                    description="A label for the actor, stored next to the admin key's fingerprint.")
 
 

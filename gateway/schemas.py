@@ -1,26 +1,48 @@
-"""The gateway's request and response bodies (OpenAI-compatible where the route is)."""
+"""The gateway's request and response bodies (OpenAI-compatible where the route is).
+
+Every number a caller may send has bounds and every text field a length limit, so input out of range is
+a 422 at the edge and never an error deeper in (an unbounded integer once overflowed SQLite: a 500).
+Text the database would refuse (a NUL character, which PostgreSQL cannot store) is refused here too.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    return text
+
+
+StoredText = Annotated[str, AfterValidator(_no_nul)]  # text that ends up in the database
+# Session and signal ids: what the gateway issues and accepts (X-Session-Id, 'user', uuid hex).
+ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
 
 
 class TextPart(BaseModel):
     type: Literal["text"]
-    text: str
+    text: StoredText
 
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant", "developer"]
-    content: str | list[TextPart]
+    content: StoredText | Annotated[list[TextPart], Field(max_length=200)]  # characters: settings, in the route
 
     def text(self) -> str:
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool | None = None
 
 
 class ChatCompletionRequest(BaseModel):
@@ -28,11 +50,21 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = "hibachi"
-    messages: list[MessageIn] = Field(min_length=1)
+    model: str = Field(default="hibachi", max_length=256)
+    messages: list[MessageIn] = Field(min_length=1, max_length=1_000)  # the configured limit is checked too
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    user: str | None = Field(default=None, description="Used as the session id when X-Session-Id is absent.")
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(default=None, max_length=256,
+                             description="Used as the session id when X-Session-Id is absent.")
+    # OpenAI's sampling fields, with OpenAI's own ranges; accepted and left to the providers' defaults.
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int | None = Field(default=None, ge=1, le=128)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
     @field_validator("messages")
     @classmethod
@@ -54,9 +86,10 @@ class Outcome(BaseModel):
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    corrected_response: str = Field(min_length=1, max_length=20_000)
-    reason: str | None = Field(default=None, max_length=2_000)
-    author: str | None = Field(default=None, max_length=128, description="Defaults to the admin key's fingerprint.")
+    corrected_response: StoredText = Field(min_length=1, max_length=20_000)
+    reason: StoredText | None = Field(default=None, max_length=2_000)
+    author: StoredText | None = Field(default=None, max_length=128,
+                                      description="Defaults to the admin key's fingerprint.")
 
 
 class CorrectionOut(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from gateway.deps import AdminCaller, DbSession, State
 from gateway.policy import TrafficPolicy, TrafficPolicyUpdate
 from gateway.policy_store import actor_for, policy_history, record_change
-from gateway.schemas import CorrectionIn, CorrectionOut, SignalDetail, SignalPage, SignalSummary
+from gateway.schemas import ID_PATTERN, CorrectionIn, CorrectionOut, SignalDetail, SignalPage, SignalSummary
 from hibachi.records import SERVED_BY, AdminCorrection, TrainingSignal
 
 router = APIRouter(prefix="/admin/api", tags=["admin"])
@@ -21,7 +21,7 @@ log = logging.getLogger("gateway.admin")
 # Bounds on every number a caller sends, so out-of-range input is a 422 and never reaches the database
 # (an unbounded page once overflowed SQLite's 64-bit OFFSET: a 500).
 MAX_PAGE = 100_000
-SignalId = Annotated[str, Path(min_length=1, max_length=64)]
+SignalId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 @router.get("/signals", response_model=SignalPage, summary="List captured signals, newest first")
@@ -31,7 +31,7 @@ def list_signals(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     served_by: Annotated[Literal[SERVED_BY] | None, Query()] = None,  # type: ignore[valid-type]
-    session_id: Annotated[str | None, Query(max_length=64)] = None,
+    session_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     critic_passed: bool | None = None,
     trainable: bool | None = None,
     policy: Literal["teacher", "shadow", "split"] | None = None,

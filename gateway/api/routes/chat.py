@@ -12,14 +12,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.deps import CustomerCaller, State
-from gateway.schemas import ChatCompletionRequest
+from gateway.schemas import ID_PATTERN, ChatCompletionRequest
 from gateway.service import NoAnswer, Turn
 from gateway.state import retry_after_header
 from gateway.streaming import prepare_stream
 
 router = APIRouter(tags=["chat"])
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
+SESSION_ID = re.compile(ID_PATTERN)
 TRUE = {"1", "true", "yes", "on"}
 
 
@@ -54,7 +54,7 @@ async def chat_completions(
     service = state.service
     try:
         if body.stream:
-            include_usage = bool((body.stream_options or {}).get("include_usage"))
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
             stream = await prepare_stream(service, turn, body.model, include_usage)
             return StreamingResponse(stream, media_type="text/event-stream",
                                      headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.deps import CustomerCaller, State
-from gateway.schemas import Outcome
+from gateway.schemas import ID_PATTERN, Outcome
 from hibachi.records import ChatSession, TrainingSignal, utcnow
 
 router = APIRouter(tags=["feedback"])
@@ -17,7 +18,8 @@ router = APIRouter(tags=["feedback"])
 
 @router.post("/v1/sessions/{session_id}/outcome", status_code=202,
              summary="Record a session's outcome (stored through the capture journal, like signals)")
-async def record_outcome(session_id: str, outcome: Outcome, caller: CustomerCaller, state: State) -> dict:
+async def record_outcome(session_id: Annotated[str, Path(pattern=ID_PATTERN)], outcome: Outcome,
+                         caller: CustomerCaller, state: State) -> dict:
     if outcome.led_to_booking is None and outcome.customer_rating is None:
         raise HTTPException(422, "send led_to_booking, customer_rating or both")
     if not state.capture.knows_session(session_id) and not await asyncio.to_thread(_in_database, state, session_id):
