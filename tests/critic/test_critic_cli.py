@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from hibachi import cli
+import hibachi_cli
 
 
 def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["hibachi", "critic", "score", *args])
     code = 0
     try:
-        cli.main()
+        hibachi_cli.main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     out, err = capsys.readouterr()
