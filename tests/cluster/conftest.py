@@ -7,12 +7,12 @@ instead, so CI cannot pass by skipping. Each rollout test works on its own Infer
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +37,7 @@ REQUIRED = os.environ.get("HIBACHI_TEST_CLUSTER_REQUIRED") == "1"
 DEPLOYER = "hibachi-deployer"
 BASE_STORAGE = "pvc://hibachi-models/base"
 VERSIONS = ("v1", "v2", "v3")
+_NAMES = itertools.count(1)
 
 
 def adapter_uri(version: str) -> str:
@@ -145,18 +146,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         started = time.monotonic()
         server.start()
-        Cluster(server).install()
-        print(f"\nkube-apiserver v{server.version[0]}.{server.version[1]} ({found.source}) ready with KServe's "
-              f"CRDs in {time.monotonic() - started:.1f}s at {server.server}")
-        yield Cluster(server)
+        ready = time.monotonic()
+        cluster = Cluster(server)
+        cluster.install()
+        print(f"\nkube-apiserver v{server.version[0]}.{server.version[1]} ({found.source}) at {server.server}: "
+              f"ready in {ready - started:.1f}s, KServe's CRDs usable {time.monotonic() - ready:.1f}s later")
+        yield cluster
     finally:
         server.stop()
 
 
 @pytest.fixture
-def isvc_name(request: pytest.FixtureRequest) -> str:
+def isvc_name() -> str:
     """A fresh InferenceService name per test (the server is shared by the whole run)."""
-    return f"llama-{uuid.uuid4().hex[:8]}"
+    return f"llama-{next(_NAMES)}"
 
 
 @pytest.fixture
