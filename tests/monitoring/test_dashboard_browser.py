@@ -1,4 +1,8 @@
-"""/admin in headless Chromium against a gateway served by uvicorn on a free port, with a filled database."""
+"""/admin in headless Chromium against a gateway served by uvicorn on a free port, with a filled database.
+
+The browser gets in the way an owner does: /admin sends it to the login form, a wrong key is refused
+there, the admin key opens the dashboard through a session cookie, and logging out ends it.
+"""
 
 from __future__ import annotations
 
@@ -89,6 +93,12 @@ def gateway_url(tmp_path):
     thread.join(timeout=15)
 
 
+def _log_in(page, key: str):
+    with page.expect_navigation():
+        page.fill("#key", key)
+        page.click("#login-submit")
+
+
 def test_admin_dashboard_in_headless_chromium(gateway_url, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -96,13 +106,23 @@ def test_admin_dashboard_in_headless_chromium(gateway_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS[1:])
         try:
-            denied = browser.new_page()
-            assert denied.goto(f"{gateway_url}/admin").status == 401
-            page = browser.new_context(extra_http_headers={"Authorization": "Bearer dev-admin-key"},
-                                       viewport={"width": 1280, "height": 2000}).new_page()
-            response = page.goto(f"{gateway_url}/admin")
-            assert response.status == 200
+            context = browser.new_context(viewport={"width": 1280, "height": 2000})
+            page = context.new_page()
+            response = page.goto(f"{gateway_url}/admin?days=30")
+            assert response.status == 200 and page.url == f"{gateway_url}/admin/login?next=%2Fadmin%3Fdays%3D30"
+            assert page.locator("#key").get_attribute("type") == "password"
+
+            _log_in(page, "not-the-admin-key")
+            assert "That is not an admin key." in page.inner_text("#login-error")
+            assert page.url == f"{gateway_url}/admin/login" and context.cookies() == []
+
+            _log_in(page, "dev-admin-key")
+            assert page.url == f"{gateway_url}/admin?days=30"
+            [cookie] = context.cookies()
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+            assert page.evaluate("document.cookie") == ""  # HttpOnly: no script on the page can read it
             assert page.inner_text("#stage-name") == "canary at 10% (v2)"
+            assert "progress" in page.get_attribute("#stage-name", "class")
             assert page.inner_text("#rollout-percent") == "10%"
             assert "Canary analysis" in page.inner_text("#canary-analysis")
             rows = page.locator("#shadow-table tr")
@@ -112,6 +132,18 @@ def test_admin_dashboard_in_headless_chromium(gateway_url, tmp_path):
             assert page.locator("svg.chart rect.bar").count() > 10
             assert page.locator("#training-runs").inner_text().count("v2") >= 1
             page.screenshot(path=str(shot), full_page=True)
+
+            # A change from the page's own script with its CSRF token goes through; without it, it does not.
+            put = """async (token) => (await fetch('/admin/api/traffic', {method: 'PUT',
+                headers: {'Content-Type': 'application/json', ...(token ? {'X-CSRF-Token': token} : {})},
+                body: JSON.stringify({policy: 'teacher', reason: 'from the dashboard'})})).status"""
+            token = page.get_attribute("meta[name=csrf-token]", "content")
+            assert page.evaluate(put, None) == 403 and page.evaluate(put, token) == 200
+
+            with page.expect_navigation():
+                page.click("#logout button")
+            assert page.url == f"{gateway_url}/admin/login" and context.cookies() == []
+            assert page.goto(f"{gateway_url}/admin").url.startswith(f"{gateway_url}/admin/login")
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
