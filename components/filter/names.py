@@ -82,6 +82,15 @@ _IDENTITY = re.compile(r"\b(?:i'm|i am|im|this is|it's|its|it is|here is|here's|
 _WEAK = re.compile(r"\b(?:with|and|for|from|to)\s+", re.IGNORECASE)
 _CONTRACTION = re.compile(r"['\u2019](?:m|s|re|ve|ll|d|t)$|n['\u2019]t$", re.IGNORECASE)
 # Words after a name that say a person is meant ("Ngozi and I are hosting", "Duc Dang here", "Layla says").
+# Verbs after a capitalized word no dictionary knows that make it a person.
+_AFTER_PERSON = re.compile(r"\s+(?:will|would|can|could|is|was|has|had|needs|loves|likes|prefers|booked|called|"
+                           r"emailed|texted|wrote|asked|said|says|wants|and (?:i|me|my)\b|here\b)\b")
+# Dishes, drinks and brands that no English word list has but that are never a person here.
+NOT_NAMES = frozenset("""
+teriyaki bulgogi katsu tonkatsu tempura ramen udon pho bibimbap yakitori galbi kalbi mochi boba poke gochujang
+sriracha miso wasabi ponzu shoyu tamari hibachi teppanyaki teppan omakase izakaya kimchi japchae banchan
+venmo zelle paypal cashapp yelp google instagram facebook tiktok uber doordash grubhub airbnb costco
+""".split())
 _AFTER_NAME = re.compile(r"\s+(?:and (?:i|me|my)\b|here\b|said\b|says\b|wants\b|asked\b|will (?:call|text|email|"
                          r"pay|be|confirm|send|bring)\b|is (?:coming|hosting|paying|allergic|vegetarian)\b)",
                          re.IGNORECASE)
@@ -252,7 +261,8 @@ class NameFinder:
         f, lex = t.folded, self.lex
         t.kb = f in self.keep
         t.place = f in lex.places
-        if t.protected or t.kb or t.upper or f in STOP_WORDS or _CONTRACTION.search(t.word) or not lex.known(f):
+        if t.protected or t.kb or t.upper or f in STOP_WORDS or f in NOT_NAMES or _CONTRACTION.search(t.word) \
+                or not lex.known(f):
             return
         english = f in lex.english
         if t.cap and not t.sentence_start:
@@ -289,9 +299,14 @@ class NameFinder:
         for t in tokens:
             if t.name or t.protected or t.kb or t.upper or t.folded in STOP_WORDS or _CONTRACTION.search(t.word):
                 continue
-            if _AFTER_NAME.match(text, t.end) and (t.cap or t.folded not in self.lex.english) and (
-                    self.lex.known(t.folded) or t.folded not in self.lex.english and not t.place):
+            if t.folded in NOT_NAMES:
+                continue
+            english = t.folded in self.lex.english
+            if _AFTER_NAME.match(text, t.end) and (t.cap or not english) and (
+                    self.lex.known(t.folded) or not english and not t.place):
                 t.name = True
+            elif t.cap and not english and not t.place and _AFTER_PERSON.match(text, t.end):
+                t.name = True  # "Xochitl will meet the chef": a word no dictionary knows, acting as a person
         for pattern, strong in ((_STRONG, True), (_IDENTITY, None), (_WEAK, False)):
             for match in pattern.finditer(text):
                 index = starts.get(match.end())

@@ -59,6 +59,13 @@ def _leaks(text: str, secrets: list[str], out: str) -> list[str]:
     ("Our host will be Mrs. Abernathy-Coles.", ["Abernathy-Coles"]),
     ("Signed, P. Szczepański", ["Szczepański"]),
     ("put it under dmitriy", ["dmitriy"]),
+    # a third round (only the first failed when written)
+    ("Xochitl will meet the chef at the gate.", ["Xochitl"]),
+    ("Hi there! Fernando and Lucía are planning the anniversary dinner.", ["Fernando", "Lucía"]),
+    ("Per my husband dev, we need 2 vegetarian plates.", ["dev"]),
+    ("From: Marisa Quintanilla-Ortiz", ["Marisa", "Quintanilla-Ortiz"]),
+    ("Phone: 5305550187, ask for Tavita", ["5305550187", "Tavita"]),
+    ("Sincerely yours, Dr. Ifeoma Chukwu", ["Ifeoma", "Chukwu"]),
 ])
 def test_names_are_removed(scrubber, text, secrets):
     out = scrubber.scrub(text).text
@@ -94,6 +101,9 @@ def test_numbers_and_addresses_are_removed(scrubber, text, secret, kind):
     "Can you do the onion volcano show at our Memorial Day party in Carmichael?",
     "Hibachi for Christmas Eve in Palo Alto, 25 guests, 6 pm?",
     "We're 45 miles from Fresno in Visalia; what's the travel fee?",
+    "What's the price for Filet Mignon and Lobster Tail for 12 people?",
+    "Our Super Bowl party is in Folsom; 35 guests; yum yum sauce please!",
+    "Teriyaki is our favorite, and Venmo is fine for the deposit?",
 ])
 def test_business_facts_survive(scrubber, text):
     assert scrubber.scrub(text).text == text
