@@ -64,3 +64,70 @@ def test_build_is_idempotent_and_corpus_sensitive(tiny_dir: Path, tmp_path: Path
     assert (other / MARKER_FILE).read_text() != (tiny_dir / MARKER_FILE).read_text()
     with pytest.raises(ValueError, match="empty"):
         build_tiny_model(tmp_path / "empty", corpus=["  "])
+
+
+# --- the pre-trained stand-in (the demo's base); a tiny recipe keeps these tests to seconds ---
+
+TINY_RECIPE_FIELDS = {"variants": 2, "conversations": 3, "steps": 12, "batch_size": 4, "warmup_steps": 2}
+
+
+def test_variants_change_the_facts_not_the_shape():
+    import random
+
+    from devkit.tiny_model import standin_tenant_path, variant_kb
+    from hibachi.knowledge import load_knowledge_base
+
+    tenant = load_knowledge_base(standin_tenant_path())
+    a, b = variant_kb(tenant, random.Random(1)), variant_kb(tenant, random.Random(1))
+    assert a == b  # seeded
+    others = [variant_kb(tenant, random.Random(seed)) for seed in range(2, 8)]
+    assert len({v.pricing.adult.price for v in [a, *others]}) > 3
+    assert len({tuple(v.travel.base_cities) for v in [a, *others]}) > 3
+    assert all(v.business == tenant.business and len(v.passages()) == len(tenant.passages()) for v in others)
+
+
+def test_pretraining_corpus_is_another_tenant_in_the_prompt_contract(kb):
+    from devkit.tiny_model import PretrainRecipe, pretraining_rows
+
+    rows = pretraining_rows(PretrainRecipe(**TINY_RECIPE_FIELDS))
+    assert len(rows) >= 6
+    assert all(r[0]["role"] == "system" and r[-1]["role"] == "assistant" for r in rows)
+    text = "\n".join(m["content"] for r in rows for m in r)
+    assert "Taco Rodeo" in text
+    # None of My Hibachi's own words: its name, base cities or menu.
+    for word in [kb.business.name, *kb.travel.base_cities, "hibachi", "yum yum", "lobster tail"]:
+        assert word.lower() not in text.lower(), word
+
+
+def test_pretrained_base_learns_caches_and_rebuilds_on_a_new_recipe(tmp_path):
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from devkit.tiny_model import PretrainRecipe, build_pretrained_base, ensure_base_model
+
+    recipe = PretrainRecipe(**TINY_RECIPE_FIELDS, learning_rate=1e-2)
+    out = build_pretrained_base(tmp_path / "base", recipe, progress=False)
+    marker = json.loads((out / MARKER_FILE).read_text())
+    assert marker["kind"] == "pretrained" and marker["tenant"] == "taco-rodeo.yaml"
+    losses = [loss for _, loss in marker["loss_history"]]
+    assert losses[-1] < losses[0] - 0.5  # it learns (a random model starts near ln(vocab) ~ 7.6)
+    AutoModelForCausalLM.from_pretrained(out)
+    assert AutoTokenizer.from_pretrained(out).model_max_length == 1024
+
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    assert build_pretrained_base(out, recipe, progress=False) == out
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp  # same recipe: cached
+    assert json.loads((out / MARKER_FILE).read_text())["built_now"] is False
+    build_pretrained_base(out, PretrainRecipe(**{**TINY_RECIPE_FIELDS, "steps": 13}), progress=False)
+    assert (out / "model.safetensors").stat().st_mtime_ns != stamp  # the recipe changed: rebuilt
+
+
+def test_ensure_base_model_leaves_a_real_checkpoint_alone(tmp_path):
+    from devkit.tiny_model import ensure_base_model
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "config.json").write_text("{}")
+    assert ensure_base_model(real) == real
+    assert sorted(p.name for p in real.iterdir()) == ["config.json"]
