@@ -278,7 +278,8 @@ class NameFinder:
         for a, b in zip(tokens, tokens[1:], strict=False):
             if not (a.cap and b.cap and _joined(text, a, b)) or a.name and b.name:
                 continue
-            if any(t.protected or t.kb or t.upper or t.folded in STOP_WORDS or _CONTRACTION.search(t.word)
+            if any(t.protected or t.kb or t.upper or t.folded in STOP_WORDS or t.folded in NOT_NAMES
+                   or _CONTRACTION.search(t.word)
                    for t in (a, b)):
                 continue
             english = [t.folded in self.lex.english and not self.lex.known(t.folded) for t in (a, b)]
@@ -332,7 +333,7 @@ class NameFinder:
         """May the word after a cue be a name? ``strong``: True after "my name is", None after "it's"/"text",
         False after "with"/"and"."""
         f = t.folded
-        if t.protected or f in STOP_WORDS or t.upper or _CONTRACTION.search(t.word):
+        if t.protected or f in STOP_WORDS or f in NOT_NAMES or t.upper or _CONTRACTION.search(t.word):
             return False
         if t.kb and not (t.cap and f in self.lex.first):
             return False
@@ -380,7 +381,7 @@ class NameFinder:
     def _joins(self, t: _Token) -> bool:
         """May this word be part of a name it stands next to?"""
         f = t.folded
-        if t.protected or t.upper or f in STOP_WORDS or _CONTRACTION.search(t.word):
+        if t.protected or t.upper or f in STOP_WORDS or f in NOT_NAMES or _CONTRACTION.search(t.word):
             return False
         if t.kb:
             return t.cap and f in self.lex.first
