@@ -267,6 +267,12 @@ class AnalysisSettings(BaseModel):
     drift_auc_threshold: float = Field(default=0.6, gt=0.5, le=1)
     # Each side of the drift report is a seeded sample of at most this many prompts (embedding is the cost).
     drift_max_prompts: int = Field(default=1500, ge=10)
+    # Drift also needs the AUC to beat this many label permutations at alpha (same-distribution samples
+    # reach AUC 0.6 by chance); 0 turns the permutation test off.
+    drift_permutations: int = Field(default=20, ge=0, le=1000)
+    # An answer whose word-level similarity to the teacher's answer for the same turn is below this does
+    # not address the question (hibachi.monitoring.addressed).
+    min_answer_similarity: float = Field(default=0.3, ge=0, le=1)
     quality_target: int = Field(default=1000, ge=1)  # quality examples before the first training run
     days_per_month: float = Field(default=30.0, gt=0)
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from hibachi.monitoring.addressed import AnswerCheck
 from hibachi.queries import shadows_between, signals_between
 from hibachi.records import ChatSession, ShadowComparison, TrainingSignal
 
@@ -32,6 +33,7 @@ class Answer:
     fell_back: bool | None  # served turns routed to the local model only
     session_id: str | None
     booked: bool | None  # the session's outcome, when known and this arm served it
+    addressed: bool | None = None  # None when there was no answer (or no check was asked for)
 
 
 def is_hallucination(violations: Iterable[dict] | None, categories: list[str]) -> bool:
@@ -45,7 +47,15 @@ def _outcome(chat: ChatSession | None) -> bool | None:
     return None if chat is None else chat.led_to_booking
 
 
-def answers_from_signal(signal: TrainingSignal, categories: list[str]) -> list[Answer]:
+def _addressed(check: AnswerCheck | None, prompt: str, answer: str | None, answered: bool,
+               reference: str | None = None) -> bool | None:
+    if check is None or not answered:
+        return None
+    return check.addresses(prompt, answer, reference=reference)
+
+
+def answers_from_signal(signal: TrainingSignal, categories: list[str],
+                        check: AnswerCheck | None = None) -> list[Answer]:
     """The local answer of a turn routed to the local model, or the teacher's answer of a teacher-served turn."""
     student = next((c for c in signal.candidates if c.role == "student"), None)
     if student is not None:
@@ -61,6 +71,7 @@ def answers_from_signal(signal: TrainingSignal, categories: list[str]) -> list[A
             fell_back=signal.served_by in ("fallback", "safe_default"),
             session_id=signal.session_id,
             booked=_outcome(signal.session) if served_locally else None,
+            addressed=_addressed(check, signal.prompt, student.response, answered),
         )]
     if signal.served_by != "teacher":
         return []
@@ -71,10 +82,12 @@ def answers_from_signal(signal: TrainingSignal, categories: list[str]) -> list[A
         critic_passed=signal.critic_passed, hallucinated=is_hallucination(violations, categories),
         latency_ms=float(signal.latency_ms or 0.0), fell_back=None, session_id=signal.session_id,
         booked=_outcome(signal.session),
+        addressed=_addressed(check, signal.prompt, signal.chosen_response, signal.stream_error is None),
     )]
 
 
-def answers_from_shadow(row: ShadowComparison, categories: list[str]) -> list[Answer]:
+def answers_from_shadow(row: ShadowComparison, categories: list[str], check: AnswerCheck | None = None,
+                        prompt: str = "") -> list[Answer]:
     if not row.adapter_version:  # a failed call cannot be told apart between stable and canary
         return []
     answered = row.local_response is not None and row.error is None
@@ -83,13 +96,24 @@ def answers_from_shadow(row: ShadowComparison, categories: list[str]) -> list[An
         critic_passed=row.critic_passed if answered else None,
         hallucinated=is_hallucination(row.violations, categories) if answered else None,
         latency_ms=float(row.latency_ms or 0.0), fell_back=None, session_id=None, booked=None,
+        # Compared with the teacher's answer to the same turn (recomputed from the stored texts, so rows
+        # stored before the measure changed are judged alike).
+        addressed=_addressed(check, prompt, row.local_response, answered, reference=row.teacher_response or None),
     )]
 
 
-def collect_answers(session: Session, since: datetime, until: datetime, categories: list[str]) -> list[Answer]:
+def collect_answers(session: Session, since: datetime, until: datetime, categories: list[str],
+                    check: AnswerCheck | None = None) -> list[Answer]:
+    """Every arm's answers in the window; with ``check``, each answered one says whether it addressed the question."""
     answers: list[Answer] = []
+    prompts: dict[str, str] = {}
     for signal in signals_between(session, since, until):
-        answers.extend(answers_from_signal(signal, categories))
+        prompts[signal.id] = signal.prompt
+        answers.extend(answers_from_signal(signal, categories, check))
     for row in shadows_between(session, since, until):
-        answers.extend(answers_from_shadow(row, categories))
+        prompt = prompts.get(row.signal_id)
+        if prompt is None and check is not None:  # the turn itself fell just outside the window
+            turn = session.get(TrainingSignal, row.signal_id)
+            prompt = turn.prompt if turn is not None else ""
+        answers.extend(answers_from_shadow(row, categories, check, prompt or ""))
     return answers

@@ -1,8 +1,10 @@
 """Canary analysis in the style of Flagger / Argo Rollouts: compare the canary adapter with the stable one.
 
-Over a window, each arm's local answers give rates (critic failures, hallucinations, fallbacks, errors,
-booking conversion) and latencies. A metric is *worse* when the canary is beyond its tolerance and a
-one-sided test says so at ``alpha`` (Bonferroni-divided by the number of tests, so checking seven metrics
+Over a window, each arm's local answers give rates (critic failures, answers that do not address the
+question (hibachi.monitoring.addressed: an answer that claims nothing breaks no rule, but it is no answer),
+hallucinations, fallbacks, errors, booking conversion) and latencies. A metric is *worse* when the canary
+is beyond its tolerance and a one-sided test says so at ``alpha`` (Bonferroni-divided by the number of
+tests, so checking eight metrics
 does not multiply false rollbacks); *inconclusive* when beyond tolerance without significance. Any worse
 metric rolls back; too few samples or an inconclusive metric holds; otherwise the canary advances one step
 (``settings.rollout.steps``) or, after the last step, is promoted. Every decision names metrics and numbers.
@@ -18,13 +20,15 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
+from hibachi.monitoring.addressed import answer_check
 from hibachi.monitoring.arms import TEACHER, Answer, collect_answers
 from hibachi.monitoring.stats import larger_p, proportion_worse_p, quantile
 from hibachi.monitoring.windows import format_duration
 from hibachi.queries import known_rollouts, latest_deployment
 from hibachi.settings import Settings
 
-RATE_METRICS = ("critic_failure_rate", "hallucination_rate", "fallback_rate", "error_rate", "booking_loss_rate")
+RATE_METRICS = ("critic_failure_rate", "non_answer_rate", "hallucination_rate", "fallback_rate", "error_rate",
+                "booking_loss_rate")
 
 
 class Comparison(BaseModel):
@@ -77,8 +81,10 @@ def _rates(answers: list[Answer]) -> dict[str, _Rate]:
     answered = [a for a in answers if a.critic_passed is not None]
     routed = [a for a in answers if a.fell_back is not None]
     outcomes = [a for a in answers if a.booked is not None]
+    checked = [a for a in answers if a.addressed is not None]
     return {
         "critic_failure_rate": _Rate(sum(not a.critic_passed for a in answered), len(answered)),
+        "non_answer_rate": _Rate(sum(not a.addressed for a in checked), len(checked)),
         "hallucination_rate": _Rate(sum(bool(a.hallucinated) for a in answered), len(answered)),
         "fallback_rate": _Rate(sum(bool(a.fell_back) for a in routed), len(routed)),
         "error_rate": _Rate(sum(a.error for a in answers), len(answers)),
@@ -152,7 +158,7 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
     if not state.canary_version or state.stage in ("stable", "rolled_back"):
         return Decision(action="hold", next_percent=state.canary_percent, **base,
                         reason=f"no canary in progress ({isvc} is {state.stage}, stable {state.stable_version})")
-    answers = collect_answers(session, start, end, cfg.hallucination_categories)
+    answers = collect_answers(session, start, end, cfg.hallucination_categories, answer_check(settings))
     baseline = state.stable_version or TEACHER
     canary = [a for a in answers if a.version == state.canary_version]
     stable = [a for a in answers if a.version == baseline]

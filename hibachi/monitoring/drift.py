@@ -4,6 +4,16 @@ The reference is the prompts the model was trained on (the user turns of a filte
 JSONL), or, without one, the signals of an equally long window just before the one being checked.
 Embedding drift is Evidently's classifier method: a linear model tries to tell reference from current
 embeddings; a ROC AUC above ``analysis.drift_auc_threshold`` means the prompts moved.
+
+Calibration, so that prompts from the training distribution do not alarm:
+
+* both sides are compared as sets of distinct prompts (whitespace and case folded). The filter step
+  deduplicates the training set, while production repeats its common questions; left as is, the
+  classifier learns "frequent template = production" and a same-generator sample scored AUC 0.58-0.63.
+* a permutation test: the same kind of classifier (logistic regression, seeded half/half split) is refit
+  on ``analysis.drift_permutations`` random relabellings of the pooled embeddings; drift also needs the
+  observed AUC to beat that null distribution at ``analysis.alpha`` (two same-distribution samples
+  reach AUC 0.6 by chance when they are small).
 """
 
 from __future__ import annotations
@@ -68,6 +78,43 @@ def _sample(prompts: list[str], cap: int) -> list[str]:
     return prompts if len(prompts) <= cap else random.Random(0).sample(prompts, cap)
 
 
+def distinct(prompts: list[str]) -> list[str]:
+    """The distinct prompts in first-seen order (case and whitespace folded), as the training set is."""
+    seen: dict[str, str] = {}
+    for prompt in prompts:
+        seen.setdefault(" ".join(prompt.lower().split()), prompt)
+    return list(seen.values())
+
+
+def classifier_auc(reference, current, seed: int = 0) -> float:
+    """ROC AUC of a logistic regression telling current from reference embeddings on a held-out half."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    x = np.vstack([reference, current])
+    y = np.r_[np.zeros(len(reference)), np.ones(len(current))]
+    x_fit, x_test, y_fit, y_test = train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
+    model = LogisticRegression(max_iter=1000).fit(x_fit, y_fit)
+    return float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
+
+
+def permutation_p(reference, current, permutations: int, seed: int = 0) -> tuple[float, float, list[float]]:
+    """(observed AUC, p-value, null AUCs): how often a random relabelling separates the sides as well."""
+    import numpy as np
+
+    observed = classifier_auc(reference, current, seed)
+    pooled = np.vstack([reference, current])
+    rng = np.random.default_rng(seed)
+    null = []
+    for i in range(permutations):
+        order = rng.permutation(len(pooled))
+        null.append(classifier_auc(pooled[order[:len(reference)]], pooled[order[len(reference):]], seed + i + 1))
+    p = (1 + sum(v >= observed for v in null)) / (1 + permutations)
+    return observed, float(p), null
+
+
 def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
                    reference_name: str = "training set"):
     """Run the Evidently drift report; returns (snapshot, figures)."""
@@ -78,7 +125,7 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
     from evidently.tests import lte
 
     cap = settings.analysis.drift_max_prompts
-    reference, current = _sample(reference, cap), _sample(current, cap)
+    reference, current = _sample(distinct(reference), cap), _sample(distinct(current), cap)
     for name, prompts in ((f"reference ({reference_name})", reference), ("current (production)", current)):
         if len(prompts) < MIN_PROMPTS:
             raise UserError(f"{name} has {len(prompts)} prompts; drift needs at least {MIN_PROMPTS}")
@@ -101,9 +148,19 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
     ks = {c: float(next(v for k, v in values.items() if k.startswith("ValueDrift") and f"column={c}" in k))
           for c in DESCRIPTOR_COLUMNS}
     alpha = settings.analysis.alpha
+    permutations = settings.analysis.drift_permutations
+    if permutations:
+        ref_vectors, cur_vectors = ref_frame[emb_cols].to_numpy(), cur_frame[emb_cols].to_numpy()
+        check_auc, p_value, null = permutation_p(ref_vectors, cur_vectors, permutations)
+        significant = p_value < alpha
+    else:
+        check_auc, p_value, null, significant = None, None, [], True
     figures = {
         "reference_prompts": len(reference), "current_prompts": len(current),
-        "embedding_drift_auc": auc, "embedding_drift_threshold": threshold, "embedding_drift": auc > threshold,
+        "embedding_drift_auc": auc, "embedding_drift_threshold": threshold,
+        "embedding_drift": auc > threshold and significant,
+        "permutation": {"auc": check_auc, "p_value": p_value, "permutations": permutations,
+                        "null_auc_p95": float(sorted(null)[int(0.95 * (len(null) - 1))]) if null else None},
         "descriptor_ks_p_values": ks, "descriptor_drift": {c: p < alpha for c, p in ks.items()},
         "mean_length": {"reference": float(ref_frame.prompt.str.len().mean()),
                         "current": float(cur_frame.prompt.str.len().mean())},
@@ -122,6 +179,8 @@ def drift_report_from_prompts(reference: list[str], current: list[str], settings
                ("current prompts", figures["current_prompts"]),
                ("embedding drift ROC AUC", figures["embedding_drift_auc"]),
                ("embedding drift threshold", figures["embedding_drift_threshold"]),
+               ("permutation test p-value (drift needs < alpha)",
+                "off" if figures["permutation"]["p_value"] is None else figures["permutation"]["p_value"]),
                ("drift detected", "yes" if figures["drift_detected"] else "no")]
     summary += [(f"{c}: KS p-value", p) for c, p in figures["descriptor_ks_p_values"].items()]
     summary += [("mean length reference / current",
