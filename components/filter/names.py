@@ -286,6 +286,8 @@ class NameFinder:
             places = [t.place and not self.lex.known(t.folded) for t in (a, b)]
             if not any(english) and not all(places):
                 a.name = b.name = True
+            elif not all(english) and not any(places) and _AFTER_PERSON.match(text, b.end):
+                a.name = b.name = True  # "Duc Dang here": one unknown word, then a person's verb
 
     def _dishes(self, text: str, tokens: list[_Token]) -> None:
         for i, t in enumerate(tokens):
