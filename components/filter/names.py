@@ -85,6 +85,8 @@ _CONTRACTION = re.compile(r"['\u2019](?:m|s|re|ve|ll|d|t)$|n['\u2019]t$", re.IGN
 # Verbs after a capitalized word no dictionary knows that make it a person.
 _AFTER_PERSON = re.compile(r"\s+(?:will|would|can|could|is|was|has|had|needs|loves|likes|prefers|booked|called|"
                            r"emailed|texted|wrote|asked|said|says|wants|and (?:i|me|my)\b|here\b)\b")
+_AND_I = re.compile(r"\s+and (?:i|me)\b", re.IGNORECASE)
+_PLACE_BEFORE = re.compile(r"\b(?:from|in|to|near|at|around|of|outside|by|via|through)\s+$", re.IGNORECASE)
 # Dishes, drinks and brands that no English word list has but that are never a person here.
 NOT_NAMES = frozenset("""
 teriyaki bulgogi katsu tonkatsu tempura ramen udon pho bibimbap yakitori galbi kalbi mochi boba poke gochujang
@@ -308,6 +310,9 @@ class NameFinder:
             if _AFTER_NAME.match(text, t.end) and (t.cap or not english) and (
                     self.lex.known(t.folded) or not english and not t.place):
                 t.name = True
+            elif t.cap and t.place and not english and _AND_I.match(text, t.end) and not _PLACE_BEFORE.search(
+                    text, max(0, t.start - 12), t.start):
+                t.name = True  # "Jericho and I are hosting": a place name does not host
             elif t.cap and not english and not t.place and _AFTER_PERSON.match(text, t.end):
                 t.name = True  # "Xochitl will meet the chef": a word no dictionary knows, acting as a person
         for pattern, strong in ((_STRONG, True), (_IDENTITY, None), (_WEAK, False)):

@@ -66,6 +66,7 @@ def _leaks(text: str, secrets: list[str], out: str) -> list[str]:
     ("From: Marisa Quintanilla-Ortiz", ["Marisa", "Quintanilla-Ortiz"]),
     ("Phone: 5305550187, ask for Tavita", ["5305550187", "Tavita"]),
     ("Sincerely yours, Dr. Ifeoma Chukwu", ["Ifeoma", "Chukwu"]),
+    ("Jericho and I will host 20 guests.", ["Jericho"]),
 ])
 def test_names_are_removed(scrubber, text, secrets):
     out = scrubber.scrub(text).text
@@ -104,6 +105,7 @@ def test_numbers_and_addresses_are_removed(scrubber, text, secret, kind):
     "What's the price for Filet Mignon and Lobster Tail for 12 people?",
     "Our Super Bowl party is in Folsom; 35 guests; yum yum sauce please!",
     "Teriyaki is our favorite, and Venmo is fine for the deposit?",
+    "We drove from Folsom and I loved the show.",
 ])
 def test_business_facts_survive(scrubber, text):
     assert scrubber.scrub(text).text == text
