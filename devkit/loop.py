@@ -10,12 +10,13 @@ errors and Ctrl-C.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import subprocess
 import time
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -28,10 +29,11 @@ from sqlalchemy import func, select
 from devkit.processes import Supervisor, free_port, hibachi_command
 from devkit.tiny_model import ensure_base_model
 from devkit.traffic import GatewayClient, ScriptedConversation, TrafficStats, drive
+from devkit.walk import StepRecord, stage_percent, traffic_for, walk
 from hibachi.db import make_engine, session_factory, session_scope, upgrade
 from hibachi.errors import UserError
 from hibachi.knowledge import KnowledgeBase, load_knowledge_base
-from hibachi.queries import latest_deployment, latest_model_version
+from hibachi.queries import latest_deployment, latest_model_version, shadows_between, signals_between
 from hibachi.records import DeploymentState, ModelVersion, ShadowComparison, TrainingSignal
 from hibachi.settings import Settings
 
@@ -51,11 +53,25 @@ class LoopConfig:
     concurrency: int = 8
     train_steps: int | None = None
     seed: int = 7
+    # Each rollout step needs this many answers per arm before the analysis decides (analysis.min_samples).
+    min_samples: int = 50
+    max_rounds: int = 3  # rounds of customers per step while the analysis holds
+    turns_per_conversation: float = 2.0  # what the synthetic customers average
+    sabotage: bool = True  # the drill: a poisoned adapter forced into a 10% canary
+    poison_share: float = 0.4  # of the training answers replaced by wrong ones
 
     @classmethod
     def quick(cls) -> LoopConfig:
         return cls(conversations=500, shadow_conversations=150, canary_conversations=100, corrections=10,
-                   train_steps=40)
+                   train_steps=40, min_samples=30, sabotage=False)
+
+    def step_conversations(self, stage: str) -> int:
+        """Customers per round of a step: enough for ``min_samples`` answers on the smaller arm."""
+        if stage == "promoted":
+            return self.canary_conversations
+        share = stage_percent(stage) / 100
+        smaller = 1.0 if stage == "shadow" else round(min(share, 1 - share), 6)
+        return max(10, math.ceil(1.3 * self.min_samples / (self.turns_per_conversation * smaller)))
 
 
 @dataclass
@@ -70,6 +86,13 @@ class LoopResult:
     reports: list[str] = field(default_factory=list)
     cost_per_chat: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
+    steps: list[StepRecord] = field(default_factory=list)
+    final: str = "held"
+    windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # stage -> when it ran
+    traffic: dict[str, TrafficStats] = field(default_factory=dict)  # stage -> what its customers saw
+    drift: dict[str, bool] | None = None
+    sabotage: dict | None = None
+    summary_path: Path | None = None
 
 
 class Loop:
@@ -83,6 +106,10 @@ class Loop:
         self.ports = {"simulators": free_port(), "gateway": free_port(), "predictor": free_port()}
         self.engine = make_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
+        # The demo's sizes: each rollout step decides on config.min_samples answers per arm.
+        self.analysis_settings = settings.model_copy(update={"analysis": settings.analysis.model_copy(
+            update={"min_samples": config.min_samples})})
+        self._step_started = datetime.now(UTC)
 
     # --- set-up -----------------------------------------------------------------------------------------
 
@@ -155,8 +182,11 @@ class Loop:
     def capture(self, supervisor: Supervisor, client: GatewayClient) -> None:
         started = time.perf_counter()
         self.console.rule("1. Capture: customers talk to the gateway (teachers answer, the critic judges)")
-        self._drive(client, "teacher traffic", self.config.conversations, self.config.seed)
+        since = datetime.now(UTC)
+        self.result.traffic["teacher"] = self._drive(client, "teacher traffic", self.config.conversations,
+                                                     self.config.seed)
         self._wait_drained(client)
+        self.result.windows["teacher"] = (since, datetime.now(UTC))
         self.correct(client)
         self._timed("capture", started)
 
@@ -204,55 +234,184 @@ class Loop:
             self.result.gate_reason = version.gate_reason or ""
         return version, state
 
-    def shadow(self, supervisor: Supervisor, client: GatewayClient, version: ModelVersion) -> None:
-        started = time.perf_counter()
-        self.console.rule(f"3. Shadow: the KServe predictor serves {version.id}; customers still see teachers")
+    def start_predictor(self, supervisor: Supervisor, version: ModelVersion) -> None:
+        self.console.rule(f"3. Serve: the KServe predictor loads {version.id}; customers still see teachers")
         supervisor.start("predictor", hibachi_command(
             "serve", "--base-model", version.base_model, "--adapter", version.adapter_uri,
             "--adapter-name", version.id, "--port", str(self.ports["predictor"])),
             env=self.child_env(), ready_url=f"http://127.0.0.1:{self.ports['predictor']}/v2/health/ready",
             ready_timeout_s=300)
-        client.set_policy("shadow", reason=f"shadow evaluation of {version.id}")
-        self._drive(client, "shadow traffic", self.config.shadow_conversations, self.config.seed + 1)
-        self._wait_for_shadows(len(self.result.stats["shadow traffic"].latencies_ms))
-        self._timed("shadow", started)
 
-    def _wait_for_shadows(self, expected: int, timeout_s: float = 300.0) -> None:
-        """Shadow answers arrive after the customer's reply; wait until (nearly) all are stored."""
+    def _wait_for_shadows(self, since: datetime, expected: int, timeout_s: float = 300.0) -> int:
+        """Shadow answers arrive after the customer's reply; wait until (nearly) all of this step's are stored."""
         deadline = time.monotonic() + timeout_s
         count = 0
         while time.monotonic() < deadline:
             with session_scope(self.sessions) as session:
-                count = session.scalar(select(func.count()).select_from(ShadowComparison)) or 0
+                count = session.scalar(select(func.count()).select_from(ShadowComparison)
+                                       .where(ShadowComparison.created_at >= since)) or 0
             if count >= expected * 0.95:
                 break
             time.sleep(1.0)
-        self.console.print(f"shadow comparisons stored: {count} (turns sent: {expected})")
+        return count
 
-    def analyse_and_advance(self, client: GatewayClient) -> None:
+    def rollout(self, client: GatewayClient, version: ModelVersion) -> None:
+        """Shadow -> canary 10 -> 50 -> 90 -> promote; every step decided by the analysis of its own customers."""
         from hibachi.monitoring.canary import analyze
+        from hibachi.monitoring.windows import format_duration
         from serving.rollout import apply_decision
 
         started = time.perf_counter()
-        self.console.rule("4. Canary analysis: does the evidence allow 10% of customers on the local model?")
         isvc = self.settings.rollout.isvc_name
         with session_scope(self.sessions) as session:
-            decision = analyze(session, isvc, timedelta(hours=6), self.settings)
-            self.result.decision = f"{decision.action}: {decision.reason}"
-            self.console.print(f"[bold]{decision.action}[/bold] - {decision.reason}")
-            outcome = apply_decision(session, decision, actor="hibachi demo", settings=self.settings)
-        if outcome is not None:
-            self.console.print(f"equivalent command: {outcome.kubectl}")
-        if decision.action == "promote" and decision.next_percent:
-            client.set_policy("split", float(decision.next_percent), reason=decision.reason[:200])
-            self._drive(client, f"canary {decision.next_percent}% traffic", self.config.canary_conversations,
-                        self.config.seed + 2)
+            state = latest_deployment(session, isvc)
+            entry = state.canary_percent if state is not None and state.canary_version == version.id else None
+        if entry is None:
+            self.result.decision = f"{version.id} is not in the rollout of {isvc}; nothing to walk"
+            return
+        self.console.rule(f"4. Rollout: {version.id} from {'shadow' if not entry else f'{entry}%'} to promotion, "
+                          "each step decided by `hibachi rollout analyze` on that step's customers")
+        settings = self.analysis_settings
+
+        def set_traffic(stage: str) -> None:
+            policy, percent = traffic_for(stage)
+            client.set_policy(policy, percent, reason=f"rollout of {version.id}: {stage}")
+            self.console.print(f"gateway traffic policy -> {policy}" + (f" {percent:g}%" if policy == "split" else ""))
+
+        def drive_step(stage: str, round_: int) -> None:
+            count = self.config.step_conversations(stage)
+            label = f"{stage} customers" + (f" (round {round_ + 1})" if round_ else "")
+            seed = self.config.seed + 1000 + 10 * stage_percent(stage) + round_
+            stats = self._drive(client, label, count, seed)
             self._wait_drained(client)
-        self._timed("analysis", started)
+            if stage == "shadow":
+                shadow_turns = stats.answered
+                stored = self._wait_for_shadows(self._step_started, shadow_turns)
+                self.console.print(f"shadow comparisons stored this step: {stored} (turns answered {shadow_turns})")
+            merged = self.result.traffic.setdefault(stage, TrafficStats())
+            merged.conversations += stats.conversations
+            merged.requests += stats.requests
+            merged.answered += stats.answered
+            merged.failed += stats.failed
+            merged.latencies_ms += stats.latencies_ms
+            for who, n in stats.served_by.items():
+                merged.served_by[who] = merged.served_by.get(who, 0) + n
+
+        def decide(since: datetime):
+            now = datetime.now(UTC)
+            with session_scope(self.sessions) as session:
+                decision = analyze(session, isvc, now - since, settings, now=now)
+            window = format_duration(timedelta(seconds=math.ceil((now - since).total_seconds())))
+            self.console.print(f"$ hibachi rollout analyze --window {window} --apply\n"
+                               f"  [bold]{decision.action}[/bold]"
+                               f"{f' -> {decision.next_percent}%' if decision.action == 'promote' else ''}: "
+                               f"{decision.reason}", highlight=False)
+            return decision
+
+        def apply(decision) -> str | None:
+            with session_scope(self.sessions) as session:
+                outcome = apply_decision(session, decision, actor="hibachi demo", settings=settings)
+            if outcome is None:
+                return None
+            self.console.print(f"  recorded: {outcome.state.action} -> stage {outcome.state.stage}"
+                               f"{'' if outcome.state.canary_percent is None else f' {outcome.state.canary_percent}%'}"
+                               f"; {', '.join(str(p) for p in outcome.written) or outcome.kubectl}", highlight=False)
+            return outcome.kubectl
+
+        def clock() -> datetime:
+            self._step_started = datetime.now(UTC)
+            return self._step_started
+
+        result = walk(set_traffic=set_traffic, drive=drive_step, decide=decide, apply=apply, start_percent=entry,
+                      max_rounds=self.config.max_rounds, clock=clock)
+        self.result.steps, self.result.final = result.steps, result.final
+        last = next((s for s in reversed(result.steps) if s.action), None)
+        self.result.decision = f"{result.final}" + (f" ({last.action}: {last.reason})" if last else "")
+        self._timed("rollout", started)
+
+    def sabotage(self, supervisor: Supervisor, client: GatewayClient) -> None:
+        """Poisoned adapter: the gate must refuse it; forced to 10% anyway, the analysis must roll it back."""
+        from components.evaluate.evaluate import evaluate_candidate
+        from components.train.train import main as train_main
+        from components.train.train import training_config
+        from devkit.sabotage import write_poisoned
+        from devkit.summary import customers_served_failed
+        from hibachi.monitoring.canary import analyze
+        from serving import rollout
+
+        started = time.perf_counter()
+        run = self._latest_pipeline_run()
+        if run is None or not (run / "filter-op" / "train").is_file():
+            self.console.print("[yellow]sabotage drill skipped: no filtered training set to poison")
+            return
+        drill = f"{self.settings.rollout.isvc_name}-drill"
+        self.console.rule(f"6. Sabotage drill: {self.config.poison_share:.0%} of the training answers poisoned; "
+                          f"forced into a 10% canary of {drill} anyway")
+        work = self.workdir / "sabotage"
+        poisoned = write_poisoned(run / "filter-op" / "train", work / "train.jsonl", self.kb,
+                                  self.config.poison_share, self.config.seed)
+        self.console.print(f"poisoned {poisoned} training answers (wrong prices, items not offered)")
+        trained = train_main(work / "train.jsonl", work / "model",
+                             training_config(self.settings, max_steps=self.config.train_steps))
+        version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
+        evaluation = evaluate_candidate(self.engine, run / "filter-op" / "holdout", Path(trained["base_model"]),
+                                        work / "model" / "adapter", version_id, "poisoned", work / "evaluation",
+                                        settings=self.settings)
+        gate_passed = bool(evaluation.decision.passed)
+        self.console.print(f"gate on the poisoned adapter: {'passed' if gate_passed else 'refused'} - "
+                           f"{evaluation.decision.reason}", highlight=False)
+        settings = self.analysis_settings.model_copy(update={"rollout": self.settings.rollout.model_copy(
+            update={"isvc_name": drill})})
+        client.set_policy("teacher", reason="sabotage drill: loading the poisoned adapter")
+        for child in [c for c in supervisor.children if c.name == "predictor"]:
+            supervisor.stop(child)
+        supervisor.children[:] = [c for c in supervisor.children if c.name != "predictor"]
+        with session_scope(self.sessions) as session:
+            version = session.get(ModelVersion, version_id)
+            rollout.deploy(session, drill, version_id, entry="shadow", actor="hibachi demo (an operator)",
+                           reason="sabotage drill: deployed despite the gate", settings=settings,
+                           override_gate=True)
+        forced = subprocess.run(hibachi_command("rollout", "set", "--percent", "10", "--name", drill, "--actor",
+                                                "hibachi demo (an operator)", "--reason",
+                                                "sabotage drill: forced into canary despite the gate"),
+                                env=_merged_env(self.child_env()), capture_output=True, text=True, check=False)
+        self.console.print("$ hibachi rollout set --percent 10 --reason '...'\n  " + forced.stdout.strip(),
+                           highlight=False)
+        if forced.returncode != 0:
+            raise UserError(f"hibachi rollout set failed: {forced.stderr.strip()[-300:]}")
+        self.start_predictor(supervisor, version)
+        client.set_policy("split", 10.0, reason=f"sabotage drill: {version_id} forced to 10%")
+        since = datetime.now(UTC)
+        decision = None
+        for round_ in range(self.config.max_rounds):
+            self._drive(client, f"poisoned canary-10 customers{f' (round {round_ + 1})' if round_ else ''}",
+                        self.config.step_conversations("canary-10"), self.config.seed + 5000 + round_)
+            self._wait_drained(client)
+            now = datetime.now(UTC)
+            with session_scope(self.sessions) as session:
+                decision = analyze(session, drill, now - since, settings, now=now)
+            self.console.print(f"$ hibachi rollout analyze --name {drill} --apply\n  [bold]{decision.action}"
+                               f"[/bold]: {decision.reason}", highlight=False)
+            if decision.action != "hold":
+                break
+        final = "held"
+        if decision is not None and decision.action != "hold":
+            from serving.rollout import apply_decision
+
+            with session_scope(self.sessions) as session:
+                apply_decision(session, decision, actor="hibachi demo", settings=settings)
+            final = "rolled_back" if decision.action == "rollback" else f"advanced to {decision.next_percent}%"
+        client.set_policy("teacher", reason=f"sabotage drill over: {final}")
+        with session_scope(self.sessions) as session:
+            failed = customers_served_failed(signals_between(session, since, datetime.now(UTC)))
+        self.result.sabotage = {"gate_passed": gate_passed, "final": final, "customers_served_failed_answers": failed,
+                                "version": version_id, "poisoned_answers": poisoned,
+                                "gate_reason": evaluation.decision.reason,
+                                "decision": decision.reason if decision else ""}
+        self.console.print(f"sabotage drill: {final}; customers served an answer the critic failed: {failed}")
+        self._timed("sabotage", started)
 
     def report(self) -> None:
-        from datetime import UTC, datetime
-
         from hibachi.monitoring.data_quality import data_report
         from hibachi.monitoring.drift import drift_report
         from hibachi.monitoring.hallucination import hallucination_report
@@ -263,18 +422,40 @@ class Loop:
         since = until - timedelta(days=60)
         run = self._latest_pipeline_run()
         training_set = run / "filter-op" / "train" if run else None
-        builds = [lambda s: hallucination_report(s, since, until, self.settings),
-                  lambda s: drift_report(s, since, until, self.settings, training_set=training_set)]
+        builds = [("hallucination", lambda s: hallucination_report(s, since, until, self.settings)),
+                  ("drift", lambda s: drift_report(s, since, until, self.settings, training_set=training_set))]
         if run is not None:
-            builds.append(lambda s: data_report(run / "export-op" / "dataset", self.settings,
-                                                filter_summary=run / "filter-op" / "summary"))
+            builds.append(("data", lambda s: data_report(run / "export-op" / "dataset", self.settings,
+                                                         filter_summary=run / "filter-op" / "summary")))
         with session_scope(self.sessions) as session:
-            for build in builds:
+            for name, build in builds:
                 try:
-                    self.result.reports.append(str(build(session).html_path))
+                    saved = build(session)
                 except UserError as exc:
                     self.console.print(f"[yellow]report skipped: {exc}")
+                    continue
+                self.result.reports.append(str(saved.html_path))
+                if name == "drift":
+                    self.result.drift = {"same_distribution_alarm": bool(saved.headline["drift_detected"])}
+            if self.result.drift is not None and training_set is not None:
+                self.result.drift["new_topic_alarm"] = self.new_topic_alarm(session, since, until, training_set)
         self._timed("reports", started)
+
+    def new_topic_alarm(self, session, since: datetime, until: datetime, training_set: Path) -> bool:
+        """Inject questions about a topic absent from training into a sample of production prompts: drift must alarm."""
+        from devkit.probes import new_topic_prompts
+        from hibachi.monitoring.drift import distinct, drift_snapshot, training_prompts
+
+        production = distinct([s.prompt for s in signals_between(session, since, until)])
+        random.Random(self.config.seed).shuffle(production)
+        probe = new_topic_prompts(100, seed=self.config.seed)
+        _, figures = drift_snapshot(training_prompts(training_set), production[:len(probe)] + probe, self.settings,
+                                    "training set")
+        self.console.print(f"drift probe: {len(probe)} questions about a topic absent from training injected into "
+                           f"{min(len(production), len(probe))} production prompts -> ROC AUC "
+                           f"{figures['embedding_drift_auc']:.2f}, "
+                           f"drift {'yes' if figures['drift_detected'] else 'no'}")
+        return bool(figures["drift_detected"])
 
     def _latest_pipeline_run(self) -> Path | None:
         runs = sorted((self.settings.data_dir / "pipeline_runs").glob("hibachi-training-*"))
@@ -317,21 +498,104 @@ class Loop:
                 version, _state = self.train()
                 if version is None:
                     raise UserError("the pipeline recorded no model version")
-                self.shadow(supervisor, client, version)
                 if version.gate_passed:
-                    self.analyse_and_advance(client)
+                    self.start_predictor(supervisor, version)
+                    self.rollout(client, version)
                 else:
-                    self.result.decision = "no canary: the evaluation gate refused this version"
+                    self.result.decision = "no rollout: the evaluation gate refused this version"
+                    self.result.final = "held"
+                if self.config.sabotage:
+                    self.sabotage(supervisor, client)
             finally:
                 client.close()
         self.report()
-        self.result.seconds["total"] = time.perf_counter() - clock
         self.result.rollout = self.rollout_state()
         _, self.result.cost_per_chat = self.cost_per_chat()
+        self.result.seconds["total"] = time.perf_counter() - clock
+        self.write_summary()
         self.summary()
         return self.result
 
+    # --- the summary as data ------------------------------------------------------------------------------
+
+    def gate_summary(self):
+        from devkit.summary import GateSummary
+
+        run = self._latest_pipeline_run()
+        evaluation = next(iter(sorted(run.glob("evaluate-op/**/evaluation.json")))) if run else None
+        report = json.loads(evaluation.read_text()) if evaluation else {}
+        return GateSummary(passed=bool(self.result.gate_passed), reason=self.result.gate_reason or "no model version",
+                           version=self.result.version, base=report.get("base") or {},
+                           adapter=report.get("candidate") or {})
+
+    def stage_summaries(self) -> list:
+        from devkit.summary import StageSummary, stage_metrics, traffic_fields
+        from devkit.synth.answers import answer_question
+        from hibachi.monitoring.addressed import answer_check
+        from hibachi.monitoring.drift import embed
+
+        def cosine(answers: list[str], references: list[str]) -> list[float]:
+            a, b = embed(answers), embed(references)
+            return [float(x @ y) for x, y in zip(a, b, strict=True)]
+
+        def reference(judged) -> str:
+            # The simulated teacher's own answer function (without its injected hallucinations), same turn.
+            messages = [*judged.history, {"role": "user", "content": judged.prompt}]
+            return answer_question(self.kb, messages, random.Random(judged.prompt)).text
+
+        windows = dict(self.result.windows)
+        for step in self.result.steps:
+            windows[step.stage] = (step.started, step.ended or datetime.now(UTC))
+        check = answer_check(self.settings)
+        out = []
+        with session_scope(self.sessions) as session:
+            for stage, (since, until) in windows.items():
+                stats = self.result.traffic.get(stage, TrafficStats())
+                metrics = stage_metrics(stage, signals_between(session, since, until),
+                                        shadows_between(session, since, until), check=check,
+                                        categories=self.settings.analysis.hallucination_categories,
+                                        similarity=cosine, threshold=self.settings.gate.similarity_threshold,
+                                        reference=reference)
+                out.append(StageSummary(stage=stage, **traffic_fields(stats.requests, stats.served_by,
+                                                                      stats.latencies_ms), **metrics))
+        return out
+
+    def write_summary(self) -> Path:
+        from devkit.summary import DemoSummary, DriftSummary, RolloutSummary, SabotageSummary, write_summary
+
+        drift = self.result.drift or {}
+        summary = DemoSummary(
+            gate=self.gate_summary(), stages=self.stage_summaries(),
+            rollout=RolloutSummary(final=self.result.final, decisions=[s.as_dict() for s in self.result.steps],
+                                   history=self.rollout_history()),
+            sabotage=SabotageSummary(**self.result.sabotage) if self.result.sabotage else None,
+            drift=DriftSummary(**drift) if {"same_distribution_alarm", "new_topic_alarm"} <= drift.keys() else None,
+            seconds={k: round(v, 1) for k, v in self.result.seconds.items()},
+        )
+        self.result.summary_path = write_summary(summary, self.settings.data_dir / "demo-summary.json")
+        self._summary = summary
+        return self.result.summary_path
+
+    def rollout_history(self) -> list[dict]:
+        """Every recorded rollout change of this run's InferenceService: who, why, which stage."""
+        from hibachi.queries import deployment_history
+
+        with session_scope(self.sessions) as session:
+            rows = deployment_history(session, self.settings.rollout.isvc_name, limit=50)
+            return [{"id": r.id, "action": r.action, "stage": r.stage, "canary_percent": r.canary_percent,
+                     "stable": r.stable_version, "canary": r.canary_version, "actor": r.actor, "reason": r.reason}
+                    for r in reversed(rows)]
+
     def summary(self) -> None:
+        from devkit.summary import table_rows
+
+        stages = Table(title="hibachi demo: who served the customers at each stage")
+        for column in ("stage", "requests", "served by", "accuracy vs teacher", "hallucination", "business logic",
+                       "p50 ms", "cost/chat"):
+            stages.add_column(column, justify="left" if column in ("stage", "served by") else "right")
+        for row in table_rows(self._summary):
+            stages.add_row(*row)
+        self.console.print(stages)
         signals, cost = self.cost_per_chat()
         table = Table(title="hibachi demo: the whole loop", show_header=False)
         for label, stats in self.result.stats.items():
@@ -344,7 +608,8 @@ class Loop:
         table.add_row("model version", self.result.version or "-")
         table.add_row("gate", self.result.gate_reason or ("passed" if self.result.gate_passed else "refused"))
         table.add_row("canary analysis", self.result.decision or "-")
-        table.add_row("rollout", self.result.rollout)
+        table.add_row("rollout", f"{self.result.final}: {self.result.rollout}")
+        table.add_row("summary (JSON)", str(self.result.summary_path))
         table.add_row("cost per chat", f"${cost:.5f}")
         table.add_row("reports", "\n".join(self.result.reports) or "-")
         table.add_row("dashboard", f"hibachi gateway serve, then http://{self.settings.gateway.host}:"
@@ -359,8 +624,11 @@ def _merged_env(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **extra}
 
 
-def run_loop(settings: Settings, quick: bool = False, conversations: int | None = None) -> LoopResult:
+def run_loop(settings: Settings, quick: bool = False, conversations: int | None = None,
+             sabotage: bool | None = None) -> LoopResult:
     config = LoopConfig.quick() if quick else LoopConfig()
+    if sabotage is not None:
+        config = replace(config, sabotage=sabotage)
     if conversations is not None:
         if conversations < 1:
             raise UserError(f"demo: --conversations must be at least 1, got {conversations}")
@@ -373,8 +641,10 @@ def command(
     quick: Annotated[bool, typer.Option("--quick", help="Less traffic and fewer training steps (under 5 minutes).")]
     = False,
     conversations: Annotated[int | None, typer.Option(help="Customer conversations in the capture step.")] = None,
+    sabotage: Annotated[bool | None, typer.Option(
+        "--sabotage/--no-sabotage", help="Run the poisoned-adapter drill (default: on, off with --quick).")] = None,
 ) -> None:
     """The whole loop: simulators + gateway, customer traffic, training pipeline, predictor, shadow, canary, reports."""
     from hibachi.settings import get_settings
 
-    run_loop(get_settings(), quick=quick, conversations=conversations)
+    run_loop(get_settings(), quick=quick, conversations=conversations, sabotage=sabotage)

@@ -164,8 +164,12 @@ def _change(session: Session, settings: Settings | None, isvc: str, previous: De
 
 def deploy(session: Session, isvc: str, version: str, adapter_uri: str | None = None, entry: str = "shadow",
            percent: int = 0, actor: str | None = None, reason: str = "new adapter version",
-           settings: Settings | None = None, api=None) -> RolloutResult:
-    """A new adapter version enters as the newest revision: shadow (0%) or canary at ``percent``."""
+           settings: Settings | None = None, api=None, override_gate: bool = False) -> RolloutResult:
+    """A new adapter version enters as the newest revision: shadow (0%) or canary at ``percent``.
+
+    A version the evaluation gate refused is refused here too, unless a person overrides the gate
+    (``override_gate``); the recorded reason then names the gate's refusal next to theirs.
+    """
     actor = actor or default_actor()
     _check_text(actor, reason)
     if entry not in ("shadow", "canary"):
@@ -177,8 +181,10 @@ def deploy(session: Session, isvc: str, version: str, adapter_uri: str | None = 
     row = _model_version(session, version)
     if adapter_uri and adapter_uri != row.adapter_uri:
         raise UserError(f"version {version!r} is registered with adapter {row.adapter_uri}, not {adapter_uri}")
-    if row.gate_passed is False:
+    if row.gate_passed is False and not override_gate:
         raise UserError(f"version {version!r} failed the evaluation gate ({row.gate_reason}); not deploying it")
+    if row.gate_passed is False:
+        reason = f"{reason.strip()} [gate overridden; it refused: {row.gate_reason}]"
     current = status(session, isvc)
     if current is not None and current.canary_version:
         raise UserError(f"{isvc} already has canary {current.canary_version} at {current.canary_percent}%; "
