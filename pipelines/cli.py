@@ -158,9 +158,27 @@ def _outcome(run_dir: Path) -> dict:
         report = json.loads(evaluation.read_text())
         out.update(version=report["version_id"], gate=report["gate"]["reason"], passed=report["gate"]["passed"])
         out["report"] = str(evaluation.parent / "report.html")
-    adapter = next(run_dir.glob("train*/model/adapter"), None)
+        choice = (report.get("preference") or {}).get("choice") or {}
+        if choice:
+            out["forward"] = choice.get("chosen") or "nothing"
+    adapter = next(run_dir.glob("preference*/model/adapter" if out.get("forward") == "sft+dpo"
+                                else "train*/model/adapter"), None)
     if adapter:
         out["adapter"] = str(adapter)
+    summary = next(run_dir.glob("filter*/summary"), None)
+    if summary and summary.is_file():
+        pairs = json.loads(summary.read_text()).get("pairs") or {}
+        if pairs:
+            out["pairs"] = {source: sum(sides.values()) for source, sides in pairs.get("by_source", {}).items()}
+    dpo = next(run_dir.glob("preference*/model/metrics.json"), None)
+    if dpo:
+        metrics = json.loads(dpo.read_text())
+        out["preference"] = (f"skipped: {metrics['skipped']}" if metrics.get("skipped") else
+                             f"DPO {metrics['global_step']} steps on {metrics['pairs']} pairs, final reward accuracy "
+                             f"{metrics.get('final_reward_accuracy')}")
+    stale = next(run_dir.glob("export*/stale"), None)
+    if stale and stale.is_file():
+        out["stale_answers_left_out"] = sum(1 for line in stale.read_text().splitlines() if line.strip())
     deployed = next(run_dir.glob("deploy*/record/deploy.json"), None)
     out["deploy"] = json.loads(deployed.read_text())["reason"] if deployed else "not run (gate refused)"
     return out

@@ -91,8 +91,15 @@ def main(pairs_file: Path | str, sft_adapter_dir: Path | str | None, output_dir:
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
                          callbacks=callbacks)
+    threads = torch.get_num_threads()
+    cpu_threads = getattr(training, "cpu_threads", 0)  # as the SFT step: the stand-in's ops are too small to split
+    if not torch.cuda.is_available() and cpu_threads:
+        torch.set_num_threads(cpu_threads)
     started = time.perf_counter()
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    finally:
+        torch.set_num_threads(threads)
     runtime = time.perf_counter() - started
     trainer.model.save_pretrained(str(adapter_dir), selected_adapters=["default"])
     history = [e for e in trainer.state.log_history if "loss" in e]

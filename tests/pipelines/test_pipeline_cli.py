@@ -81,3 +81,29 @@ def test_schedule_runs_the_monitoring_pipeline_hourly_by_default(client):
     job = client.calls[-1][1]
     assert job["cron_expression"] == "0 0 * * * *" and job["pipeline_name"] == "hibachi-monitoring"
     assert job["job_name"] == "hibachi-monitoring-hourly" and job["max_concurrency"] == 1
+
+
+def test_run_names_the_retraining_decision_and_the_pairs_of_a_finished_run(tmp_path):
+    import json
+
+    run = tmp_path / "hibachi-monitoring-1"
+    (run / "retraining-op").mkdir(parents=True)
+    (run / "retraining-op" / "decision").write_text(json.dumps({
+        "triggered": True, "reason": "train: knowledge base changed", "staleness": {"reason": "v1 is stale"}}))
+    assert cli._retraining(run) == {"retraining": "train", "retraining_reason": "train: knowledge base changed",
+                                    "production_adapter": "v1 is stale"}
+    assert cli._retraining(tmp_path) == {}
+    (run / "filter-op").mkdir()
+    (run / "filter-op" / "summary").write_text(json.dumps({"pairs": {"by_source": {
+        "teacher_rejected": {"train": 5, "holdout": 1}, "admin_correction": {"train": 2}}}}))
+    (run / "preference-op" / "model").mkdir(parents=True)
+    (run / "preference-op" / "model" / "metrics.json").write_text(json.dumps({"skipped": "too few pairs: 8"}))
+    outcome = cli._outcome(run)
+    assert outcome["pairs"] == {"teacher_rejected": 6, "admin_correction": 2}
+    assert outcome["preference"] == "skipped: too few pairs: 8"
+
+
+def test_run_refuses_an_unknown_pipeline(client):
+    result = runner.invoke(cli.app, ["run", "--local", "--pipeline", "nightly"])
+    assert isinstance(result.exception, UserError) and "--pipeline must be training or monitoring" in str(
+        result.exception)
