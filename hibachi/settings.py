@@ -164,10 +164,23 @@ class TrainingSettings(BaseModel):
     max_steps: int = Field(default=60, ge=1)
     learning_rate: float = Field(default=2e-3, gt=0)
     batch_size: int = Field(default=8, ge=1)
-    max_length: int = Field(default=256, ge=16)
+    max_length: int = Field(default=640, ge=16)  # tokens; a row in the prompt contract (grounding + turns) fits
     seed: int = 13
     gradient_accumulation_steps: int = Field(default=1, ge=1)
     packing: bool = False
+    # Batching without padding waste (benchmarks/bench_training.py measures each): group_by_length batches
+    # examples of similar length (the seeded order stays reproducible); padding_free flattens a batch into one
+    # row with per-example position_ids, so attention stops at each example's boundary (made for
+    # flash-attention's varlen kernels on GPU; with CPU sdpa the block mask costs (batch x length)^2).
+    group_by_length: bool = True
+    padding_free: bool = False
+    # torch intra-op threads when training on CPU; 0 keeps torch's default (one per core). The stand-in's ops
+    # are too small to split: on the shared 2-core machine one thread ran a step 5x faster than two.
+    cpu_threads: int = Field(default=1, ge=0)
+    # trl's fused LM head scores only the trained positions in tiles, never holding (batch, length, vocab)
+    # logits: the memory that matters with a 128k vocabulary on GPU; on CPU its tiles cost more than the
+    # stand-in's whole LM head. None: fused on CUDA, the model's own loss on CPU.
+    fused_lm_head: bool | None = None
     gradient_checkpointing: bool = False
     assistant_only_loss: bool = True
     quantize_4bit: bool = True  # QLoRA through bitsandbytes, used only when CUDA is present
@@ -185,7 +198,7 @@ class PreferenceSettings(BaseModel):
     max_steps: int = Field(default=20, ge=1)
     learning_rate: float = Field(default=5e-4, gt=0)
     batch_size: int = Field(default=4, ge=1)
-    max_length: int = Field(default=384, ge=16)
+    max_length: int = Field(default=640, ge=16)  # prompt (grounding + turns) and answer, as in training
     seed: int = 13
 
 

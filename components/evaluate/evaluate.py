@@ -1,9 +1,12 @@
-"""The evaluate step: the candidate adapter (and the production one, when there is one) on the holdout.
+"""The evaluate step: the candidate adapter, the base alone (and the production adapter) on the holdout.
 
 Answers come from ``serving.engine.ChatEngine`` (the same generation code the predictor serves
 with), are compared with the teacher's answers by MiniLM cosine similarity, and are checked by the
-critic. The gate decides from ``settings.gate``; the decision, the scores and the dataset hash are
-stored in a ``ModelVersion`` row, so every adapter traces back to its data and its evaluation.
+critic. The base model without an adapter answers the same prompts, so the report shows the lift
+from fine-tuning; a prompt-parity line says whether the holdout's stored gateway turns render to the
+same tokens as the rows the model was trained on. The gate decides from ``settings.gate``; the
+decision, the scores and the dataset hash are stored in a ``ModelVersion`` row, so every adapter
+traces back to its data and its evaluation.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class EvalResult:
     production: ModelScores | None
     production_version: str | None
     report: dict[str, Any]
+    base: ModelScores | None = None  # the base model without any adapter, on the same holdout
 
 
 def load_holdout(path: Path | str, limit: int) -> list[dict]:
@@ -86,6 +90,40 @@ def score(prompts: list[str], answers: list[str], references: list[str], critic,
     return scores, rows
 
 
+def lift(candidate: ModelScores, base: ModelScores) -> dict[str, float]:
+    """What fine-tuning changed on the same holdout: adapter minus base, per metric."""
+    return {"accuracy": round(candidate.accuracy.value - base.accuracy.value, 4),
+            "hallucination_rate": round(candidate.hallucination.value - base.hallucination.value, 4),
+            "business_logic": round(candidate.business_logic.value - base.business_logic.value, 4),
+            "mean_similarity": round(candidate.mean_similarity - base.mean_similarity, 4)}
+
+
+def prompt_parity(session: Session, holdout: list[dict], base_model: Path, retriever=None):
+    """Replay the holdout's stored gateway turns through both renderers (``hibachi.prompt.parity``).
+
+    Serving side: the stored question and conversation of each turn's signal, built into the student's
+    messages as the gateway builds them. Training side: the holdout row the trainer learns from.
+    """
+    from transformers import AutoTokenizer
+
+    from hibachi.prompt import parity, student_messages
+    from hibachi.records import TrainingSignal
+
+    if retriever is None:
+        from hibachi.retrieval import default_retriever
+
+        retriever = default_retriever()
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    turns = []
+    for row in holdout:
+        signal_id = (row.get("metadata") or {}).get("signal_id")
+        signal = session.get(TrainingSignal, signal_id) if signal_id else None
+        if signal is not None:
+            turns.append((signal_id, student_messages(retriever, signal.conversation or [], signal.prompt),
+                          row["messages"]))
+    return parity(tokenizer, turns)
+
+
 def production_adapter(session: Session, settings: Settings) -> tuple[str, Path] | None:
     """The stable version's adapter directory, when one is deployed and still on disk."""
     state = latest_deployment(session, settings.rollout.isvc_name)
@@ -121,13 +159,15 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     holdout = load_holdout(holdout_path, settings.gate.max_eval_samples)
-    candidate = production = None
+    candidate = production = base = None
     production_version = None
+    parity_result = None
     rows: list[dict] = []
     with Session(engine) as session:
         if len(holdout) < settings.gate.min_samples:
             decision = not_enough_data(len(holdout), settings.gate)
         else:
+            parity_result = prompt_parity(session, holdout, base_model)
             if critic is None:
                 from hibachi.critic import get_critic
 
@@ -138,6 +178,12 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
             references = [r["messages"][-1]["content"] for r in holdout]
             answers = generate_answers(base_model, adapter_dir, prompts, settings.gate.max_new_tokens)
             candidate, rows = score(last_user, answers, references, critic, embedder, settings)
+            # The base alone on the same prompts: the lift from fine-tuning is a measured number.
+            base_answers = generate_answers(base_model, None, prompts, settings.gate.max_new_tokens)
+            base, base_rows = score(last_user, base_answers, references, critic, embedder, settings)
+            for row, before in zip(rows, base_rows, strict=True):
+                row["base_answer"], row["base_similarity"] = before["answer"], before["similarity"]
+                row["base_critic_passed"] = before["critic_passed"]
             found = production_adapter(session, settings)
             if found and found[0] != version_id:
                 production_version = found[0]
@@ -148,6 +194,9 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
             decision = decide(candidate, settings.gate, production)
         report = {"version_id": version_id, "holdout_rows": len(holdout), "dataset_sha256": dataset_sha256,
                   "candidate": candidate.as_dict() if candidate else None,
+                  "base": base.as_dict() if base else None,
+                  "lift": lift(candidate, base) if candidate and base else None,
+                  "prompt_parity": parity_result.as_dict() if parity_result else None,
                   "production": production.as_dict() if production else None,
                   "production_version": production_version, "gate": decision.as_dict(),
                   "thresholds": settings.gate.model_dump(mode="json")}
@@ -159,4 +208,4 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
     from components.evaluate.report import write_html_report
 
     write_html_report(rows, report, out / "report.html")
-    return EvalResult(version_id, decision, candidate, production, production_version, report)
+    return EvalResult(version_id, decision, candidate, production, production_version, report, base)

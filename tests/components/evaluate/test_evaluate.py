@@ -52,7 +52,14 @@ def test_wrong_answers_are_refused_and_nothing_is_deployed(db, tmp_path, tiny_ba
     assert result.candidate.accuracy.n == len(kb.passages())
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert report["candidate"]["accuracy"]["ci95"][0] <= report["candidate"]["accuracy"]["value"]
-    assert "Gate: refused" in (tmp_path / "eval" / "report.html").read_text()
+    page = (tmp_path / "eval" / "report.html").read_text()
+    assert "Gate: refused" in page
+    # The base alone answered the same holdout: both columns are there, and the lift is their difference.
+    assert result.base.accuracy.n == result.candidate.accuracy.n
+    assert report["lift"]["accuracy"] == round(report["candidate"]["accuracy"]["value"]
+                                               - report["base"]["accuracy"]["value"], 4)
+    assert "<th>base model</th><th>adapter</th>" in page
+    assert "prompt parity: 0/0" in page  # these hand-written rows came from no stored gateway turn
     with factory() as session:
         row = session.get(ModelVersion, "v-wrong")
         assert (row.gate_passed, row.dataset_sha256) == (False, "f" * 64)
