@@ -30,7 +30,7 @@ def traffic(
     policy: Annotated[str | None, typer.Option(help="teacher | shadow | split (omit to show the current policy).")]
     = None,
     percent: Annotated[float, typer.Option(help="Share of sessions the local model serves under split.")] = 0.0,
-    reason: Annotated[str | None, typer.Option(help="Why (recorded in the gateway's log).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (stored with the change, with who and when).")] = None,
     url: Annotated[str | None, typer.Option(help="Gateway base URL (default: settings.gateway host and port).")]
     = None,
     admin_key: Annotated[str | None, typer.Option(help="Admin key (default: settings.admin_key, HIBACHI_ADMIN_KEY).")]

@@ -81,7 +81,7 @@ class PolicyFollower:
         try:
             with self.sessions() as session:
                 version, policy = stored_policy(session) or (0, self.default)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, ValueError) as exc:  # unreachable, or a row no policy can be made of
             message = str(exc).splitlines()[0]
             if message != self.last_error:
                 log.warning("traffic policy not refreshed; keeping the current one",
@@ -107,4 +107,7 @@ class PolicyFollower:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
-            await asyncio.to_thread(self.refresh)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # noqa: BLE001 - the follower must outlive any one bad read
+                log.exception("traffic policy refresh failed; keeping the current one")

@@ -100,3 +100,12 @@ async def test_follower_loop_refreshes_in_the_background(db):
     finally:
         task.cancel()
     assert applied and applied[-1].split_percent == 30
+
+
+def test_a_stored_row_no_policy_can_be_made_of_keeps_the_current_one(db):
+    _, sessions = db
+    with sessions() as session:
+        session.add(TrafficPolicyChange(policy="everyone", split_percent=500, actor="sql console", reason="typo"))
+        session.commit()
+    follower = PolicyFollower(sessions, DEFAULT, lambda policy: None, interval_s=1)
+    assert follower.refresh() == DEFAULT and "validation error" in follower.last_error
