@@ -83,10 +83,14 @@ def _throughput_callback():
 
         def __init__(self) -> None:
             self.start_time = self.start_tokens = None
+            self.steps_s = 0.0  # from the start of training to the end of its last step (no final save)
             self.losses: list[tuple[int, float]] = []
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.start_time, self.start_tokens = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps_s = time.perf_counter() - self.start_time
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs is None or self.start_time is None:
@@ -103,11 +107,9 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
          callbacks: list | None = None) -> dict[str, Any]:
     """Train, save the adapter to ``output_dir/adapter`` and metrics to ``output_dir/metrics.json``."""
     import torch
-    from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTConfig, SFTTrainer
 
     examples = load_examples(Path(train_file))
     base = resolve_base_model(config.base_model)
@@ -121,25 +123,21 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
     model = _load_model(base, config)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM", bias="none")
-    args = SFTConfig(
-        output_dir=str(checkpoints), max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
-        lr_scheduler_type="linear", warmup_steps=0, logging_steps=config.logging_steps,
-        save_strategy="steps", save_steps=config.save_steps, save_total_limit=2, max_length=config.max_length,
-        packing=config.packing, gradient_checkpointing=config.gradient_checkpointing,
-        assistant_only_loss=config.assistant_only_loss, seed=config.seed, data_seed=config.seed,
-        report_to="none", include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
-        disable_tqdm=False, **_device_options(config),
-    )
     throughput = _throughput_callback()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
-                         processing_class=tokenizer, peft_config=lora, callbacks=[throughput, *(callbacks or [])])
+    trainer = build_trainer(model, tokenizer, examples, config, checkpoints, peft_config=lora,
+                            callbacks=[throughput, *(callbacks or [])])
     resume_from = get_last_checkpoint(str(checkpoints)) if config.resume else None
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume_from)
-    runtime = time.perf_counter() - started
+    threads = torch.get_num_threads()
+    if not torch.cuda.is_available() and config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
+    try:
+        started = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=resume_from)
+        runtime = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads)
     adapter_dir = out / "adapter"
     trainer.model.save_pretrained(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))
@@ -150,13 +148,88 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
         "global_step": trainer.state.global_step, "resumed_from": resume_from,
         "train_loss": float(result.training_loss), "final_loss": history[-1]["loss"] if history else None,
         "loss_history": [[e["step"], e["loss"]] for e in history],
-        "tokens": int(tokens), "tokens_per_s": round(tokens / max(runtime, 1e-9), 1), "runtime_s": round(runtime, 3),
+        "tokens": int(tokens), "tokens_per_s": round(tokens / max(throughput.steps_s or runtime, 1e-9), 1),
+        "steps_s": round(throughput.steps_s, 3), "runtime_s": round(runtime, 3),
         "peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "config": config.model_dump(mode="json"),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
+
+
+# --- Batching and trainer setup (how examples become batches; shared with benchmarks/bench_training.py) ---
+
+def sft_args(config: TrainingSettings, output_dir: Path | str):
+    """The ``SFTConfig`` of the step: optimisation, checkpoints and how examples are batched.
+
+    ``group_by_length`` draws batches of similar length (less padding); ``padding_free`` flattens each batch
+    into one row whose ``position_ids`` restart per example, so attention never crosses an example (the
+    truncation to ``max_length`` is then done by ``build_trainer``, which trl leaves undone in that mode).
+    """
+    from trl import SFTConfig
+
+    padding_free = config.padding_free and not config.packing  # packing ("bfd") is padding-free by itself
+    return SFTConfig(
+        output_dir=str(output_dir), max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
+        lr_scheduler_type="linear", warmup_steps=0, logging_steps=config.logging_steps,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=2,
+        max_length=None if padding_free else config.max_length, padding_free=padding_free,
+        packing=config.packing, train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        gradient_checkpointing=config.gradient_checkpointing,
+        assistant_only_loss=config.assistant_only_loss, seed=config.seed, data_seed=config.seed,
+        report_to="none", include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+        disable_tqdm=False, **_device_options(config),
+    )
+
+
+TOKEN_ALIGNED = ("input_ids", "labels", "assistant_masks", "completion_mask", "attention_mask", "token_type_ids")
+
+
+def _trains_something(row: dict) -> bool:
+    if "labels" in row:
+        return any(label != -100 for label in row["labels"])
+    mask = row.get("assistant_masks", row.get("completion_mask"))
+    return mask is None or any(mask)
+
+
+def truncate_tokenized(dataset, max_length: int):
+    """Cut every token-aligned column of trl's prepared dataset to ``max_length``; drop rows left with no loss."""
+    aligned = [c for c in dataset.column_names if c in TOKEN_ALIGNED]
+    dataset = dataset.map(lambda row: {c: row[c][:max_length] for c in aligned})
+    return dataset.filter(_trains_something)
+
+
+def _trainer_class(fused_lm_head: bool):
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    class StepTrainer(SFTTrainer):
+        """trl's SFTTrainer; without the fused LM head the loss is the model's own (same labels, same -100s)."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if fused_lm_head:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            inputs["use_cache"] = False  # as trl does: a cache would also hide padding-free boundaries
+            return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+
+    return StepTrainer
+
+
+def build_trainer(model, tokenizer, examples: list[dict], config: TrainingSettings, output_dir: Path | str,
+                  peft_config=None, callbacks: list | None = None):
+    """The ``SFTTrainer`` over ``examples``, its dataset tokenised once here (not per step)."""
+    import torch
+    from datasets import Dataset
+
+    args = sft_args(config, output_dir)
+    fused = torch.cuda.is_available() if config.fused_lm_head is None else config.fused_lm_head
+    trainer = _trainer_class(fused)(model=model, args=args, train_dataset=Dataset.from_list(examples),
+                                    processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    if args.padding_free and not args.packing:
+        trainer.train_dataset = truncate_tokenized(trainer.train_dataset, config.max_length)
+    return trainer
 
 
 def training_config(settings: Settings | None = None, **overrides: Any) -> TrainingSettings:
