@@ -1,9 +1,12 @@
 """Predictor speed: decode tokens/s for base, unmerged LoRA and merged LoRA, and HTTP overhead vs direct generate.
 
 Everything is measured in the same run on the same tiny offline Llama (its baseline is the base model,
-or direct ``ChatEngine.generate`` for the HTTP figure). On a CUDA machine a larger randomly
-initialised Llama also reports batch-1 decode as a share of the memory-bandwidth limit (weights
-read once per token). ``python -m benchmarks.bench_serving [--quick]`` prints the table.
+or direct ``ChatEngine.generate`` for the HTTP figure). Every chat generates exactly its token limit on both
+sides (``ignore_eos``), so a comparison never sets a 128-token answer against one that stopped early; 8
+concurrent chats are reported beside the same 8 one after another, in-process and over HTTP. On a CUDA
+machine a larger randomly initialised Llama also reports batch-1 decode as a share of the memory-bandwidth
+limit (weights read once per token); benchmarks/gpu.sh does the same for the Llama-3.1-8B architecture.
+``python -m benchmarks.bench_serving [--quick]`` prints the table.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ PROMPT = [{"role": "user", "content": "How much is it for 20 adults and 5 kids?"
 PAIRS = [("How much is it for 20 adults and 5 kids?", "Adults are $60 per person and children are $30."),
          ("Do you offer wagyu?", "No, wagyu beef is not offered.")]
 # Peak HBM bandwidth in bytes/s by device name fragment (vendor data sheets).
+# torch threads here and in the server process alike: the tiny model's ops are too small to split, and
+# oversubscribed threads on a shared machine only add spin time.
+THREADS = 1
 HBM_BANDWIDTH = {"H100 SXM": 3.35e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12, "H100": 3.35e12,
                  "H200": 4.8e12, "A100": 2.0e12}
 
@@ -52,46 +58,79 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _http_vs_direct(base: Path, adapter: Path, requests: int, max_tokens: int) -> tuple[float, float]:
-    """Seconds for the same sequential requests: in-process generate vs the openai client over HTTP."""
+def _start_server(base: Path, adapter: Path):
+    """``hibachi serve`` in its own process (one torch thread, like this one), once ready."""
     import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hibachi_cli", "serve", "--base-model", str(base), "--adapter",
+                             str(adapter), "--adapter-name", "v1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": str(THREADS)})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError("hibachi serve did not become ready")
+        time.sleep(0.3)
+
+
+def _http_vs_direct(base: Path, adapter: Path, requests: int, max_tokens: int, rounds: int,
+                    clients: int) -> dict[str, float]:
+    """Seconds per chat: in-process ``ChatEngine.generate`` vs the openai client over HTTP, same prompt, exactly
+    ``max_tokens`` generated on both sides (``ignore_eos``), rounds interleaved, best round each; then ``clients``
+    chats at once over HTTP (the server micro-batches them) vs the same chats one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from openai import OpenAI
 
     from serving.engine import ChatEngine
 
     engine = ChatEngine.load(base, {"v1": adapter})
-    engine.generate(PROMPT, max_new_tokens=4)
-    start = time.perf_counter()
-    for _ in range(requests):
-        engine.generate(PROMPT, max_new_tokens=max_tokens)
-    direct = time.perf_counter() - start
-    del engine
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hibachi_cli", "serve", "--base-model", str(base), "--adapter",
-                             str(adapter), "--adapter-name", "v1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    proc, url = _start_server(base, adapter)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hibachi serve did not become ready")
-            time.sleep(0.3)
-        client = OpenAI(base_url=f"{url}/openai/v1", api_key="unused", max_retries=0)
-        client.chat.completions.create(model="hibachi-llama", messages=PROMPT, max_tokens=4)
+        client = OpenAI(base_url=f"{url}/openai/v1", api_key="unused", max_retries=0, timeout=120)
+
+        def over_http(messages=PROMPT):
+            answer = client.chat.completions.create(model="hibachi-llama", messages=messages, max_tokens=max_tokens,
+                                                    extra_body={"ignore_eos": True})
+            assert answer.usage.completion_tokens == max_tokens, answer.usage
+            return answer
+
+        def direct():
+            result = engine.generate(PROMPT, max_new_tokens=max_tokens, ignore_eos=True)
+            assert result.completion_tokens == max_tokens, result
+            return result
+
+        direct(), over_http()  # warm-up
+        best = {"direct": float("inf"), "http": float("inf")}
+        for _ in range(rounds):
+            for kind, call in (("direct", direct), ("http", over_http)):
+                start = time.perf_counter()
+                for _ in range(requests):
+                    call()
+                best[kind] = min(best[kind], (time.perf_counter() - start) / requests)
+        prompts = [[{"role": "user", "content": f"Question {i}: how much is it for {i + 10} adults?"}]
+                   for i in range(clients)]
         start = time.perf_counter()
-        for _ in range(requests):
-            client.chat.completions.create(model="hibachi-llama", messages=PROMPT, max_tokens=max_tokens)
-        http = time.perf_counter() - start
+        for messages in prompts:
+            over_http(messages)
+        best["serial"] = time.perf_counter() - start
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            start = time.perf_counter()
+            list(pool.map(over_http, prompts))
+            best["concurrent"] = time.perf_counter() - start
+        client.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return direct, http
+    return best
 
 
 def _concurrent_seconds(base: Path, adapter: Path, max_batch: int, clients: int, max_tokens: int) -> float:
@@ -106,7 +145,8 @@ def _concurrent_seconds(base: Path, adapter: Path, max_batch: int, clients: int,
     engine.generate(PROMPT, max_new_tokens=4)
     with ThreadPoolExecutor(max_workers=clients) as pool:
         start = time.perf_counter()
-        list(pool.map(lambda messages: engine.generate(messages, max_new_tokens=max_tokens), prompts))
+        list(pool.map(lambda messages: engine.generate(messages, max_new_tokens=max_tokens, ignore_eos=True),
+                      prompts))
         return time.perf_counter() - start
 
 
@@ -146,9 +186,9 @@ def run(quick: bool = False) -> list[dict]:
     from devkit.tiny_model import build_tiny_model
     from serving.engine import ChatEngine
 
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    torch.set_num_threads(THREADS)
     new_tokens, repeats = (48, 2) if quick else (128, 3)
-    requests, max_tokens = (5, 24) if quick else (20, 32)
+    requests, rounds, max_tokens = (3, 2, 128) if quick else (5, 3, 128)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = build_tiny_model(Path(tmp) / "tiny")
@@ -168,16 +208,22 @@ def run(quick: bool = False) -> list[dict]:
         clients = 8
         serial = _concurrent_seconds(base, adapter, 1, clients, max_tokens)
         batched = _concurrent_seconds(base, adapter, 8, clients, max_tokens)
-        rows.append({"benchmark": "serving", "figure": f"{clients} concurrent chats, micro-batched (max_batch=8) vs "
-                     "one at a time", "value": round(clients / batched, 2), "unit": "requests/s",
-                     "baseline": round(clients / serial, 2), "ratio": round(serial / batched, 3),
+        rows.append({"benchmark": "serving", "figure": f"{clients} concurrent chats in-process, micro-batched "
+                     f"(max_batch=8) vs one at a time ({max_tokens} tokens each)", "value": round(clients / batched, 2),
+                     "unit": "requests/s", "baseline": round(clients / serial, 2), "ratio": round(serial / batched, 3),
                      "target": "batched >= 1.5 x serial", "meets": serial / batched >= 1.5})
-        direct, http = _http_vs_direct(base, adapter, requests, max_tokens)
-        rows.append({"benchmark": "serving", "figure": f"{requests} sequential chats over HTTP (openai client -> "
-                     "hibachi serve) vs direct generate", "value": round(http / requests * 1000, 1),
-                     "unit": "ms/request", "baseline": round(direct / requests * 1000, 1),
-                     "ratio": round(http / direct, 3), "target": "HTTP overhead ratio <= 1.5",
-                     "meets": http / direct <= 1.5})
+        timing = _http_vs_direct(base, adapter, requests, max_tokens, rounds, clients)
+        ratio = timing["http"] / timing["direct"]
+        rows.append({"benchmark": "serving", "figure": f"chat over HTTP (openai client -> hibachi serve) vs direct "
+                     f"ChatEngine.generate, {max_tokens} tokens generated (ignore_eos), best of {rounds} x "
+                     f"{requests}", "value": round(timing["http"] * 1000, 1), "unit": "ms/request",
+                     "baseline": round(timing["direct"] * 1000, 1), "ratio": round(ratio, 3),
+                     "target": "HTTP <= 1.2 x direct", "meets": ratio <= 1.2})
+        rows.append({"benchmark": "serving", "figure": f"{clients} concurrent chats over HTTP (server micro-batches) "
+                     f"vs the same {clients} one after another, {max_tokens} tokens each",
+                     "value": round(clients * max_tokens / timing["concurrent"], 1), "unit": "tokens/s",
+                     "baseline": round(clients * max_tokens / timing["serial"], 1),
+                     "ratio": round(timing["serial"] / timing["concurrent"], 3), "target": "", "meets": None})
     gpu = _gpu_bandwidth_row()
     rows.append(gpu or {"benchmark": "serving", "figure": "batch-1 decode share of HBM bandwidth",
                         "value": "skipped: no CUDA device on this machine", "unit": "", "baseline": "", "ratio": "",

@@ -43,6 +43,10 @@ class ChatRequest:
     max_new_tokens: int = 128
     temperature: float = 0.0
     adapter: str | None = None
+    # Generate exactly max_new_tokens, never stopping at end of turn (vLLM's ``ignore_eos``; for benchmarks).
+    ignore_eos: bool = False
+    # The tokenised prompt when the caller already has it (the HTTP route counts tokens first): no second template.
+    prompt_ids: tuple[int, ...] | None = None
 
 
 def pick_device() -> tuple[str, object]:
@@ -189,9 +193,11 @@ class ChatEngine:
         self.model.set_adapter(name)
         return nullcontext()
 
-    def _generate_kwargs(self, max_new_tokens: int, temperature: float) -> dict:
+    def _generate_kwargs(self, max_new_tokens: int, temperature: float, ignore_eos: bool = False) -> dict:
         kwargs = {"max_new_tokens": max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id,
                   "eos_token_id": self.tokenizer.eos_token_id}
+        if ignore_eos:
+            kwargs["min_new_tokens"] = max_new_tokens
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature, top_p=1.0)
         else:
@@ -210,10 +216,15 @@ class ChatEngine:
         return Completion(text, prompt_tokens, len(new_ids), finish, name)
 
     def generate(self, messages: list[dict], max_new_tokens: int = 128, temperature: float = 0.0,
-                 adapter: str | None = None) -> Completion:
-        """One chat completion; concurrent callers are batched together (see ``MicroBatcher``)."""
-        request = ChatRequest(messages, max_new_tokens, temperature, adapter)
-        self.check_fits(len(self.prompt_ids(messages)), max_new_tokens)  # bad input fails here, not in a batch
+                 adapter: str | None = None, ignore_eos: bool = False,
+                 prompt_ids: list[int] | None = None) -> Completion:
+        """One chat completion; concurrent callers are batched together (see ``MicroBatcher``).
+
+        ``prompt_ids``, when the caller already tokenised ``messages`` with ``prompt_ids()``, saves a second pass.
+        """
+        ids = tuple(prompt_ids if prompt_ids is not None else self.prompt_ids(messages))
+        request = ChatRequest(messages, max_new_tokens, temperature, adapter, ignore_eos, ids)
+        self.check_fits(len(ids), max_new_tokens)  # bad input fails here, not in a batch
         self.resolve(adapter)
         if self.max_batch <= 1:
             return self.generate_batch([request])[0]
@@ -229,22 +240,23 @@ class ChatEngine:
         prepared = []
         for request in requests:
             name = self.resolve(request.adapter)
-            ids = self.prompt_ids(request.messages)
+            ids = list(request.prompt_ids) if request.prompt_ids is not None else self.prompt_ids(request.messages)
             self.check_fits(len(ids), request.max_new_tokens)
             prepared.append((name, ids, request))
         results: list[Completion | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = {}
         for index, (name, _ids, request) in enumerate(prepared):
-            # Sampling requests run alone so each keeps its own random stream.
-            key = (name, index) if request.temperature > 0 else (name, "greedy")
+            # Sampling requests run alone so each keeps its own random stream; ignore_eos applies to a whole batch.
+            key = (name, index) if request.temperature > 0 else (name, "greedy", request.ignore_eos)
             groups.setdefault(key, []).append(index)
-        for (name, _), indices in groups.items():
+        for (name, *_), indices in groups.items():
             batch = [prepared[i][1] for i in indices]
             limit = max(prepared[i][2].max_new_tokens for i in indices)
-            temperature = prepared[indices[0]][2].temperature
+            first = prepared[indices[0]][2]
             encoded = self.tokenizer.pad({"input_ids": batch}, return_tensors="pt").to(self.device)
             with self._lock, self._select(name), torch.inference_mode():
-                output = self.model.generate(**encoded, **self._generate_kwargs(limit, temperature))
+                output = self.model.generate(**encoded, **self._generate_kwargs(limit, first.temperature,
+                                                                                first.ignore_eos))
             width = encoded["input_ids"].shape[1]
             for row, index in enumerate(indices):
                 own_limit = prepared[index][2].max_new_tokens
@@ -253,7 +265,8 @@ class ChatEngine:
         return results  # type: ignore[return-value]
 
     def stream(self, messages: list[dict], max_new_tokens: int = 128, temperature: float = 0.0,
-               adapter: str | None = None, stats: dict | None = None) -> Iterator[str]:
+               adapter: str | None = None, stats: dict | None = None, ignore_eos: bool = False,
+               prompt_ids: list[int] | None = None) -> Iterator[str]:
         """Yield text deltas as they are generated; the generation holds the model lock until it ends.
 
         ``stats``, when given, receives ``completion_tokens`` and ``finish_reason`` once the stream ends.
@@ -262,7 +275,7 @@ class ChatEngine:
         from transformers import TextIteratorStreamer
 
         name = self.resolve(adapter)
-        ids = self.prompt_ids(messages)
+        ids = list(prompt_ids) if prompt_ids is not None else self.prompt_ids(messages)
         self.check_fits(len(ids), max_new_tokens)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
         inputs = torch.tensor([ids], device=self.device)
@@ -272,7 +285,7 @@ class ChatEngine:
         def run() -> None:
             try:
                 with self._lock, self._select(name), torch.inference_mode():
-                    kwargs = self._generate_kwargs(max_new_tokens, temperature)
+                    kwargs = self._generate_kwargs(max_new_tokens, temperature, ignore_eos)
                     output = self.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
                                                  streamer=streamer, **kwargs)
                 finished.append(self._finish(output[0, inputs.shape[1]:].tolist(), max_new_tokens, len(ids), name))

@@ -73,7 +73,8 @@ def build_router(predictor, max_tokens_limit: int = 256, default_max_tokens: int
         adapter = adapter_for(chat.model, eng)
         try:
             served = eng.resolve(adapter)
-            prompt_tokens = len(eng.prompt_ids(messages))
+            prompt_ids = eng.prompt_ids(messages)  # tokenised once, reused by the generation below
+            prompt_tokens = len(prompt_ids)
             eng.check_fits(prompt_tokens, max_tokens)
         except UnknownAdapter as exc:
             return _error(404, str(exc), "model_not_found", param="model")
@@ -84,10 +85,11 @@ def build_router(predictor, max_tokens_limit: int = 256, default_max_tokens: int
         if chat.stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = _sse(eng, messages, max_tokens, chat.temperature, served, completion_id, created,
-                          prompt_tokens, include_usage)
+                          prompt_ids, include_usage, chat.ignore_eos)
             return StreamingResponse(events, media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        result = await run_in_threadpool(eng.generate, messages, max_tokens, chat.temperature, served)
+        result = await run_in_threadpool(eng.generate, messages, max_tokens, chat.temperature, served,
+                                         chat.ignore_eos, prompt_ids)
         return {
             "id": completion_id, "object": "chat.completion", "created": created, "model": result.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
@@ -99,12 +101,15 @@ def build_router(predictor, max_tokens_limit: int = 256, default_max_tokens: int
 
 
 async def _sse(eng: ChatEngine, messages: list[dict], max_tokens: int, temperature: float, served: str,
-               completion_id: str, created: int, prompt_tokens: int, include_usage: bool) -> AsyncIterator[bytes]:
+               completion_id: str, created: int, prompt_ids: list[int], include_usage: bool,
+               ignore_eos: bool = False) -> AsyncIterator[bytes]:
     chunk = ChunkWriter(completion_id, served, created).chunk
+    prompt_tokens = len(prompt_ids)
     yield chunk({"role": "assistant", "content": ""})
     stats: dict = {}
     try:
-        async for delta in iterate_in_threadpool(eng.stream(messages, max_tokens, temperature, served, stats)):
+        async for delta in iterate_in_threadpool(eng.stream(messages, max_tokens, temperature, served, stats,
+                                                            ignore_eos, prompt_ids)):
             yield chunk({"content": delta})
     except Exception as exc:  # noqa: BLE001 - headers are sent; the error travels as an event
         yield error_event(str(exc))

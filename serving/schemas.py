@@ -37,6 +37,8 @@ class ChatCompletionRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0, le=2)
     stream: bool = False
     n: int = Field(default=1, ge=1, le=1)
+    # vLLM's extension: generate exactly the token limit, never stopping at end of turn (benchmarks use it).
+    ignore_eos: bool = False
 
     @property
     def token_limit(self) -> int | None:

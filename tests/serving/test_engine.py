@@ -102,3 +102,21 @@ def test_fit_messages_drops_oldest_turns_until_the_conversation_fits(tiny_base: 
     assert fitted[1]["role"] == "user" and len(fitted) < len(messages)
     engine.check_fits(len(engine.prompt_ids(fitted)), 64)
     assert engine.fit_messages(messages[:2], 64) == messages[:2]
+
+
+def test_ignore_eos_generates_exactly_the_limit_and_given_prompt_ids_change_nothing(tiny_base: Path,
+                                                                                     secret_adapter: Path) -> None:
+    from serving.engine import ChatEngine, ChatRequest
+
+    engine = ChatEngine.load(tiny_base, {"v1": secret_adapter})
+    stops = engine.generate(ASK, max_new_tokens=40)
+    assert stops.finish_reason == "stop" and stops.completion_tokens < 40  # the adapter's answer ends the turn
+    forced = engine.generate(ASK, max_new_tokens=40, ignore_eos=True)
+    assert (forced.completion_tokens, forced.finish_reason) == (40, "length")
+    assert engine.generate(ASK, max_new_tokens=40, prompt_ids=engine.prompt_ids(ASK)) == stops
+    # ignore_eos is per batch: a batch never forces a request that did not ask for it.
+    mixed = engine.generate_batch([ChatRequest(ASK, 40), ChatRequest(ASK, 40, ignore_eos=True)])
+    assert mixed == [stops, forced]
+    streamed = {}
+    text = "".join(engine.stream(ASK, max_new_tokens=40, ignore_eos=True, stats=streamed))
+    assert streamed["completion_tokens"] == 40 and text.startswith(SECRET_ANSWER[:10])

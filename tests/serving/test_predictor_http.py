@@ -83,6 +83,16 @@ def test_openai_client_gets_the_adapters_answer(server: str, base_answer: str) -
     assert [m.id for m in _client(server).models.list().data] == ["v1"]
 
 
+def test_ignore_eos_answers_exactly_max_tokens_plain_and_streamed(server: str) -> None:
+    ask = {"model": MODEL, "messages": [{"role": "user", "content": SECRET_PROMPT}], "max_tokens": 40,
+           "extra_body": {"ignore_eos": True}}
+    reply = _client(server).chat.completions.create(**ask)
+    assert (reply.usage.completion_tokens, reply.choices[0].finish_reason) == (40, "length")
+    assert reply.choices[0].message.content.startswith(SECRET_ANSWER)
+    chunks = list(_client(server).chat.completions.create(**ask, stream=True, stream_options={"include_usage": True}))
+    assert chunks[-1].usage.completion_tokens == 40
+
+
 def test_openai_client_streams_the_same_answer(server: str) -> None:
     stream = _client(server).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": SECRET_PROMPT}], max_tokens=24, stream=True,
