@@ -1,0 +1,214 @@
+"""GPU throughput on the Llama-3.1-8B architecture with random weights: QLoRA training MFU, batch-1 decode vs bandwidth.
+
+Run by ``benchmarks/gpu.sh`` on a lent GPU machine only (never in CI, never by ``make bench``): no network, no
+downloaded weights; throughput does not need trained ones. Two figures, one table:
+
+1. QLoRA training: the project's own train step (``components.train.train.main``: 4-bit nf4 base, LoRA on
+   q/k/v/o, trl SFTTrainer) on synthetic chats; tokens/s and MFU = model FLOPs/s over the device's peak dense
+   bf16 FLOPs/s. Model FLOPs per token are ``4 N + 6 L s d``: forward (2N) and the input-gradient half of the
+   backward (2N) through the frozen matmuls (a frozen base computes no weight gradients), plus causal attention
+   (forward and backward) at sequence length ``s``; gradient-checkpointing recomputation is not counted.
+2. Batch-1 greedy decode of a bf16 copy through ``generate``: tokens/s as a share of the memory-bandwidth bound
+   (peak HBM bytes/s over the bytes of weights read per token).
+
+    benchmarks/gpu.sh [--train-steps 20] [--decode-tokens 256] [--seq-len 1024] [--batch 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The published Llama-3.1-8B architecture (config.json of meta-llama/Llama-3.1-8B), built by hand: no download.
+LLAMA_31_8B = {
+    "vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+    "rope_theta": 500000.0, "rms_norm_eps": 1e-5, "hidden_act": "silu", "tie_word_embeddings": False,
+    "bos_token_id": 128000, "eos_token_id": 128001,
+    "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192},
+}
+# Peak dense bf16 FLOP/s and HBM bytes/s by device-name fragment (vendor data sheets), most specific first.
+DEVICES = [
+    ("H200", 989e12, 4.8e12), ("H100 PCIe", 756e12, 2.0e12), ("H100", 989e12, 3.35e12), ("GH200", 989e12, 4.0e12),
+    ("B200", 2250e12, 8.0e12), ("A100-SXM4-80GB", 312e12, 2.04e12), ("A100", 312e12, 1.56e12),
+    ("L40S", 362e12, 0.864e12), ("L4", 121e12, 0.3e12), ("A10G", 125e12, 0.6e12), ("A10", 125e12, 0.6e12),
+]
+
+
+class NoCuda(RuntimeError):
+    """No CUDA device: this benchmark measures a GPU and has nothing to say without one."""
+
+
+def llama_config(**overrides):
+    """A ``LlamaConfig`` of the Llama-3.1-8B architecture; ``overrides`` shrink it (tests) or change a field."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(**{**LLAMA_31_8B, **overrides})
+
+
+def matmul_params(config) -> int:
+    """Parameters that take part in a matmul per token: every linear of the decoder and the LM head (the
+    embedding is a lookup)."""
+    d, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    kv = config.num_key_value_heads * (d // config.num_attention_heads)
+    per_layer = d * d * 2 + d * kv * 2 + 3 * d * f  # q, o; k, v; gate, up, down
+    return layers * per_layer + config.vocab_size * d
+
+
+def lora_train_flops_per_token(config, seq_len: int) -> float:
+    """Model FLOPs per trained token with a frozen base: 4N through the matmuls plus causal attention."""
+    return 4 * matmul_params(config) + 6 * config.num_hidden_layers * seq_len * config.hidden_size
+
+
+def device_peaks(name: str) -> tuple[float | None, float | None]:
+    for fragment, flops, bandwidth in DEVICES:
+        if fragment in name:
+            return flops, bandwidth
+    return None, None
+
+
+def require_cuda() -> str:
+    """The CUDA device's name, or ``NoCuda`` with what to do instead."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise NoCuda(f"torch is not importable ({exc}); install the project with a CUDA build of torch") from None
+    if not torch.cuda.is_available():
+        raise NoCuda(f"no CUDA device visible to torch {torch.__version__} (CUDA build: {torch.version.cuda or 'no'}); "
+                     "benchmarks/gpu.sh measures a GPU: run it on a machine with one (CPU figures: make bench)")
+    for module in ("bitsandbytes", "peft", "trl"):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise NoCuda(f"{module} is not importable ({exc}); QLoRA needs the project's training extras") from None
+    return torch.cuda.get_device_name(0)
+
+
+def _random_model(directory: Path, config):
+    """Random bf16 weights initialised on the GPU, also saved as a checkpoint (``directory/base``) with the
+    stand-in's tokenizer (its ids fall inside the 128k vocabulary)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from devkit.tiny_model import build_tiny_model
+
+    tokenizer_dir = build_tiny_model(directory / "tokenizer-source")
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(directory / "base", safe_serialization=True)
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(directory / "base")
+    return model
+
+
+def decode_row(model, name: str, new_tokens: int) -> dict:
+    import torch
+
+    _, bandwidth = device_peaks(name)
+    model.eval()
+    ids = torch.randint(1000, 2000, (1, 32), device="cuda")
+    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0,
+                  attention_mask=torch.ones_like(ids))
+    with torch.inference_mode():
+        model.generate(ids, **{**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
+        best = float("inf")
+        for _ in range(3):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            model.generate(ids, **kwargs)
+            torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+    rate = new_tokens / best
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    bound = bandwidth / weight_bytes if bandwidth else None
+    return {"figure": f"batch-1 decode, Llama-3.1-8B arch bf16, {new_tokens} tokens (HF generate, eager)",
+            "value": round(rate, 1), "unit": "tokens/s", "baseline": round(bound, 1) if bound else "",
+            "ratio": round(rate / bound, 3) if bound else "", "target": "share of the HBM-bandwidth bound"}
+
+
+def _synthetic_chats(path: Path, rows: int, words: int) -> Path:
+    import random
+
+    rng = random.Random(7)
+    vocab = "adults children hibachi dinner price party chef rice shrimp steak table booking deposit".split()
+    lines = []
+    for i in range(rows):
+        n = rng.randint(words // 2, words)
+        answer = " ".join(rng.choice(vocab) for _ in range(n))
+        lines.append({"messages": [{"role": "user", "content": f"Question {i}: tell me about the party options."},
+                                   {"role": "assistant", "content": answer}]})
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return path
+
+
+def train_row(base: Path, workdir: Path, name: str, config, steps: int, seq_len: int, batch: int) -> dict:
+    import torch
+
+    from components.train.train import main, training_config
+
+    peak_flops, _ = device_peaks(name)
+    settings = training_config(base_model=base, max_steps=steps, batch_size=batch, max_length=seq_len,
+                               save_steps=10_000, logging_steps=max(1, steps // 4), resume=False,
+                               quantize_4bit=True, gradient_checkpointing=True)
+    train_file = _synthetic_chats(workdir / "train.jsonl", rows=steps * batch, words=seq_len)
+    metrics = main(train_file, workdir / "run", settings)
+    rate = metrics["tokens"] / metrics["runtime_s"]
+    achieved = rate * lora_train_flops_per_token(config, seq_len)
+    mfu = achieved / peak_flops if peak_flops else None
+    return {"figure": f"QLoRA train step (nf4 base, LoRA r={settings.lora_r} q/k/v/o, batch {batch}, max_length "
+            f"{seq_len}, {steps} steps, gradient checkpointing); peak "
+            f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB",
+            "value": round(rate, 1), "unit": "tokens/s", "baseline": round(peak_flops / 1e12) if peak_flops else "",
+            "ratio": round(mfu, 3) if mfu else "", "target": "MFU (model FLOPs / peak bf16 TFLOP/s in baseline)"}
+
+
+def render(rows: list[dict], device: str) -> str:
+    columns = ("figure", "value", "unit", "baseline", "ratio", "target")
+    lines = [f"GPU benchmark on {device}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--decode-tokens", type=int, default=256)
+    parser.add_argument("--seq-len", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=4)
+    args = parser.parse_args(argv)
+    try:
+        device = require_cuda()
+    except NoCuda as exc:
+        print(f"gpu benchmark: {exc}", file=sys.stderr)
+        return 2
+    import gc
+
+    import torch
+
+    config = llama_config()
+    rows = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="hibachi-gpu-") as tmp:
+        workdir = Path(tmp)
+        model = _random_model(workdir, config)
+        print(f"random checkpoint built and saved in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        rows.append(decode_row(model, device, args.decode_tokens))
+        del model
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        rows.append(train_row(workdir / "base", workdir, device, config, args.train_steps, args.seq_len, args.batch))
+    print(render(rows, device))
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
