@@ -11,6 +11,7 @@ from sqlalchemy import select
 from components.export.export import export_signals
 from components.filter.filter import filter_dataset
 from hibachi.db import make_engine, session_factory, upgrade
+from hibachi.lineage import model_lineage
 from hibachi.records import DeploymentState, ExportRun, ModelVersion
 from hibachi.settings import get_settings, reset_settings_cache
 
@@ -52,6 +53,10 @@ def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_pa
         state = session.scalars(select(DeploymentState)).one()
         assert (state.canary_version, state.stage) == ("v-smoke", "shadow")
         export_run = session.scalars(select(ExportRun)).one()
+        lineage = model_lineage(session, "v-smoke")  # the version traces to its export, run, settings and code
+        assert lineage["export_sha256"] == export_run.dataset_sha256 and lineage["export"]["id"] == export_run.id
+        assert lineage["export"]["signals_recorded"] == export_run.rows
+        assert lineage["pipeline_run"].startswith("hibachi-training") and lineage["code_version"]
 
     # Re-running export and filter on the recorded window gives the same bytes and the same hash.
     again = export_signals(engine, tmp_path / "again.jsonl", since=None, until=export_run.window_end,
