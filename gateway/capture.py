@@ -9,6 +9,7 @@ database is down the writer retries with exponential backoff and the gateway kee
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -17,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from gateway.journal import Batch, Journal
-from gateway.storage import store_records
+from gateway.storage import store_records, without_nul
 from hibachi.db import make_engine, session_factory, upgrade
 
 log = logging.getLogger("gateway.capture")
@@ -149,15 +150,39 @@ class Capture:
         try:
             with factory.begin() as session:
                 store_records(session, batch.records)
-        except IntegrityError:
-            # Another writer stored some of these meanwhile: store the rest one by one, skipping duplicates.
+        except (IntegrityError, DataError):
+            # Another writer stored some of these meanwhile, or one holds a value the database refuses:
+            # store them one by one, so one record can never hold back the rest.
             for record in batch.records:
-                try:
-                    with factory.begin() as session:
-                        store_records(session, [record])
-                except IntegrityError as exc:
-                    log.warning("capture record skipped as duplicate",
-                                extra={"request_id": record.get("request_id"), "error": str(exc.orig)[:200]})
+                self._store_one(factory, record)
+
+    def _store_one(self, factory, record: dict) -> None:
+        try:
+            with factory.begin() as session:
+                store_records(session, [record])
+            return
+        except IntegrityError as exc:
+            log.warning("capture record skipped as duplicate",
+                        extra={"request_id": record.get("request_id"), "error": str(exc.orig)[:200]})
+            return
+        except DataError as exc:
+            error = str(exc.orig).splitlines()[0][:200]
+        try:  # PostgreSQL refuses NUL characters in text (a provider's answer may carry one)
+            with factory.begin() as session:
+                store_records(session, [without_nul(record)])
+            log.warning("capture record stored with NUL characters replaced",
+                        extra={"request_id": record.get("request_id"), "error": error})
+            return
+        except IntegrityError:
+            return  # stored already (with the replacement, by an earlier pass)
+        except DataError as exc:
+            error = str(exc.orig).splitlines()[0][:200]
+        # Still refused (a value too long for its column, ...): kept aside, not retried for ever.
+        rejected = self.journal.directory / "rejected.jsonl"
+        with rejected.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"error": error, "record": record}, default=str) + "\n")
+        log.error("capture record refused by the database; kept in the outbox's rejected.jsonl",
+                  extra={"request_id": record.get("request_id"), "error": error})
 
     def _set_db_state(self, up: bool, exc: Exception | None = None) -> None:
         if exc is not None:

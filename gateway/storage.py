@@ -25,6 +25,17 @@ _CANDIDATE_DEFAULTS = {name: None for name in _CANDIDATE_FIELDS} | {
     "latency_ms": 0.0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "violations": [], "chosen": False}
 
 
+def without_nul(value: Any) -> Any:
+    """The record with every NUL character replaced by U+FFFD (PostgreSQL cannot store NUL in text)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {k: without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def _when(value: Any) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else utcnow()
 
