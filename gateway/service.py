@@ -7,7 +7,6 @@ Either way the signal is appended to the journal (fsynced) before the customer g
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import time
 from collections import OrderedDict
@@ -21,6 +20,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import new_id
 from gateway.policy import TrafficPolicy, route_for
 from hibachi import prompt as prompt_contract
+from hibachi.monitoring.addressed import answer_similarity
 from hibachi.records import utcnow
 from hibachi.settings import Settings
 
@@ -219,7 +219,8 @@ class ChatService:
             local = await self.ask_student(turn, system)
             similarity = None
             if local.response is not None:
-                similarity = difflib.SequenceMatcher(None, local.response.lower(), served.text.lower()).ratio()
+                # Word-level, the measure the analysis judges "addresses the question" with (cheap: no model).
+                similarity = answer_similarity(local.response, served.text)
             await self.capture.record({
                 "type": "shadow", "signal_id": served.signal_id, "provider": local.provider, "model": local.model,
                 "adapter_version": local.model if local.response is not None else None,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
 from hibachi.lineage import serving_lineage
+from hibachi.monitoring.addressed import answer_check
 from hibachi.monitoring.arms import is_hallucination
 from hibachi.monitoring.canary import Decision, analyze
 from hibachi.monitoring.reports import SavedReport, list_reports
@@ -130,6 +131,8 @@ def shadow_rows(session: Session, signals: list[TrainingSignal], since: datetime
     """Local (per adapter, from shadow comparisons) against the teacher (the answers customers got)."""
     categories = settings.analysis.hallucination_categories
     threshold = settings.gate.similarity_threshold
+    check = answer_check(settings)
+    prompts = {s.id: s.prompt for s in signals}
     groups: dict[str, list] = defaultdict(list)
     for row in shadows_between(session, since, until):
         if row.local_response is not None:
@@ -137,19 +140,27 @@ def shadow_rows(session: Session, signals: list[TrainingSignal], since: datetime
     rows = []
     for version, items in sorted(groups.items()):
         scored = [r for r in items if r.similarity is not None]
+        # An answer that ignores the question breaks no rule, but it is not compliant either.
+        addressed = [check.addresses(prompts.get(r.signal_id, ""), r.local_response,
+                                     reference=r.teacher_response or None) for r in items]
         rows.append({"who": f"local {version}", "n": len(items),
                      "accuracy": sum(r.similarity >= threshold for r in scored) / len(scored) if scored else None,
                      "hallucination": sum(is_hallucination(r.violations, categories) for r in items) / len(items),
-                     "business_logic": sum(bool(r.critic_passed) for r in items) / len(items)})
+                     "non_answer": sum(not ok for ok in addressed) / len(items),
+                     "business_logic": sum(bool(r.critic_passed) and ok
+                                           for r, ok in zip(items, addressed, strict=True)) / len(items)})
     teacher = [s for s in signals if s.served_by == "teacher"]
     if teacher:
         def violations(s):
             chosen = next((c for c in s.candidates if c.chosen), None)
             return chosen.violations if chosen else []
         hallucinated = sum(is_hallucination(violations(s), categories) for s in teacher)
+        addressed = [check.addresses(s.prompt, s.chosen_response) for s in teacher]
         rows.insert(0, {"who": "teacher (reference)", "n": len(teacher), "accuracy": None,
                         "hallucination": hallucinated / len(teacher),
-                        "business_logic": sum(bool(s.critic_passed) for s in teacher) / len(teacher)})
+                        "non_answer": sum(not ok for ok in addressed) / len(teacher),
+                        "business_logic": sum(bool(s.critic_passed) and ok
+                                              for s, ok in zip(teacher, addressed, strict=True)) / len(teacher)})
     return rows
 
 

@@ -128,7 +128,7 @@ def drift_snapshot(reference: list[str], current: list[str], settings: Settings,
     reference, current = _sample(distinct(reference), cap), _sample(distinct(current), cap)
     for name, prompts in ((f"reference ({reference_name})", reference), ("current (production)", current)):
         if len(prompts) < MIN_PROMPTS:
-            raise UserError(f"{name} has {len(prompts)} prompts; drift needs at least {MIN_PROMPTS}")
+            raise UserError(f"{name} has {len(prompts)} distinct prompts; drift needs at least {MIN_PROMPTS}")
     ref_frame, cur_frame = _frame(reference), _frame(current)
     emb_cols = [c for c in ref_frame.columns if c.startswith("emb_")]
     definition = DataDefinition(text_columns=["prompt"], embeddings={"prompt_embedding": emb_cols})

@@ -29,6 +29,8 @@ NOT_EXPORTED = {
                           "category and adapter_version (e.g. gateway_violations_total{role,adapter_version,"
                           "category}) is needed",
     "booking_loss_rate": "gateway_outcomes_total has no adapter_version label (the outcome arrives later, per session)",
+    "non_answer_rate": "judged in the analysis over stored answers (similarity to the teacher's answer, claims the "
+                       "question needs), never in the gateway's hot path; no series exists",
 }
 
 

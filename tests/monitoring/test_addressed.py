@@ -81,3 +81,24 @@ def test_shadow_answers_far_from_the_teacher_count_as_non_answers(db, settings):
     non_answer = next(c for c in decision.comparisons if c.metric == "non_answer_rate")
     assert non_answer.canary == pytest.approx(0.5) and non_answer.stable == 0.0
     assert decision.action == "rollback"
+
+
+@pytest.mark.storage
+def test_dashboard_shadow_rows_count_non_answers_against_business_logic(db, settings):
+    from hibachi.monitoring.dashboard_data import shadow_rows
+    from hibachi.queries import signals_between
+
+    _, sessions = db
+    with sessions() as session:
+        for i in range(10):
+            teacher = local_turn(session, None, teacher_served=True)
+            row = shadow(session, "v2", signal=teacher)
+            row.local_response = "Lobster tail is +$10 per person." if i < 4 else "ok ok thanks so much"
+        session.commit()
+        since, until = NOW - timedelta(days=1), NOW
+        rows = shadow_rows(session, signals_between(session, since, until), since, until, settings)
+    local = next(r for r in rows if r["who"] == "local v2")
+    assert local["hallucination"] == 0.0  # the critic finds nothing wrong in saying nothing...
+    assert local["non_answer"] == pytest.approx(0.6) and local["business_logic"] == pytest.approx(0.4)  # ...but
+    teacher = next(r for r in rows if r["who"] == "teacher (reference)")
+    assert teacher["business_logic"] == 1.0 and teacher["non_answer"] == 0.0

@@ -40,7 +40,8 @@ def test_gather_counts_stage_quality_shadow_traffic_and_cost(db, settings):
     assert d.traffic == {"teacher": 14, "local": 6, "fallback": 2} and d.fallbacks == 2
     assert dict(d.data_quality)["captured"] == 22 and dict(d.data_quality)["quality examples"] == 6
     local = next(r for r in d.shadow_rows if r["who"] == "local v2")
-    assert local == {"who": "local v2", "n": 4, "accuracy": 0.75, "hallucination": 0.25, "business_logic": 0.75}
+    assert local == {"who": "local v2", "n": 4, "accuracy": 0.75, "hallucination": 0.25, "non_answer": 0.0,
+                     "business_logic": 0.75}
     teacher = d.shadow_rows[0]
     assert teacher["who"] == "teacher (reference)" and teacher["n"] == 14 and teacher["hallucination"] == 0.0
     cost = d.cost

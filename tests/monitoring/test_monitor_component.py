@@ -47,7 +47,7 @@ def test_monitoring_step_with_the_training_set_adds_drift_and_data_quality(tmp_p
     summary.write_text(json.dumps({"dropped": {"low_quality": 4}}))
     result = run_monitoring(settings, window=timedelta(hours=24), training_set=training, filter_summary=summary)
     assert result.figures["data"] == {"rows": 12, "dropped": 4}
-    assert "current (production) has 6 prompts" in result.skipped["drift"]
+    assert "current (production) has 1 distinct prompts" in result.skipped["drift"]  # one question, six times
 
 
 def test_monitoring_pipeline_runs_locally(tmp_path, monkeypatch):

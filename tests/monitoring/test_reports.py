@@ -41,7 +41,8 @@ def test_hallucination_report_has_the_rates_by_arm_in_html_and_json(db, settings
     figures = json.loads(Path(saved.json_path).read_text())["figures"]
     # 5 canary hallucinations were fallbacks (served by the teacher); the served canary answers are clean.
     assert figures["by_arm"]["fallback"]["n"] == 5
-    assert figures["by_arm"]["local_canary"] == {"n": 15, "hallucination_rate": 0.0, "compliance_rate": 1.0}
+    assert figures["by_arm"]["local_canary"] == {"n": 15, "hallucination_rate": 0.0, "non_answer_rate": 0.0,
+                                                 "compliance_rate": 1.0}
     assert figures["by_arm"]["shadow_local_canary"]["hallucination_rate"] == pytest.approx(0.2)
     assert figures["by_arm"]["teacher"]["n"] == 30  # 20 teacher turns + 10 the shadow rows hang on
     assert "<html" in html.lower() and 'id="hibachi-summary"' in html
