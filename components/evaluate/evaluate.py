@@ -142,6 +142,9 @@ def record_version(session: Session, version_id: str, base_model: str, adapter_d
     row.base_model, row.adapter_uri, row.dataset_sha256 = base_model, adapter_dir, dataset_sha256
     row.train_metrics, row.eval_report = train_metrics, report
     row.gate_passed, row.gate_reason = decision.passed, decision.reason
+    from hibachi.retraining import knowledge_sha256  # the facts it was judged on: a later change makes it stale
+
+    row.knowledge_sha256 = knowledge_sha256((settings or get_settings()).knowledge_base)
     session.add(row)
     session.flush()
     # Lineage: the export (so its signal ids), the pipeline run, the settings and code that made the version.
@@ -154,7 +157,9 @@ def record_version(session: Session, version_id: str, base_model: str, adapter_d
 def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Path, adapter_dir: Path,
                        version_id: str, dataset_sha256: str, out_dir: Path | str, *, train_metrics: dict | None = None,
                        settings: Settings | None = None, critic=None, embedder=None, export_sha256: str | None = None,
-                       pipeline_run: str | None = None) -> EvalResult:
+                       pipeline_run: str | None = None,
+                       preference_adapter_dir: Path | None = None, pairs_holdout_path: Path | str | None = None,
+                       preference_skipped: str | None = None) -> EvalResult:
     settings = settings or get_settings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,6 +167,7 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
     candidate = production = base = None
     production_version = None
     parity_result = None
+    preference_report = None
     rows: list[dict] = []
     with Session(engine) as session:
         if len(holdout) < settings.gate.min_samples:
@@ -192,13 +198,25 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
                 for row, prod in zip(rows, prod_rows, strict=True):
                     row["production_answer"], row["production_similarity"] = prod["answer"], prod["similarity"]
             decision = decide(candidate, settings.gate, production)
+            if preference_adapter_dir is not None or preference_skipped:
+                # SFT-only vs SFT+DPO on the same holdout and held-out pairs: the gate says which goes forward.
+                from components.evaluate.choose import compare_sft_and_dpo, load_pairs_holdout
+
+                outcome = compare_sft_and_dpo(
+                    base_model=base_model, sft_adapter=adapter_dir, dpo_adapter=preference_adapter_dir,
+                    prompts=prompts, last_user=last_user, references=references, sft_scores=candidate,
+                    sft_decision=decision, production=production, critic=critic, embedder=embedder,
+                    pairs=load_pairs_holdout(pairs_holdout_path, settings.gate.max_eval_samples), settings=settings,
+                    dpo_skipped=preference_skipped)
+                decision, adapter_dir, preference_report = outcome.decision, outcome.adapter_dir, outcome.report
         report = {"version_id": version_id, "holdout_rows": len(holdout), "dataset_sha256": dataset_sha256,
                   "candidate": candidate.as_dict() if candidate else None,
                   "base": base.as_dict() if base else None,
                   "lift": lift(candidate, base) if candidate and base else None,
                   "prompt_parity": parity_result.as_dict() if parity_result else None,
                   "production": production.as_dict() if production else None,
-                  "production_version": production_version, "gate": decision.as_dict(),
+                  "production_version": production_version, "preference": preference_report,
+                  "gate": decision.as_dict(),
                   "thresholds": settings.gate.model_dump(mode="json")}
         record_version(session, version_id, str(base_model), str(adapter_dir), dataset_sha256,
                        train_metrics or {}, report, decision, export_sha256=export_sha256,

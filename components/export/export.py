@@ -44,6 +44,9 @@ class ExportResult:
     window_start: str | None
     window_end: str
     export_run_id: int | None
+    pairs: int = 0  # preference pairs written (components.export.pairs)
+    stale_rows: int = 0  # turns left out: answers the critic passed then, fails under today's facts
+    knowledge_sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,8 +201,25 @@ def iter_records(engine: Engine, since: datetime | None, until: datetime) -> Ite
 
 def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: datetime | str | None = None,
                    until: datetime | str | None = None, *, incremental: bool = True,
-                   record: bool = True) -> ExportResult:
-    """Write the window ``[since, until)`` as JSONL; ``since`` None continues from the last watermark."""
+                   record: bool = True, pairs_path: Path | str | None = None,
+                   stale_path: Path | str | None = None, critic=None,
+                   knowledge_sha256: str | None = None) -> ExportResult:
+    """Write the window ``[since, until)`` as JSONL; ``since`` None continues from the last watermark.
+
+    With ``pairs_path``, each turn's preference pairs (``components.export.pairs.build_pairs``) go there too.
+    With a ``critic`` (built from today's facts), a turn whose answer passed when captured but fails now is left
+    out, with its pairs, and listed in ``stale_path`` (``components.export.facts``); the facts' hash
+    (``knowledge_sha256``, by default the critic's knowledge base's) is recorded with the run.
+    """
+    from contextlib import ExitStack
+
+    from components.export.facts import stale_entry, stale_violations
+    from components.export.pairs import build_pairs
+
+    if knowledge_sha256 is None and critic is not None and getattr(critic, "kb", None) is not None:
+        from hibachi.retraining import knowledge_sha256 as kb_sha256
+
+        knowledge_sha256 = kb_sha256(critic.kb)
     engine, owned = _engine(engine_or_url)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -212,27 +232,44 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
             if start is not None and start >= end:
                 raise ValueError(f"export window is empty: since {_iso(start)} is not before until {_iso(end)}")
             digest, rows = hashlib.sha256(), 0
+            pairs = stale_rows = 0
             signal_ids: list[str] = []
             tmp = out.with_suffix(out.suffix + ".partial")
-            with tmp.open("wb") as handle:
+            with ExitStack() as files:
+                handle = files.enter_context(tmp.open("wb"))
+                pairs_out = files.enter_context(open(pairs_path, "w", encoding="utf-8")) if pairs_path else None
+                stale_out = files.enter_context(open(stale_path, "w", encoding="utf-8")) if stale_path else None
                 for record_ in iter_records(engine, start, end):
+                    violations = stale_violations(record_, critic) if critic is not None else None
+                    if violations is not None:  # built from facts that changed: out of the data, and listed
+                        stale_rows += 1
+                        if stale_out is not None:
+                            stale_out.write(json.dumps(stale_entry(record_, violations, knowledge_sha256),
+                                                       ensure_ascii=False, sort_keys=True) + "\n")
+                        continue
                     # Keys come in a fixed order from signal_record, so no sort is needed for stable bytes.
                     line = (json.dumps(record_, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
                     handle.write(line)
                     digest.update(line)
                     rows += 1
                     signal_ids.append(record_["metadata"]["signal_id"])  # lineage: which signals this hash holds
+                    if pairs_out is not None:
+                        for pair in build_pairs(record_):
+                            pairs_out.write(json.dumps(pair, ensure_ascii=False, sort_keys=True) + "\n")
+                            pairs += 1
             tmp.replace(out)  # a killed export never leaves a half file under the real name
             run_id = None
             if record:
                 run = ExportRun(window_start=start, window_end=end, rows=rows,
-                                dataset_sha256=digest.hexdigest(), path=str(out))
+                                dataset_sha256=digest.hexdigest(), path=str(out), knowledge_sha256=knowledge_sha256,
+                                pairs=pairs if pairs_path else None, stale_rows=stale_rows if critic else None)
                 session.add(run)
                 record_export_signals(session, run.dataset_sha256, signal_ids)
                 session.commit()
                 run_id = run.id
         return ExportResult(path=str(out), rows=rows, dataset_sha256=digest.hexdigest(),
-                            window_start=_iso(start), window_end=_iso(end) or "", export_run_id=run_id)
+                            window_start=_iso(start), window_end=_iso(end) or "", export_run_id=run_id,
+                            pairs=pairs, stale_rows=stale_rows, knowledge_sha256=knowledge_sha256)
     finally:
         if owned:
             engine.dispose()

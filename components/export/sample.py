@@ -49,12 +49,33 @@ def _question(topic: str, rng: random.Random, pii: bool) -> str:
     ])
 
 
+def _wrong_price(answer: str) -> str | None:
+    """The answer with its first dollar amount raised by $7 (None when it states none)."""
+    import re
+
+    match = re.search(r"\$(\d+)", answer)
+    if not match:
+        return None
+    return answer[:match.start()] + f"${int(match.group(1)) + 7}" + answer[match.end():]
+
+
 def seed_signals(factory: sessionmaker[Session], n: int, *, seed: int = 0, kb: KnowledgeBase | None = None,
-                 start: datetime | None = None, wrong_answers: bool = False, all_good: bool = False) -> int:
-    """Insert ``n`` signals (with sessions, candidates, some corrections), one minute apart; returns n."""
+                 start: datetime | None = None, wrong_answers: bool = False, all_good: bool = False,
+                 failing_candidates: float = 0.0) -> int:
+    """Insert ``n`` signals (with sessions, candidates, some corrections), one minute apart; returns n.
+
+    ``failing_candidates``: the share of turns that also get a third teacher candidate stating a wrong price,
+    with the critic's verdict on it (what preference pairs are built from).
+    """
     kb = kb or load_knowledge_base()
     passages = kb.passages()
     rng = random.Random(seed)
+    failing_rng = random.Random(f"{seed}:failing")  # its own stream: the other draws stay as they were
+    critic = None
+    if failing_candidates:
+        from hibachi.critic.engine import Critic
+
+        critic = Critic(kb)
     start = start or datetime(2026, 10, 1, tzinfo=UTC)
     with factory() as session:
         for i in range(n):
@@ -80,6 +101,14 @@ def seed_signals(factory: sessionmaker[Session], n: int, *, seed: int = 0, kb: K
                 Candidate(provider="anthropic", model="claude-sonnet-4-5", role="teacher", response=answer + " ",
                           critic_passed=True, quality_score=quality - 0.01, violations=[], chosen=False),
             ]
+            wrong = _wrong_price(answer)
+            if critic is not None and wrong and failing_rng.random() < failing_candidates:
+                verdict = critic.evaluate(prompt, wrong)
+                if not verdict.passed:
+                    signal.candidates.append(Candidate(
+                        provider="xai", model="grok-4", role="teacher", response=wrong, critic_passed=False,
+                        quality_score=verdict.quality_score, chosen=False,
+                        violations=[v.model_dump(mode="json") for v in verdict.violations]))
             if not all_good and rng.random() < 0.05:
                 signal.corrections = [AdminCorrection(corrected_response=answer, author="admin", reason="clearer",
                                                       created_at=start + timedelta(minutes=i, seconds=30))]

@@ -1,4 +1,4 @@
-"""The whole training pipeline under kfp.local on a small synthetic database: five steps, traceable to its data."""
+"""The whole training pipeline under kfp.local on a small synthetic database: six steps, traceable to its data."""
 
 import json
 import os
@@ -18,7 +18,7 @@ from hibachi.settings import get_settings, reset_settings_cache
 pytestmark = pytest.mark.slow
 
 
-def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_path, monkeypatch, tiny_base):
+def test_local_pipeline_runs_all_six_steps_and_deploys_a_passing_version(tmp_path, monkeypatch, tiny_base):
     from kfp import local
 
     from components.export.sample import seed_signals
@@ -28,14 +28,16 @@ def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_pa
     # A permissive gate, so the deploy branch runs too (the refusal path has its own test).
     for name, value in {"GATE__MIN_ACCURACY": "0", "GATE__MIN_BUSINESS_LOGIC": "0", "GATE__MAX_HALLUCINATION_RATE": "1",
                         "GATE__MIN_SAMPLES": "5", "GATE__MAX_EVAL_SAMPLES": "12", "GATE__MAX_NEW_TOKENS": "16",
-                        "TRAINING__BATCH_SIZE": "4", "TRAINING__MAX_LENGTH": "128"}.items():
+                        "TRAINING__BATCH_SIZE": "4", "TRAINING__MAX_LENGTH": "512", "PREFERENCE__MIN_PAIRS": "4",
+                        "PREFERENCE__MAX_STEPS": "2", "PREFERENCE__BATCH_SIZE": "4",
+                        "PREFERENCE__MAX_LENGTH": "512"}.items():
         monkeypatch.setenv(f"HIBACHI_{name}", value)
     monkeypatch.setenv("HIBACHI_TRAINING__BASE_MODEL", str(tiny_base))
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     reset_settings_cache()
     engine = make_engine(url)
     upgrade(engine)
-    seed_signals(session_factory(engine), 120, seed=3)
+    seed_signals(session_factory(engine), 120, seed=3, failing_candidates=0.4)  # failed candidates: pairs
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
     until = "2026-10-02T00:00:00+00:00"
@@ -47,9 +49,18 @@ def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_pa
     deploy = json.loads((run_dir / "deploy-op" / "record" / "deploy.json").read_text())
     assert deploy["deployed"] and deploy["stage"] == "shadow"
     summary = json.loads((run_dir / "filter-op" / "summary").read_text())
+    assert summary["pairs"]["train_pairs"] >= 4 and set(summary["pairs"]["by_source"]) == {"teacher_rejected"}
+    dpo = json.loads((run_dir / "preference-op" / "model" / "metrics.json").read_text())
+    assert dpo["global_step"] == 2 and dpo["pairs"] == summary["pairs"]["train_pairs"]
+    evaluation = json.loads((run_dir / "evaluate-op" / "evaluation" / "evaluation.json").read_text())
+    choice = evaluation["preference"]["choice"]
+    assert choice["chosen"] in ("sft", "sft+dpo") and evaluation["gate"]["reason"].startswith(choice["reason"])
+    assert evaluation["preference"]["sft_dpo"]["accuracy"]["n"] == evaluation["candidate"]["accuracy"]["n"]
+    chosen_adapter = run_dir / ("preference-op" if choice["chosen"] == "sft+dpo" else "train-op") / "model" / "adapter"
     with session_factory(engine)() as session:
         version = session.get(ModelVersion, "v-smoke")
         assert version.gate_passed and version.dataset_sha256 == summary["dataset_sha256"]
+        assert version.adapter_uri == str(chosen_adapter) and version.knowledge_sha256  # what goes forward
         state = session.scalars(select(DeploymentState)).one()
         assert (state.canary_version, state.stage) == ("v-smoke", "shadow")
         export_run = session.scalars(select(ExportRun)).one()
@@ -59,10 +70,13 @@ def test_local_pipeline_runs_all_five_steps_and_deploys_a_passing_version(tmp_pa
         assert lineage["pipeline_run"].startswith("hibachi-training") and lineage["code_version"]
 
     # Re-running export and filter on the recorded window gives the same bytes and the same hash.
+    from hibachi.critic import get_critic
+
     again = export_signals(engine, tmp_path / "again.jsonl", since=None, until=export_run.window_end,
-                           incremental=False, record=False)
+                           incremental=False, record=False, critic=get_critic(), pairs_path=tmp_path / "pairs.jsonl")
     assert again.dataset_sha256 == export_run.dataset_sha256
     assert (tmp_path / "again.jsonl").read_bytes() == (run_dir / "export-op" / "dataset").read_bytes()
+    assert (tmp_path / "pairs.jsonl").read_bytes() == (run_dir / "export-op" / "pairs").read_bytes()
     refiltered = filter_dataset(tmp_path / "again.jsonl", tmp_path / "t.jsonl", tmp_path / "h.jsonl",
                                 tmp_path / "s.json", get_settings().filter)
     assert refiltered.dataset_sha256 == version.dataset_sha256

@@ -12,7 +12,7 @@ from components.image import COMPONENTS_IMAGE
 from pipelines.cli import compile_pipeline
 from pipelines.training import RETRIES, ClusterOptions, configure
 
-STEPS = ("export", "filter", "train", "evaluate", "deploy")
+STEPS = ("export", "filter", "train", "preference", "evaluate", "deploy")
 
 
 def _docs(path: Path) -> list[dict]:
@@ -27,7 +27,7 @@ def test_compiled_yaml_loads_back_and_every_executor_uses_the_project_image(tmp_
     assert component.name == "hibachi-training"
     spec = json_format.ParseDict(_docs(path)[0], pipeline_spec_pb2.PipelineSpec())
     executors = spec.deployment_spec["executors"]
-    assert len(executors) == 5
+    assert len(executors) == len(STEPS)
     for name, executor in executors.items():
         container = json_format.MessageToDict(executor)["container"]
         assert container["image"] == COMPONENTS_IMAGE, name
@@ -37,7 +37,9 @@ def test_compiled_yaml_loads_back_and_every_executor_uses_the_project_image(tmp_
 def test_caching_retries_and_gate_condition(tmp_path):
     path = compile_pipeline("training", tmp_path / "training.yaml")
     root = _docs(path)[0]["root"]["dag"]["tasks"]
-    assert set(root) == {"export-op", "filter-op", "train-op", "evaluate-op", "condition-1"}
+    assert set(root) == {"export-op", "filter-op", "train-op", "preference-op", "evaluate-op", "condition-1"}
+    assert root["preference-op"]["dependentTasks"] == ["filter-op", "train-op"]  # DPO on the SFT adapter
+    assert root["preference-op"]["retryPolicy"]["maxRetryCount"] == RETRIES["preference"][0]
     assert root["export-op"]["cachingOptions"].get("enableCache", False) is False
     assert root["train-op"]["cachingOptions"]["enableCache"] is True
     assert root["export-op"]["retryPolicy"]["maxRetryCount"] == RETRIES["export"][0]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from components.export.pairs import build_pairs, describe_violations
 
 PROMPT = [{"role": "system", "content": "Facts: Adults are $60 per person."},
@@ -69,3 +73,35 @@ def test_no_pairs_without_a_passing_answer_or_a_failed_one_and_duplicates_once()
 def test_violations_are_described_plainly():
     assert describe_violations([]) == "failed the critic"
     assert describe_violations([{"category": "not_offered"}, "raw"]) == "not_offered; raw"
+
+
+@pytest.mark.storage
+def test_export_writes_each_turns_pairs_with_the_training_rows_prompt(db, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from components.export import export_signals
+    from components.export.sample import seed_signals
+    from hibachi.records import AdminCorrection, Candidate, ExportRun
+
+    engine, factory = db
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    seed_signals(factory, 6, seed=4, all_good=True)
+    with factory() as session:
+        session.add(Candidate(signal_id="sig4-000001", provider="xai", model="grok-4", role="teacher",
+                              response="Adults are $45 per person.", critic_passed=False, violations=WRONG_PRICE))
+        session.add(AdminCorrection(signal_id="sig4-000002", corrected_response="A clearer answer, $60 per adult.",
+                                    author="ana", reason="clearer", created_at=start + timedelta(hours=1)))
+        session.commit()
+    result = export_signals(engine, tmp_path / "out.jsonl", since=start, until=start + timedelta(days=1),
+                            pairs_path=tmp_path / "pairs.jsonl")
+    rows = {json.loads(line)["metadata"]["signal_id"]: json.loads(line) for line in open(result.path)}
+    pairs = [json.loads(line) for line in open(tmp_path / "pairs.jsonl")]
+    assert result.pairs == len(pairs) == 2
+    assert [(p["metadata"]["signal_id"], p["metadata"]["source"]) for p in pairs] == [
+        ("sig4-000001", "teacher_rejected"), ("sig4-000002", "admin_correction")]
+    for pair in pairs:
+        assert pair["prompt"] == rows[pair["metadata"]["signal_id"]]["messages"][:-1]
+        assert pair["prompt"][0]["role"] == "system"  # the grounding turn of the prompt contract
+    assert pairs[0]["rejected"] == "Adults are $45 per person." and pairs[0]["why"].startswith("price:")
+    with factory() as session:
+        assert session.get(ExportRun, result.export_run_id).pairs == 2
