@@ -149,7 +149,7 @@ def test_stream_breaking_mid_answer_ends_with_an_error_event(sim, make_settings,
 def test_a_provider_in_cooldown_gets_no_traffic_until_it_expires(sim, make_settings, start_gateway, fault_table):
     set_faults(sim, "down-model", error_rate=1.0)
     gateway = start_gateway(make_settings([provider(sim, "down", max_retries=0), provider(sim, "steady")],
-                                          gateway={"breaker_failures": 2, "breaker_cooldown_s": 0.6}))
+                                          gateway={"breaker_failures": 2, "breaker_cooldown_s": 3.0}))
     requests = sim.app.state.simulator.requests
     for _ in range(2):
         chat(gateway)
@@ -157,7 +157,7 @@ def test_a_provider_in_cooldown_gets_no_traffic_until_it_expires(sim, make_setti
     responses = [chat(gateway) for _ in range(5)]
     assert requests["down-model"] == 2  # cooling down: no calls at all
     assert all(r.status_code == 200 for r in responses)
-    time.sleep(0.7)
+    time.sleep(3.1)  # 5 chats on a busy 2-core machine once outlasted a 0.6 s cooldown
     chat(gateway)
     assert requests["down-model"] == 3  # cooldown over: tried again (half-open), failed, cooling down again
     chat(gateway)
