@@ -171,6 +171,27 @@ def test_a_client_leaving_mid_stream_still_leaves_an_untrainable_signal(sim, mak
     assert signal.trainable is False and signal.stream_error == "client disconnected"
 
 
+async def test_a_fast_critic_stays_inline_and_a_cpu_heavy_one_moves_off():
+    from gateway_harness import WagyuCritic
+
+    from gateway.ensemble import Judge
+    from gateway.metrics import GatewayMetrics
+
+    class BusyCritic(WagyuCritic):
+        def evaluate(self, prompt, response):
+            deadline = time.thread_time() + 0.004  # 4 ms of CPU
+            while time.thread_time() < deadline:
+                pass
+            return super().evaluate(prompt, response)
+
+    fast, busy = Judge(WagyuCritic(), GatewayMetrics()), Judge(BusyCritic(), GatewayMetrics())
+    for _ in range(3):
+        await fast.evaluate("q", "a")
+        await busy.evaluate("q", "a")
+    assert not fast.off_loop and fast.average_s < Judge.INLINE_BUDGET_S
+    assert busy.off_loop and busy.average_s > Judge.INLINE_BUDGET_S
+
+
 async def test_a_slow_critic_moves_off_the_event_loop():
     from gateway_harness import WagyuCritic
 
@@ -185,6 +206,6 @@ async def test_a_slow_critic_moves_off_the_event_loop():
     judge = Judge(SlowCritic(), GatewayMetrics())
     for _ in range(3):
         await judge.evaluate("q", "a")
-    assert judge.average_s > Judge.INLINE_BUDGET_S  # later calls go through a worker thread
+    assert judge.off_loop and judge.average_wait_s > Judge.BLOCKING_BUDGET_S  # later calls go through a thread
     verdict = await judge.evaluate("q", "wagyu")
     assert verdict.passed is False
