@@ -59,6 +59,7 @@ class LoopConfig:
     turns_per_conversation: float = 2.0  # what the synthetic customers average
     sabotage: bool = True  # the drill: a poisoned adapter forced into a 10% canary
     poison_share: float = 0.4  # of the training answers replaced by wrong ones
+    drill_eval_samples: int = 80  # holdout rows the gate scores the poisoned adapter on (same thresholds)
 
     @classmethod
     def quick(cls) -> LoopConfig:
@@ -354,9 +355,11 @@ class Loop:
         trained = train_main(work / "train.jsonl", work / "model",
                              training_config(self.settings, max_steps=self.config.train_steps))
         version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
+        gate = self.settings.gate.model_copy(update={
+            "max_eval_samples": min(self.settings.gate.max_eval_samples, self.config.drill_eval_samples)})
         evaluation = evaluate_candidate(self.engine, run / "filter-op" / "holdout", Path(trained["base_model"]),
                                         work / "model" / "adapter", version_id, "poisoned", work / "evaluation",
-                                        settings=self.settings)
+                                        settings=self.settings.model_copy(update={"gate": gate}))
         gate_passed = bool(evaluation.decision.passed)
         self.console.print(f"gate on the poisoned adapter: {'passed' if gate_passed else 'refused'} - "
                            f"{evaluation.decision.reason}", highlight=False)
