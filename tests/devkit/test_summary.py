@@ -9,8 +9,15 @@ import pytest
 from pydantic import ValidationError
 
 from devkit.sabotage import poison_rows
-from devkit.summary import (DemoSummary, customers_served_failed, read_summary, stage_metrics, table_rows,
-                            traffic_fields, write_summary)
+from devkit.summary import (
+    DemoSummary,
+    customers_served_failed,
+    read_summary,
+    stage_metrics,
+    table_rows,
+    traffic_fields,
+    write_summary,
+)
 from hibachi.critic import get_critic
 from hibachi.monitoring.addressed import answer_check
 
