@@ -15,6 +15,7 @@ knowledge base has not changed since (``grounding_sha256`` lets a caller compare
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -130,6 +131,18 @@ class ParityResult:
                 "mismatches": self.mismatches[:20]}
 
 
+_PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")  # what the filter's PII scrubber puts in place of personal data
+
+
+def _mismatch_reason(served: Sequence[dict], row: Sequence[dict]) -> str:
+    if served and row and served[0] != row[0]:
+        return "grounding differs"
+    differing = [b for a, b in zip(served, row, strict=False) if a != b]
+    if differing and all(_PLACEHOLDER.search(str(m.get("content", ""))) for m in differing):
+        return "customer text scrubbed of PII by the filter"
+    return "conversation differs"
+
+
 def parity(tokenizer, turns: Iterable[tuple[str, list[dict], list[dict]]],
            serving_messages: Callable[[list[dict]], list[dict]] | None = None) -> ParityResult:
     """Compare, per stored turn ``(key, messages the gateway sent, training row)``, the two renderings' token ids.
@@ -145,10 +158,7 @@ def parity(tokenizer, turns: Iterable[tuple[str, list[dict], list[dict]]],
         if a == b:
             result.identical += 1
             continue
-        if served and row and served[0] != row[0]:
-            reason = "grounding differs"
-        else:
-            reason = "conversation differs"
+        reason = _mismatch_reason(served, row)
         first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
         result.mismatches.append({"key": key, "reason": reason, "first_different_token": first,
                                   "serving_tokens": len(a), "training_tokens": len(b)})

@@ -65,10 +65,13 @@ def test_renderers_agree_on_a_row_and_parity_names_what_differs(retriever, tiny_
     (tmp_path / "kb.yaml").write_text(changed)
     stale = Retriever(load_knowledge_base(tmp_path / "kb.yaml"))
     stale_row = prompt.training_messages(stale, HISTORY, "How much for 12 adults?", "12 adults x $65 = $780.")
-    scrubbed = prompt.training_messages(retriever, HISTORY[:-2], "How much for 12 adults? I'm [NAME]", "ok")
+    served_pii = prompt.student_messages(retriever, HISTORY, "How much for 12 adults? I'm Ann Lee")
+    scrubbed = prompt.training_messages(retriever, HISTORY, "How much for 12 adults? I'm [NAME]", "ok")
+    shorter = prompt.training_messages(retriever, HISTORY[:-2], "How much for 12 adults?", "ok")
     result = prompt.parity(tokenizer, [("same", served, row), ("stale", served, stale_row),
-                                       ("scrubbed", served, scrubbed)])
-    assert (result.identical, result.total, result.ok) == (1, 3, False)
-    assert [(m["key"], m["reason"]) for m in result.mismatches] == [("stale", "grounding differs"),
-                                                                   ("scrubbed", "conversation differs")]
-    assert result.line().startswith("prompt parity: 1/3 turns token-identical between training and serving")
+                                       ("scrubbed", served_pii, scrubbed), ("shorter", served, shorter)])
+    assert (result.identical, result.total, result.ok) == (1, 4, False)
+    assert [(m["key"], m["reason"]) for m in result.mismatches] == [
+        ("stale", "grounding differs"), ("scrubbed", "customer text scrubbed of PII by the filter"),
+        ("shorter", "conversation differs")]
+    assert result.line().startswith("prompt parity: 1/4 turns token-identical between training and serving")

@@ -37,7 +37,7 @@ def test_holdout_rows_from_stored_turns_are_token_identical(db, kb, tiny_base):
     with factory() as session:
         result = prompt_parity(session, holdout, tiny_base, retriever)
     assert (result.identical, result.total) == (3, 4)
-    assert result.mismatches[0]["reason"] == "conversation differs"
+    assert result.mismatches[0]["reason"] == "customer text scrubbed of PII by the filter"
     line = parity_line({"prompt_parity": result.as_dict()})
     assert line.startswith("prompt parity: 3/4 turns token-identical between training and serving renderers")
 
