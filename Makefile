@@ -7,7 +7,7 @@ PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q -c constraint
 # PostgreSQL for the storage tests; `make test` skips them with a reason when nothing answers here.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo demo-quick test test-storage test-postgres test-cluster bench faults lint lock clean
+.PHONY: venv demo demo-quick test test-storage test-postgres test-cluster bench bench-gpu faults lint lock clean
 
 venv: $(VENV)/.installed
 
@@ -35,8 +35,13 @@ test-postgres: venv
 test-cluster: venv
 	HIBACHI_TEST_CLUSTER_REQUIRED=1 $(PY) -m pytest tests/cluster
 
+# Figures and ratios against same-run baselines into var/benchmarks.md (BENCH_ARGS="--quick --only training").
 bench: venv
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# Only on a machine with a CUDA GPU (never in CI): Llama-3.1-8B-architecture QLoRA MFU and decode vs bandwidth.
+bench-gpu: venv
+	PYTHON=$(PY) benchmarks/gpu.sh
 
 # The fuzz test draws a fresh seed here (printed in the fault table); `make faults FUZZ_SEED=<seed>` replays one.
 FUZZ_SEED ?= random
