@@ -190,7 +190,7 @@ class TrainingSettings(BaseModel):
 
 
 class PreferenceSettings(BaseModel):
-    """The preference step after SFT: DPO (trl) on the SFT adapter with pairs (chosen passed the critic, rejected not)."""
+    """The preference step after SFT: DPO (trl) on the SFT adapter with pairs (chosen passed the critic)."""
 
     enabled: bool = True
     min_pairs: int = Field(default=16, ge=1)  # fewer training pairs: the step is skipped, saying so
@@ -261,6 +261,9 @@ class PipelineSettings(BaseModel):
     db_secret: str | None = None
     # A PersistentVolumeClaim mounted by the train step for its checkpoints, so a retried pod resumes.
     checkpoint_pvc: str | None = None
+    # The runs' pods use this ServiceAccount: manifests/base/deployer-rbac.yaml lets it get and patch
+    # InferenceServices in the rollout namespace and nothing else (the deploy step's least privilege).
+    service_account: str | None = "hibachi-deployer"
 
 
 class AnalysisSettings(BaseModel):

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from hibachi.errors import UserError
+from hibachi.settings import get_settings
 
 app = typer.Typer(help="Kubeflow pipelines: compile, run locally, submit, schedule.", no_args_is_help=True)
 
@@ -198,7 +199,8 @@ def submit_command(host: HostOpt, pipeline: PipelineOpt = "training", params: Pa
     """Create one run of the pipeline on a Kubeflow Pipelines host."""
     client = _client(host)
     result = client.create_run_from_pipeline_func(load_pipeline(pipeline, db_secret, checkpoint_pvc),
-                                                  arguments=_params(params), experiment_name=experiment)
+                                                  arguments=_params(params), experiment_name=experiment,
+                                                  service_account=get_settings().pipeline.service_account)
     typer.echo(f"run {result.run_id} created on {host}")
 
 
@@ -229,5 +231,6 @@ def schedule_command(host: HostOpt,
             experiment_id=experiment_id, cron_expression=kfp_cron,
             job_name=name or f"hibachi-{pipeline}-{'hourly' if pipeline == 'monitoring' else 'monthly'}",
             pipeline_package_path=str(package), params=_params(params), enable_caching=False, max_concurrency=1,
+            service_account=get_settings().pipeline.service_account,
         )
     typer.echo(f"recurring run {job.recurring_run_id} ({kfp_cron}) created on {host}")

@@ -29,8 +29,9 @@ class RecordingClient:
         self.calls.append(("create_recurring_run", kwargs))
         return SimpleNamespace(recurring_run_id="rr-1")
 
-    def create_run_from_pipeline_func(self, func, arguments, experiment_name):
-        self.calls.append(("create_run", {"arguments": arguments, "experiment": experiment_name}))
+    def create_run_from_pipeline_func(self, func, arguments, experiment_name, service_account=None):
+        self.calls.append(("create_run", {"arguments": arguments, "experiment": experiment_name,
+                                          "service_account": service_account}))
         return SimpleNamespace(run_id="run-1")
 
 
@@ -57,12 +58,14 @@ def test_schedule_creates_a_monthly_recurring_run(client):
     assert job["cron_expression"] == "0 0 3 1 * *" and job["experiment_id"] == "exp-1"
     assert job["params"] == {"max_steps": "200"} and job["pipeline_name"] == "hibachi-training"
     assert job["enable_caching"] is False
+    assert job["service_account"] == "hibachi-deployer"  # the deploy step's least-privilege account
 
 
 def test_submit_creates_a_run_with_parameters(client):
     result = runner.invoke(cli.app, ["submit", "--host", "http://kfp:8888", "--param", "since=2026-10-01"])
     assert result.exit_code == 0, result.output
-    assert client.calls == [("create_run", {"arguments": {"since": "2026-10-01"}, "experiment": "hibachi"})]
+    assert client.calls == [("create_run", {"arguments": {"since": "2026-10-01"}, "experiment": "hibachi",
+                                            "service_account": "hibachi-deployer"})]
 
 
 @pytest.mark.parametrize("args,message", [
