@@ -235,8 +235,8 @@ class Loop:
             self.result.gate_reason = version.gate_reason or ""
         return version, state
 
-    def start_predictor(self, supervisor: Supervisor, version: ModelVersion) -> None:
-        self.console.rule(f"3. Serve: the KServe predictor loads {version.id}; customers still see teachers")
+    def start_predictor(self, supervisor: Supervisor, version: ModelVersion, title: str = "3. Serve") -> None:
+        self.console.rule(f"{title}: the KServe predictor loads {version.id}; customers still see teachers")
         supervisor.start("predictor", hibachi_command(
             "serve", "--base-model", version.base_model, "--adapter", version.adapter_uri,
             "--adapter-name", version.id, "--port", str(self.ports["predictor"])),
@@ -382,7 +382,7 @@ class Loop:
                            highlight=False)
         if forced.returncode != 0:
             raise UserError(f"hibachi rollout set failed: {forced.stderr.strip()[-300:]}")
-        self.start_predictor(supervisor, version)
+        self.start_predictor(supervisor, version, title="6. Drill")
         client.set_policy("split", 10.0, reason=f"sabotage drill: {version_id} forced to 10%")
         since = datetime.now(UTC)
         decision = None
@@ -426,7 +426,8 @@ class Loop:
         run = self._latest_pipeline_run()
         training_set = run / "filter-op" / "train" if run else None
         builds = [("hallucination", lambda s: hallucination_report(s, since, until, self.settings)),
-                  ("drift", lambda s: drift_report(s, since, until, self.settings, training_set=training_set))]
+                  ("drift", lambda s: drift_report(s, since, until, self.settings, training_set=training_set,
+                                                   normalize=self._scrub))]
         if run is not None:
             builds.append(("data", lambda s: data_report(run / "export-op" / "dataset", self.settings,
                                                          filter_summary=run / "filter-op" / "summary")))
@@ -444,12 +445,20 @@ class Loop:
                 self.result.drift["new_topic_alarm"] = self.new_topic_alarm(session, since, until, training_set)
         self._timed("reports", started)
 
+    def _scrub(self, text: str) -> str:
+        """The filter step's PII scrubber: production prompts get the training set's preprocessing."""
+        from components.filter.pii import Scrubber
+
+        if not hasattr(self, "_scrubber"):
+            self._scrubber = Scrubber()
+        return self._scrubber.scrub(text).text
+
     def new_topic_alarm(self, session, since: datetime, until: datetime, training_set: Path) -> bool:
         """Inject questions about a topic absent from training into a sample of production prompts: drift must alarm."""
         from devkit.probes import new_topic_prompts
         from hibachi.monitoring.drift import distinct, drift_snapshot, training_prompts
 
-        production = distinct([s.prompt for s in signals_between(session, since, until)])
+        production = distinct([self._scrub(s.prompt) for s in signals_between(session, since, until)])
         random.Random(self.config.seed).shuffle(production)
         probe = new_topic_prompts(100, seed=self.config.seed)
         _, figures = drift_snapshot(training_prompts(training_set), production[:len(probe)] + probe, self.settings,

@@ -191,9 +191,13 @@ def drift_report_from_prompts(reference: list[str], current: list[str], settings
 
 
 def drift_report(session: Session, since: datetime, until: datetime, settings: Settings,
-                 training_set: Path | None = None) -> SavedReport:
+                 training_set: Path | None = None, normalize=None) -> SavedReport:
+    """``normalize`` (text -> text) gives production prompts the training set's preprocessing (its PII
+    scrubber), so placeholders such as [NAME] are not mistaken for drift."""
     check_range(since, until)
     current = [s.prompt for s in signals_between(session, since, until)]
+    if normalize is not None:
+        current = [normalize(p) for p in current]
     if not current:
         raise UserError(f"no production prompts between {since.isoformat()} and {until.isoformat()}")
     if training_set is not None:

@@ -44,3 +44,31 @@ def test_same_generator_prompts_do_not_alarm_and_a_new_topic_does(settings):
     assert moved["embedding_drift_auc"] > settings.analysis.drift_auc_threshold
     assert moved["permutation"]["p_value"] < settings.analysis.alpha
     assert moved["embedding_drift_auc"] > same["embedding_drift_auc"]
+
+
+@pytest.mark.storage
+def test_drift_report_gives_production_prompts_the_training_preprocessing(db, settings, tmp_path):
+    import json
+    from datetime import timedelta
+
+    from monitoring_rows import NOW, local_turn
+
+    from hibachi.monitoring.drift import drift_report
+
+    _, sessions = db
+    training = tmp_path / "train.jsonl"
+    training.write_text("".join(json.dumps({"messages": [{"role": "user", "content": p}]}) + "\n"
+                                for p in _synth_prompts(settings, 20, seed=1)))
+    seen = []
+    production = _synth_prompts(settings, 20, seed=2)
+    with sessions() as session:
+        for i, prompt in enumerate(production):
+            local_turn(session, None, teacher_served=True, prompt=prompt, when=NOW - timedelta(minutes=i + 1))
+        session.commit()
+        saved = drift_report(session, NOW - timedelta(days=1), NOW, settings, training_set=training,
+                             normalize=lambda p: seen.append(p) or p.upper())
+    assert sorted(seen) == sorted(production)  # every production prompt went through it
+    figures = json.loads(open(saved.json_path).read())["figures"]
+    # the normalized (upper-cased) distinct prompts are what was compared
+    assert figures["mean_length"]["current"] == pytest.approx(
+        sum(map(len, {" ".join(p.lower().split()): p for p in production}.values())) / figures["current_prompts"])
