@@ -50,7 +50,7 @@ def exported(pipeline_db, monkeypatch):
 
 
 def test_data_report_of_the_filtered_export_via_the_cli(exported, monkeypatch, capsys):
-    from hibachi import cli
+    import hibachi_cli as cli
 
     summary = json.loads((exported / "summary.json").read_text())
     monkeypatch.setattr(sys, "argv", ["hibachi", "report", "data", "--since", "1d",
@@ -70,7 +70,7 @@ def test_data_report_of_the_filtered_export_via_the_cli(exported, monkeypatch, c
 
 
 def test_production_prompts_from_the_same_traffic_do_not_drift_from_the_training_set(exported, monkeypatch, capsys):
-    from hibachi import cli
+    import hibachi_cli as cli
 
     monkeypatch.setattr(sys, "argv", ["hibachi", "report", "drift", "--since", "3d",
                                       "--training-set", str(exported / "train.jsonl")])

@@ -141,7 +141,7 @@ def test_cli_empty_range_prints_one_line_and_exits_2(tmp_path, monkeypatch, caps
         _fill(session)
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", url)
-    from hibachi import cli
+    import hibachi_cli as cli
     from hibachi.settings import reset_settings_cache
 
     reset_settings_cache()
