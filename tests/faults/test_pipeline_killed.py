@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
 GATE = {"HIBACHI_GATE__MIN_ACCURACY": "0", "HIBACHI_GATE__MIN_BUSINESS_LOGIC": "0",
         "HIBACHI_GATE__MAX_HALLUCINATION_RATE": "1", "HIBACHI_GATE__MIN_SAMPLES": "5",
         "HIBACHI_GATE__MAX_EVAL_SAMPLES": "12", "HIBACHI_GATE__MAX_NEW_TOKENS": "16",
-        "HIBACHI_TRAINING__BATCH_SIZE": "4", "HIBACHI_TRAINING__MAX_LENGTH": "128"}
+        "HIBACHI_TRAINING__BATCH_SIZE": "4", "HIBACHI_TRAINING__MAX_LENGTH": "512",
+        "HIBACHI_PREFERENCE__ENABLED": "false"}
 
 
 def _pipeline(tmp_path: Path, base: Path, *extra: str) -> subprocess.Popen:
