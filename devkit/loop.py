@@ -92,6 +92,7 @@ class LoopResult:
     windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # stage -> when it ran
     traffic: dict[str, TrafficStats] = field(default_factory=dict)  # stage -> what its customers saw
     drift: dict[str, bool] | None = None
+    retraining: str = ""  # the evidence-triggered retraining decision after the walk, and whether production is stale
     sabotage: dict | None = None
     summary_path: Path | None = None
 
@@ -431,6 +432,7 @@ class Loop:
         if run is not None:
             builds.append(("data", lambda s: data_report(run / "export-op" / "dataset", self.settings,
                                                          filter_summary=run / "filter-op" / "summary")))
+        drift_headline = None
         with session_scope(self.sessions) as session:
             for name, build in builds:
                 try:
@@ -440,10 +442,21 @@ class Loop:
                     continue
                 self.result.reports.append(str(saved.html_path))
                 if name == "drift":
+                    drift_headline = saved.headline
                     self.result.drift = {"same_distribution_alarm": bool(saved.headline["drift_detected"])}
             if self.result.drift is not None and training_set is not None:
                 self.result.drift["new_topic_alarm"] = self.new_topic_alarm(session, since, until, training_set)
+        self.decide_retraining(drift_headline)
         self._timed("reports", started)
+
+    def decide_retraining(self, drift_headline: dict | None) -> None:
+        """What the hourly monitoring pipeline would decide now: retrain on evidence, or wait (recorded)."""
+        from components.monitor.retrain import decide_retraining
+
+        summary = {"figures": {"drift": drift_headline}} if drift_headline else None
+        decision = decide_retraining(self.settings, monitor_summary=summary, actor="hibachi demo")
+        self.result.retraining = f"{decision['reason']}; production adapter: {decision['staleness']['reason']}"
+        self.console.print(f"retraining decision: {self.result.retraining}")
 
     def _scrub(self, text: str) -> str:
         """The filter step's PII scrubber: production prompts get the training set's preprocessing."""
@@ -618,9 +631,19 @@ class Loop:
         table.add_row("signals stored", str(signals))
         table.add_row("admin corrections", str(self.result.corrections))
         table.add_row("model version", self.result.version or "-")
+        run = self._latest_pipeline_run()
+        if run is not None:
+            from pipelines.cli import run_outcome
+
+            outcome = run_outcome(run)
+            pairs = outcome.get("pairs") or {}
+            table.add_row("preference pairs", ", ".join(f"{k} {v}" for k, v in sorted(pairs.items())) or "0")
+            table.add_row("preference (DPO)", outcome.get("preference", "-"))
+            table.add_row("went forward", outcome.get("forward", "-"))
         table.add_row("gate", self.result.gate_reason or ("passed" if self.result.gate_passed else "refused"))
         table.add_row("canary analysis", self.result.decision or "-")
         table.add_row("rollout", f"{self.result.final}: {self.result.rollout}")
+        table.add_row("retraining", self.result.retraining or "-")
         table.add_row("summary (JSON)", str(self.result.summary_path))
         table.add_row("cost per chat", f"${cost:.5f}")
         table.add_row("reports", "\n".join(self.result.reports) or "-")

@@ -117,7 +117,7 @@ def run_command(
     if runs and pipeline == "monitoring":
         summary.update(_retraining(runs[-1]))
     if runs and (pipeline == "training" or summary.get("retraining") == "train"):
-        summary.update(_outcome(runs[-1]))
+        summary.update(run_outcome(runs[-1]))
     del task
     typer.echo(json.dumps(summary, indent=2))
 
@@ -152,7 +152,7 @@ def _retraining(run_dir: Path) -> dict:
             "production_adapter": data["staleness"]["reason"]}
 
 
-def _outcome(run_dir: Path) -> dict:
+def run_outcome(run_dir: Path) -> dict:
     out: dict = {}
     evaluation = next(run_dir.glob("evaluate*/evaluation/evaluation.json"), None)
     if evaluation:
