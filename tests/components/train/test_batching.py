@@ -59,7 +59,7 @@ def _per_example_loss(model, batch) -> list[float]:
                                                    reduction="none")
     if "position_ids" in batch and batch["input_ids"].shape[0] == 1:
         starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist() + [batch["input_ids"].shape[1]]
-        return [float(token_loss[0, a:b - 1].sum()) for a, b in zip(starts, starts[1:])]
+        return [float(token_loss[0, a:b - 1].sum()) for a, b in zip(starts, starts[1:], strict=False)]
     return [float(row.sum()) for row in token_loss]
 
 
