@@ -104,7 +104,7 @@ def test_pretrained_base_learns_caches_and_rebuilds_on_a_new_recipe(tmp_path):
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from devkit.tiny_model import PretrainRecipe, build_pretrained_base, ensure_base_model
+    from devkit.tiny_model import PretrainRecipe, build_pretrained_base
 
     recipe = PretrainRecipe(**TINY_RECIPE_FIELDS, learning_rate=1e-2)
     out = build_pretrained_base(tmp_path / "base", recipe, progress=False)
