@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from devkit.synth.words import message_text, money
 from devkit.synth.wrong import hallucinated
 from hibachi.knowledge import KnowledgeBase, Named
+from hibachi.quote import parse_counts
 from hibachi.retrieval import Retriever
 
 N = TypeVar("N", bound=Named)
@@ -38,19 +39,7 @@ def retriever_for(kb: KnowledgeBase) -> Retriever:
     return cached[1]
 
 
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "dozen": 12}
-_NUM = r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")"
-_ADULTS = re.compile(_NUM + r"\s+(?:adults?|grown[- ]?ups?|people|guests?|persons?|ppl|of us|folks)\b")
-_KIDS = re.compile(_NUM + r"\s+(?:kids?|children|child|little ones)\b")
-_BARE_COUNT = re.compile(r"\b(?:for|of|about|around)\s+" + _NUM + r"\b(?!\s*(?:miles?|mi|hours?|days?|%|pm|am|\$))")
 _FOLLOW_UP = re.compile(r"^\W*(and|what about|how about|ok|okay|oh|so|also|then)\b")
-_MILES = re.compile(r"(\d{1,4})\s*(?:miles?|mi)\b")
-
-
-def _number(token: str) -> int:
-    return int(token) if token.isdigit() else _NUMBER_WORDS[token]
 
 
 @dataclass(frozen=True)
@@ -69,20 +58,14 @@ class Question:
         users = [message_text(m) for m in messages if m.get("role", "user") == "user"]
         text = users[-1] if users else ""
         lower = text.lower()
-        adults = _ADULTS.search(lower)
-        kids = _KIDS.search(lower)
-        miles = _MILES.search(lower)
-        if adults is None and kids is None:
-            adults = _BARE_COUNT.search(lower)  # "what about for 9?"
+        counts = parse_counts(text)  # read exactly as the grounding's quote reads them
         earlier = [u.lower() for u in users[:-1]]
         context = earlier[-1] if earlier else ""
         for previous in reversed(earlier):  # a chain of follow-ups reaches back to the question they follow
             context = previous
             if not _FOLLOW_UP.match(previous):
                 break
-        return cls(text, lower, context,
-                   _number(adults.group(1)) if adults else None, _number(kids.group(1)) if kids else None,
-                   int(miles.group(1)) if miles else None)
+        return cls(text, lower, context, counts.adults, counts.kids, counts.miles)
 
     def has(self, *words: str) -> bool:
         return any(re.search(rf"\b{re.escape(w)}", self.lower) for w in words)
