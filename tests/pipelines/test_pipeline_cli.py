@@ -101,7 +101,7 @@ def test_run_names_the_retraining_decision_and_the_pairs_of_a_finished_run(tmp_p
         "teacher_rejected": {"train": 5, "holdout": 1}, "admin_correction": {"train": 2}}}}))
     (run / "preference-op" / "model").mkdir(parents=True)
     (run / "preference-op" / "model" / "metrics.json").write_text(json.dumps({"skipped": "too few pairs: 8"}))
-    outcome = cli._outcome(run)
+    outcome = cli.run_outcome(run)
     assert outcome["pairs"] == {"teacher_rejected": 6, "admin_correction": 2}
     assert outcome["preference"] == "skipped: too few pairs: 8"
 
