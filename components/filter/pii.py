@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from components.filter.names import NameFinder
+from hibachi.identifiers import EMAIL  # one pattern: what the scrubber removes is what erasure matches
 
-EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 SSN = re.compile(r"(?<![\d$.,])\b\d{3}([- ])\d{2}\1\d{4}\b(?![.,]?\d)")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 PHONE = re.compile(r"(?<![\w$])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b")
