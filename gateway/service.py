@@ -42,6 +42,7 @@ class Turn:
     api_key_id: str | None
     messages: list[dict]
     strict: bool = False
+    user: str | None = None  # the OpenAI `user` field: the client's id for its customer
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -183,7 +184,8 @@ class ChatService:
         history = turn.messages[:-1]
         return {
             "type": "signal", "id": served.signal_id, "request_id": turn.request_id, "session_id": turn.session_id,
-            "tenant": self.settings.tenant, "api_key_id": turn.api_key_id, "prompt": turn.question,
+            "tenant": self.settings.tenant, "api_key_id": turn.api_key_id, "customer_user": turn.user,
+            "prompt": turn.question,
             "conversation": history, "topic": self.topic(turn.question), "chosen_response": served.text,
             "chosen_provider": served.provider, "served_by": served.served_by, "policy": served.policy,
             "adapter_version": served.adapter_version,

@@ -71,7 +71,8 @@ def _store_signals(session: Session, signals: list[dict]) -> None:
         if sid not in known:
             known.add(sid)
             new_sessions.append({"id": sid, "tenant": record.get("tenant", "my-hibachi"),
-                                 "api_key_id": record.get("api_key_id"), "created_at": _when(record.get("created_at"))})
+                                 "api_key_id": record.get("api_key_id"), "customer_user": record.get("customer_user"),
+                                 "created_at": _when(record.get("created_at"))})
         row = {k: v for k, v in record.items() if k in _SIGNAL_FIELDS}
         row["created_at"] = _when(record.get("created_at"))
         signal_rows.append({**_SIGNAL_DEFAULTS, **row})

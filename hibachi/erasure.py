@@ -141,7 +141,12 @@ def find_sessions(session: Session, selector: Selector) -> tuple[set[str], set[s
         value = selector.value.strip()
         exists = session.get(ChatSession, value) is not None or session.scalar(
             select(TrainingSignal.id).where(TrainingSignal.session_id == value).limit(1)) is not None
-        return ({value} if exists else set()), set()
+        found = {value} if exists else set()
+        if selector.kind == "user":
+            # The gateway keeps the client's `user` field on the session; without an X-Session-Id header the
+            # user was also the session id, which the lookup above finds.
+            found |= set(session.scalars(select(ChatSession.id).where(ChatSession.customer_user == value)))
+        return found, set()
     if selector.kind == "email":
         email = normalize_email(selector.value)
         candidates = _sessions_mentioning(session, email)

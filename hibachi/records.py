@@ -62,6 +62,8 @@ class ChatSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     tenant: Mapped[str] = mapped_column(String(64), default="my-hibachi")
     api_key_id: Mapped[str | None] = mapped_column(String(16))  # a key fingerprint, never the key
+    # The OpenAI `user` field the client sent: its own id for the customer, so `data erase --user` finds them.
+    customer_user: Mapped[str | None] = mapped_column(String(256), index=True)
     led_to_booking: Mapped[bool | None] = mapped_column(Boolean)
     customer_rating: Mapped[int | None] = mapped_column(Integer)
     outcome_at: Mapped[datetime | None]

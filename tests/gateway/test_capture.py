@@ -198,3 +198,28 @@ def test_capture_and_admin_work_on_each_backend(sim, make_settings, start_gatewa
     wait_stored(gateway)
     page = httpx.get(f"{gateway.url}/admin/api/signals", headers={"Authorization": "Bearer dev-admin-key"}).json()
     assert page["total"] == 12
+
+
+@pytest.mark.storage
+def test_the_customer_user_field_is_kept_and_erasure_by_user_finds_it(sim, make_settings, start_gateway, db_url):
+    from hibachi.erasure import Selector, erase
+
+    gateway = start_gateway(make_settings([provider(sim, "openai")], database_url=db_url))
+    # The client names its own session and, separately, its customer (OpenAI's `user` field).
+    assert chat(gateway, headers={"X-Session-Id": "web-7f3a"}, user="customer-42").status_code == 200
+    assert chat(gateway, headers={"X-Session-Id": "web-7f3a"}, user="customer-42").status_code == 200
+    assert chat(gateway, headers={"X-Session-Id": "web-other"}, user="customer-9").status_code == 200
+    wait_stored(gateway)
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            assert session.get(ChatSession, "web-7f3a").customer_user == "customer-42"
+            result = erase(session, Selector("user", "customer-42"), actor="test")
+            session.commit()
+            assert session.get(ChatSession, "web-7f3a") is None
+            assert session.scalar(select(func.count()).select_from(TrainingSignal)
+                                  .where(TrainingSignal.session_id == "web-7f3a")) == 0
+            assert session.get(ChatSession, "web-other").customer_user == "customer-9"
+            assert result.rows.get("chat_sessions") == 1
+    finally:
+        engine.dispose()

@@ -48,7 +48,7 @@ async def chat_completions(
             raise HTTPException(422, f"messages[{index}] is {len(message['content'])} characters long "
                                      f"(at most {limits.max_message_chars})")
     turn = Turn(request_id=request.state.request_id, session_id=_session_id(x_session_id, body.user),
-                api_key_id=caller.key_id, messages=messages,
+                api_key_id=caller.key_id, messages=messages, user=body.user,
                 strict=(x_hibachi_strict or "").strip().lower() in TRUE)
     headers = {"X-Session-Id": turn.session_id}
     service = state.service
