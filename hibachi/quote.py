@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hibachi.knowledge import KnowledgeBase, Named
 
@@ -22,6 +23,9 @@ _ADULTS = re.compile(_NUM + r"\s+(?:adults?|grown[- ]?ups?|people|guests?|person
 _KIDS = re.compile(_NUM + r"\s+(?:kids?|children|child|little ones)\b")
 _BARE_COUNT = re.compile(r"\b(?:for|of|about|around)\s+" + _NUM + r"\b(?!\s*(?:miles?|mi|hours?|days?|%|pm|am|\$))")
 _MILES = re.compile(r"(\d{1,4})\s*(?:miles?|mi)\b")
+# A word each pattern cannot match without: where none is in the question, its search is skipped (same answer).
+_ADULT_WORDS = ("adult", "grown", "people", "guest", "person", "ppl", "of us", "folks")
+_KID_WORDS = ("kid", "child", "little ones")
 
 
 def money(value: float) -> str:
@@ -48,15 +52,24 @@ class Counts:
 
 def parse_counts(question: str) -> Counts:
     lower = question.lower()
-    adults, kids, miles = _ADULTS.search(lower), _KIDS.search(lower), _MILES.search(lower)
+    adults = _ADULTS.search(lower) if any(word in lower for word in _ADULT_WORDS) else None
+    kids = _KIDS.search(lower) if any(word in lower for word in _KID_WORDS) else None
+    miles = _MILES.search(lower)
     if adults is None and kids is None:
         adults = _BARE_COUNT.search(lower)  # "what about for 9?"
     return Counts(_number(adults.group(1)) if adults else None, _number(kids.group(1)) if kids else None,
                   int(miles.group(1)) if miles else None)
 
 
+@lru_cache(maxsize=512)
+def _mention_pattern(name: str, aliases: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled pattern for all of an item's terms: it finds a match exactly where one of them, alone, would."""
+    terms = Named(name=name, aliases=list(aliases)).terms
+    return re.compile("|".join(rf"\b{re.escape(t)}\b" for t in terms))
+
+
 def _mentions(item: Named, lower: str) -> bool:
-    return any(re.search(rf"\b{re.escape(t)}\b", lower) for t in item.terms)
+    return _mention_pattern(item.name, tuple(item.aliases)).search(lower) is not None
 
 
 def quote_lines(kb: KnowledgeBase, question: str) -> list[str]:

@@ -12,6 +12,7 @@ import re
 import threading
 from functools import lru_cache
 
+import numpy as np
 from rank_bm25 import BM25Okapi
 
 from hibachi.knowledge import KnowledgeBase, Passage, cached_knowledge_base
@@ -46,6 +47,7 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=8192)  # a pure function of the word, and customers use the same words again and again
 def _stem(word: str) -> str:
     """Plural and possessive endings only: enough for 'lobsters'/'lobster', 'allergies'/'allergy'."""
     word = word.removesuffix("'s")
@@ -101,20 +103,37 @@ class Retriever:
             documents.append(tokenize(words))
         # Low length normalisation: a passage listing many items (and their aliases) is not less relevant.
         self._bm25 = BM25Okapi(documents, b=0.3)
+        # Each indexed word's share of every passage's score, from rank_bm25 itself (its scores for the one word):
+        # get_scores adds exactly these vectors, one per query word in order, so summing them the same way gives
+        # the same floats without rebuilding them per query. A word no passage has adds zeros, so it is skipped.
+        self._word_scores = {word: self._bm25.get_scores([word]) for word in self._bm25.idf}
         self._not_offered = [p for p in self.passages if p.topic == "not_offered"]
+        # The system prompt of a question is a function of its indexed words alone (in order), and questions
+        # differing only in numbers, names or dates share them: built once per such words, bounded.
+        self._system_prompt_for = lru_cache(maxsize=2048)(self._build_system_prompt)
+
+    def _indexed_words(self, question: str) -> tuple[str, ...]:
+        """The question's words that some passage has, in order: all that its scores depend on."""
+        return tuple(word for word in tokenize(question) if word in self._word_scores)
+
+    def _scores_of(self, words: tuple[str, ...]) -> list[float]:
+        score = np.zeros(len(self.passages))
+        for word in words:
+            score += self._word_scores[word]
+        return score.tolist()
 
     def scores(self, question: str) -> list[float]:
-        tokens = tokenize(question)
-        if not tokens:
-            return [0.0] * len(self.passages)
-        return [float(s) for s in self._bm25.get_scores(tokens)]
+        return self._scores_of(self._indexed_words(question))
+
+    def _top_of(self, words: tuple[str, ...], k: int) -> list[Passage]:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        ranked = sorted(zip(self._scores_of(words), range(len(self.passages)), strict=True), reverse=True)
+        return [self.passages[i] for score, i in ranked[:k] if score > 0]
 
     def top(self, question: str, k: int = 3) -> list[Passage]:
         """The k passages that best match the question, best first; passages scoring nothing are left out."""
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        ranked = sorted(zip(self.scores(question), range(len(self.passages)), strict=True), reverse=True)
-        return [self.passages[i] for score, i in ranked[:k] if score > 0]
+        return self._top_of(self._indexed_words(question), k)
 
     def topic(self, question: str) -> str:
         best = self.top(question, k=1)
@@ -122,8 +141,11 @@ class Retriever:
 
     def system_prompt(self, question: str, k: int = 3) -> str:
         """The grounding system prompt: role, rules, the retrieved facts and always what is not offered."""
+        return self._system_prompt_for(self._indexed_words(question), k)
+
+    def _build_system_prompt(self, words: tuple[str, ...], k: int) -> str:
         business = self.kb.business
-        facts = self.top(question, k=k)
+        facts = self._top_of(words, k)
         facts += [p for p in self._not_offered if p not in facts]
         # Short on purpose: it precedes every request to every model (and every training row of the student).
         lines = [
