@@ -117,25 +117,57 @@ def _window(n: int) -> tuple[datetime, datetime]:
     return START, START + timedelta(minutes=n + 1)
 
 
-def _throughput(url: str, n: int, repeats: int, tmp: Path) -> tuple[float, float]:
-    """Best-of seconds for export_signals and for the raw dump over the same n signals (rounds interleaved)."""
-    from components.export.export import _grounding, export_signals
+def _cold_grounding() -> None:
+    """Forget every grounding computed so far (per question, per retrieval words, per word's stem); the
+    knowledge base's index stays built, as in a pipeline process that loaded it (``worker_memory`` counts it there)."""
+    from components.export.export import _grounding
+    from hibachi.retrieval import _stem, default_retriever
+
+    _grounding.cache_clear()
+    default_retriever()._system_prompt_for.cache_clear()
+    _stem.cache_clear()
+
+
+def _throughput(url: str, n: int, repeats: int, tmp: Path) -> tuple[float, float, float]:
+    """Best-of seconds for export_signals (cold, then again with every grounding already computed) and for the raw
+    dump over the same n signals (rounds interleaved)."""
+    from components.export.export import export_signals
     from hibachi.db import make_engine
 
     since, until = _window(n)
     engine = make_engine(url)
+
+    def export():
+        return export_signals(engine, tmp / "export.jsonl", since, until, record=False)
+
     try:
-        best_export = best_raw = float("inf")
+        best_export = best_warm = best_raw = float("inf")
         for _ in range(repeats):
-            _grounding.cache_clear()  # each timed export starts cold, as a pipeline's fresh process does
-            export_s, result = _measure(lambda: export_signals(engine, tmp / "export.jsonl", since, until,
-                                                               record=False), 1)
+            _cold_grounding()  # each timed export starts cold, as a pipeline's fresh process does
+            export_s, result = _measure(export, 1)
+            warm_s, _ = _measure(export, 1)
             raw_s, raw_rows = _measure(lambda: raw_dump(url, tmp / "raw.jsonl", since, until), 1)
             assert result.rows == raw_rows == n, (result.rows, raw_rows, n)
-            best_export, best_raw = min(best_export, export_s), min(best_raw, raw_s)
+            best_export, best_warm, best_raw = min(best_export, export_s), min(best_warm, warm_s), min(best_raw, raw_s)
     finally:
         engine.dispose()
-    return best_export, best_raw
+    return best_export, best_warm, best_raw
+
+
+def _distinct_questions(url: str, n: int) -> int:
+    from sqlalchemy import func, select
+
+    from hibachi.db import make_engine
+    from hibachi.records import TrainingSignal
+
+    since, until = _window(n)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count(func.distinct(TrainingSignal.prompt)))
+                               .where(TrainingSignal.created_at >= since, TrainingSignal.created_at < until))
+    finally:
+        engine.dispose()
 
 
 def worker_memory(url: str, n: int, out: str) -> dict:
@@ -163,12 +195,19 @@ def _memory(url: str, n: int, tmp: Path) -> dict:
 
 
 def _rows_for(backend: str, url: str, n: int, repeats: int, tmp: Path) -> list[dict]:
-    export_s, raw_s = _throughput(url, n, repeats, tmp)
-    export_rate, raw_rate = n / export_s, n / raw_s
+    export_s, warm_s, raw_s = _throughput(url, n, repeats, tmp)
+    export_rate, warm_rate, raw_rate = n / export_s, n / warm_s, n / raw_s
+    distinct = _distinct_questions(url, n)
     return [{"benchmark": "export", "figure": f"export_signals rows/s ({n} signals, 2 candidates each, {backend})",
              "value": round(export_rate, 1), "unit": "rows/s", "baseline": round(raw_rate, 1),
              "ratio": round(export_rate / raw_rate, 3), "target": ">= 0.8x raw DB-API dump",
-             "meets": export_rate >= 0.8 * raw_rate}]
+             "meets": export_rate >= 0.8 * raw_rate},
+            # Where the rest goes: the same export once its groundings are computed (retrieval and the quote of
+            # each distinct question, which the raw dump does not build). Not a target, the floor's split.
+            {"benchmark": "export", "figure": f"export_signals rows/s with the {distinct} distinct questions' "
+             f"groundings already computed ({n} signals, {backend})", "value": round(warm_rate, 1),
+             "unit": "rows/s", "baseline": round(raw_rate, 1), "ratio": round(warm_rate / raw_rate, 3),
+             "target": "diagnostic (no target): the export without the grounding's cost", "meets": None}]
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -1,12 +1,12 @@
 """Export training signals to chat-messages JSONL, incrementally from a watermark.
 
 Two streaming queries, whatever the number of rows: the signals of the window (joined with their
-session's outcome and their newest admin correction through a window function), and their candidates
-in the same order. Both stream plain rows (Core, no ORM identity map) with server-side cursors (``yield_per``) and are
-merged like a sort-merge join, so memory stays bounded by one signal's candidates. Rows are ordered by
-``(created_at, id)`` and serialised with sorted keys, so the same window always gives the same bytes;
-the sha256 of those bytes is recorded in ``ExportRun`` with the window, and the next run starts
-where this one ended.
+session's outcome and their newest admin correction, found by one index lookup per signal), and their
+candidates in the same order. Both stream plain rows (Core, no ORM identity map) with server-side cursors
+(``yield_per``) and are merged like a sort-merge join, so memory stays bounded by one signal's candidates.
+Rows are ordered by ``(created_at, id)`` and serialised with keys in a fixed order, so the same window always
+gives the same bytes; the sha256 of those bytes is recorded in ``ExportRun`` with the window, and the next run
+starts where this one ended.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import JSON, Connection, Engine, Text, TypeDecorator, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from hibachi.lineage import record_export_signals
+from hibachi.prompt import _text, assemble
 from hibachi.records import (
     AdminCorrection,
     Candidate,
@@ -62,6 +64,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
+    if value is not None and value.tzinfo is None:  # SQLite's naive UTC: what _utc then isoformat() writes
+        return value.isoformat() + "+00:00"
     value = _utc(value)
     return value.isoformat() if value else None
 
@@ -108,31 +112,72 @@ CANDIDATE_COLUMNS = ("signal_id", "provider", "model", "role", "response", "erro
                      "violations", "chosen", "latency_ms")
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def _loads_stored_json(value: Any) -> Any:
+    """A JSON column's stored text as SQLAlchemy's SQLite JSON type reads it (``json.loads``), through orjson.
+
+    orjson gives the same values five times faster, except where it refuses the text (NaN, 1e400, a lone
+    surrogate: json.loads reads those as before) or would read an integer past 64 bits as a float (a run of
+    19 digits goes to json.loads). A value SQLite stored as a bare number comes back as it is, as there."""
+    if not isinstance(value, str | bytes):
+        return value
+    if _LONG_DIGITS.search(value if isinstance(value, str) else value.decode("utf-8", "replace")) is None:
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(value)
+
+
+class _StoredJSON(TypeDecorator):
+    """A JSON column read as its stored text and parsed by ``_loads_stored_json``."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return _loads_stored_json(value)
+
+
+def _column(conn: Connection, column: Any) -> Any:
+    """The column to select; a JSON column as its text, parsed by ``_loads_stored_json``, where the driver would
+    have parsed that same text with ``json.loads`` (SQLite's text as stored; PostgreSQL's ``json::text``).
+    An engine given its own ``json_deserializer`` keeps it."""
+    if not isinstance(column.type, JSON) or conn.dialect._json_deserializer is not None:
+        return column
+    if conn.dialect.name == "sqlite":
+        return type_coerce(column, _StoredJSON).label(column.name)
+    if conn.dialect.name == "postgresql":
+        return type_coerce(cast(column, Text), _StoredJSON).label(column.name)
+    return column
+
+
 def _signal_rows(conn: Connection, since: datetime | None, until: datetime) -> Iterator[Any]:
+    # The newest admin correction of each signal by an index lookup per signal (what row_number() = 1 over
+    # (created_at desc, id desc) picked): joined to a window-function subquery, PostgreSQL's cursor plans filtered
+    # every signal against every correction, time growing with the square of the window.
     newest = (
-        select(
-            AdminCorrection.signal_id,
-            AdminCorrection.corrected_response,
-            AdminCorrection.author,
-            AdminCorrection.reason,
-            func.row_number()
-            .over(partition_by=AdminCorrection.signal_id,
-                  order_by=(AdminCorrection.created_at.desc(), AdminCorrection.id.desc()))
-            .label("rank"),
-        ).subquery()
+        select(AdminCorrection.id)
+        .where(AdminCorrection.signal_id == TrainingSignal.id)
+        .order_by(AdminCorrection.created_at.desc(), AdminCorrection.id.desc())
+        .limit(1)
+        .correlate(TrainingSignal)
+        .scalar_subquery()
     )
     table = TrainingSignal.__table__
     stmt = (
         select(
-            *(table.c[name] for name in SIGNAL_COLUMNS),
+            *(_column(conn, table.c[name]) for name in SIGNAL_COLUMNS),
             ChatSession.led_to_booking,
             ChatSession.customer_rating,
-            newest.c.corrected_response,
-            newest.c.author.label("correction_author"),
-            newest.c.reason.label("correction_reason"),
+            AdminCorrection.corrected_response,
+            AdminCorrection.author.label("correction_author"),
+            AdminCorrection.reason.label("correction_reason"),
         )
         .join(ChatSession, ChatSession.id == TrainingSignal.session_id)
-        .outerjoin(newest, (newest.c.signal_id == TrainingSignal.id) & (newest.c.rank == 1))
+        .outerjoin(AdminCorrection, AdminCorrection.id == newest)
         .order_by(TrainingSignal.created_at, TrainingSignal.id)
     )
     yield from conn.execution_options(yield_per=BATCH_ROWS).execute(_window_filter(stmt, since, until))
@@ -141,7 +186,7 @@ def _signal_rows(conn: Connection, since: datetime | None, until: datetime) -> I
 def _candidate_rows(conn: Connection, since: datetime | None, until: datetime) -> Iterator[Any]:
     table = Candidate.__table__
     stmt = (
-        select(*(table.c[name] for name in CANDIDATE_COLUMNS))
+        select(*(_column(conn, table.c[name]) for name in CANDIDATE_COLUMNS))
         .join(TrainingSignal, TrainingSignal.id == Candidate.signal_id)
         .order_by(TrainingSignal.created_at, TrainingSignal.id, Candidate.id)
     )
@@ -167,23 +212,25 @@ def _grounding(retriever: Any, question: str) -> str:
     return grounding(retriever, question)
 
 
-def row_messages(s: dict[str, Any]) -> list[dict]:
+def row_messages(s: dict[str, Any], retriever: Any = None) -> list[dict]:
     """A row's messages by the prompt contract (hibachi.prompt): grounding, recent turns, question, served answer.
 
-    The grounding is rebuilt from the configured knowledge base, as the gateway built it for the student
-    (``training_messages`` with the grounding looked up once per question, as the gateway caches it).
+    The grounding is rebuilt from the knowledge base (``retriever``, by default the configured one), as the
+    gateway built it for the student (``training_messages`` with the grounding looked up once per question,
+    as the gateway caches it).
     """
-    from hibachi.prompt import _text, assemble
-    from hibachi.retrieval import default_retriever
+    if retriever is None:
+        from hibachi.retrieval import default_retriever
 
-    system = _grounding(default_retriever(), s["prompt"])
+        retriever = default_retriever()
+    system = _grounding(retriever, s["prompt"])
     return [*assemble(system, s["conversation"] or [], s["prompt"]),
             {"role": "assistant", "content": _text(s["chosen_response"]).strip()}]
 
 
-def signal_record(s: dict[str, Any], candidates: list[dict]) -> dict[str, Any]:
+def signal_record(s: dict[str, Any], candidates: list[dict], retriever: Any = None) -> dict[str, Any]:
     """One JSONL line: the conversation ending in the served answer, and everything known about it."""
-    messages = row_messages(s)
+    messages = row_messages(s, retriever)
     correction = s["corrected_response"]
     metadata = {
         "signal_id": s["id"], "request_id": s["request_id"], "session_id": s["session_id"], "tenant": s["tenant"],
@@ -212,9 +259,24 @@ def _json_line(record: dict[str, Any]) -> bytes:
         return line.encode("utf-8", "surrogatepass")
 
 
+def _plan_for_every_row(conn: Connection) -> None:
+    """On PostgreSQL, plan this transaction's cursors for reading every row, as the export does.
+
+    A server-side cursor (``yield_per``) is planned by default for its first tenth of rows: with tables not yet
+    analysed, that chose nested loops filtering each signal against every chat session, time growing with the
+    square of the window. ``SET LOCAL`` ends with the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
+
+
 def iter_records(engine: Engine, since: datetime | None, until: datetime) -> Iterator[dict[str, Any]]:
     """Merge the two ordered streams (two connections): each signal with exactly its own candidates."""
+    from hibachi.retrieval import default_retriever
+
+    retriever = default_retriever()  # the configured knowledge base, looked up once per export, not per row
     with engine.connect() as signal_conn, engine.connect() as candidate_conn:
+        for conn in (signal_conn, candidate_conn):
+            _plan_for_every_row(conn)
         candidates = _candidate_rows(candidate_conn, since, until)
         pending = next(candidates, None)
         for row in _signal_rows(signal_conn, since, until):
@@ -223,7 +285,7 @@ def iter_records(engine: Engine, since: datetime | None, until: datetime) -> Ite
             while pending is not None and pending[0] == signal["id"]:
                 own.append(_candidate_dict(pending))
                 pending = next(candidates, None)
-            yield signal_record(signal, own)
+            yield signal_record(signal, own, retriever)
 
 
 def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: datetime | str | None = None,
@@ -266,6 +328,14 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                 handle = files.enter_context(tmp.open("wb"))
                 pairs_out = files.enter_context(open(pairs_path, "w", encoding="utf-8")) if pairs_path else None
                 stale_out = files.enter_context(open(stale_path, "w", encoding="utf-8")) if stale_path else None
+                chunk: list[bytes] = []  # lines written (and hashed) BATCH_ROWS at a time: the same bytes
+
+                def write_chunk() -> None:
+                    data = b"".join(chunk)
+                    handle.write(data)
+                    digest.update(data)
+                    chunk.clear()
+
                 for record_ in iter_records(engine, start, end):
                     violations = stale_violations(record_, critic) if critic is not None else None
                     if violations is not None:  # built from facts that changed: out of the data, and listed
@@ -275,15 +345,16 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                                                        ensure_ascii=False, sort_keys=True) + "\n")
                         continue
                     # Keys come in a fixed order from signal_record, so no sort is needed for stable bytes.
-                    line = _json_line(record_)
-                    handle.write(line)
-                    digest.update(line)
+                    chunk.append(_json_line(record_))
+                    if len(chunk) == BATCH_ROWS:
+                        write_chunk()
                     rows += 1
                     signal_ids.append(record_["metadata"]["signal_id"])  # lineage: which signals this hash holds
                     if pairs_out is not None:
                         for pair in build_pairs(record_):
                             pairs_out.write(json.dumps(pair, ensure_ascii=False, sort_keys=True) + "\n")
                             pairs += 1
+                write_chunk()
             tmp.replace(out)  # a killed export never leaves a half file under the real name
             run_id = None
             if record:

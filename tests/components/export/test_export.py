@@ -45,6 +45,30 @@ def test_export_writes_conversations_with_outcomes_and_newest_correction(db, tmp
     assert [r["metadata"]["created_at"] for r in rows] == sorted(r["metadata"]["created_at"] for r in rows)
 
 
+def test_the_newest_correction_wins_ties_on_time_by_id_and_uncorrected_rows_have_none(db, tmp_path):
+    engine, factory = db
+    seed_signals(factory, 6, seed=4, all_good=True)  # all_good: no sample corrections
+    same_time = START + timedelta(hours=3)
+    with factory() as session:
+        session.add_all([
+            AdminCorrection(signal_id="sig4-000001", corrected_response="first", author="a", reason="r1",
+                            created_at=START + timedelta(hours=1)),
+            AdminCorrection(signal_id="sig4-000001", corrected_response="tie, lower id", author="b",
+                            created_at=same_time),
+            AdminCorrection(signal_id="sig4-000001", corrected_response="tie, higher id", author="c",
+                            reason="r3", created_at=same_time),
+            AdminCorrection(signal_id="sig4-000004", corrected_response="late but older", author="d",
+                            created_at=START - timedelta(days=1)),
+        ])
+        session.commit()
+    rows = _lines(export_signals(engine, tmp_path / "ties.jsonl", until=START + timedelta(days=1)).path)
+    corrections = {r["metadata"]["signal_id"]: r["metadata"]["correction"] for r in rows}
+    assert corrections["sig4-000001"] == {"response": "tie, higher id", "author": "c", "reason": "r3"}
+    assert corrections["sig4-000004"] == {"response": "late but older", "author": "d", "reason": None}
+    assert [signal for signal, c in corrections.items() if c is None] == ["sig4-000000", "sig4-000002",
+                                                                           "sig4-000003", "sig4-000005"]
+
+
 def test_export_uses_a_constant_number_of_queries(db, tmp_path):
     engine, factory = db
     counts = []
