@@ -217,12 +217,22 @@ def _trainer_class(fused_lm_head: bool):
     return StepTrainer
 
 
+def as_prompt_completion(example: dict) -> dict:
+    """trl's conversational prompt-completion form: everything before the final answer is the prompt."""
+    messages = example["messages"]
+    if not messages or messages[-1]["role"] != "assistant":
+        raise UserError("a training row must end with the assistant's answer")
+    return {"prompt": messages[:-1], "completion": messages[-1:]}
+
+
 def build_trainer(model, tokenizer, examples: list[dict], config: TrainingSettings, output_dir: Path | str,
                   peft_config=None, callbacks: list | None = None):
     """The ``SFTTrainer`` over ``examples``, its dataset tokenised once here (not per step)."""
     import torch
     from datasets import Dataset
 
+    if config.final_answer_only:
+        examples = [as_prompt_completion(example) for example in examples]
     args = sft_args(config, output_dir)
     fused = torch.cuda.is_available() if config.fused_lm_head is None else config.fused_lm_head
     trainer = _trainer_class(fused)(model=model, args=args, train_dataset=Dataset.from_list(examples),

@@ -35,8 +35,9 @@ def test_training_lowers_the_loss_and_writes_adapter_and_metrics(tiny_base, kb, 
     assert metrics["tokens"] > 0 and metrics["tokens_per_s"] > 0
     adapter = tmp_path / "run" / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
-    assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (16, 32, 0.05)
-    assert sorted(config["target_modules"]) == ["k_proj", "o_proj", "q_proj", "v_proj"]
+    assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (32, 64, 0.05)
+    assert sorted(config["target_modules"]) == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj",
+                                                "v_proj"]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["global_step"] == 12
 
 
@@ -105,7 +106,7 @@ def test_command_line_overrides_settings(tmp_path):
                                            "--target-modules", "q_proj", "v_proj"])
     assert isinstance(config, TrainingSettings) and (train_file, out) == (Path("t.jsonl"), tmp_path)
     assert (config.max_steps, config.lora_r, config.assistant_only_loss) == (3, 8, False)
-    assert config.target_modules == ["q_proj", "v_proj"] and config.lora_alpha == 32
+    assert config.target_modules == ["q_proj", "v_proj"] and config.lora_alpha == 64  # the setting's default
 
 
 def test_command_line_values_are_validated_like_settings(tmp_path):
@@ -118,3 +119,27 @@ def test_a_missing_base_model_is_a_clear_error_not_a_substitute(tmp_path):
         resolve_base_model(tmp_path / "nowhere")
     with pytest.raises(UserError, match="no base model"):
         resolve_base_model(None)
+
+
+def test_only_the_final_answer_carries_loss_unless_asked_otherwise(tiny_base, tmp_path):
+    """Earlier assistant turns were grounded on another question; by default only the last answer is learned."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from components.train.train import build_trainer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    tokenizer.padding_side = "right"
+    example = {"messages": [{"role": "system", "content": "Facts: adults $60."},
+                            {"role": "user", "content": "price?"}, {"role": "assistant", "content": "Earlier answer."},
+                            {"role": "user", "content": "and adults?"}, {"role": "assistant", "content": "Adults are $60."}]}
+
+    def learned(**overrides) -> str:
+        config = TrainingSettings(base_model=tiny_base, max_steps=1, **overrides)
+        trainer = build_trainer(AutoModelForCausalLM.from_pretrained(str(tiny_base)), tokenizer, [example], config,
+                                tmp_path / "run")
+        batch = next(iter(trainer.get_train_dataloader()))
+        return tokenizer.decode([t for t in batch["labels"][0].tolist() if t != -100])
+
+    assert learned().startswith("Adults are $60.") and "Earlier answer" not in learned()
+    both = learned(final_answer_only=False)
+    assert "Earlier answer." in both and "Adults are $60." in both
