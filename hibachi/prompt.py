@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hibachi.quote import quote_lines
+from hibachi.quote import named_items, quote_lines
 
-PROMPT_VERSION = "2"  # bump when the shape of the student's messages changes (the stand-in base is keyed on it)
+PROMPT_VERSION = "3"  # bump when the shape of the student's messages changes (the stand-in base is keyed on it)
 HISTORY_MESSAGES = 2  # the last exchange: enough for follow-ups ("and for kids?"); older turns cost context
 QUOTE_HEADER = "Quote for this question (computed from the prices above):"
+NAMED_HEADER = "The question names:"
 
 
 class _Retriever(Protocol):
@@ -42,10 +43,15 @@ def _text(content: Any) -> str:
 
 
 def grounding(retriever: _Retriever, question: str) -> str:
-    """The system turn: role, rules, retrieved facts, and the computed quote when the question has numbers."""
+    """The system turn: role, rules, retrieved facts, the items the question names, and the computed quote."""
     text = retriever.system_prompt(question)
     kb = getattr(retriever, "kb", None)
-    lines = quote_lines(kb, question) if kb is not None else []
+    if kb is None:
+        return text
+    named = named_items(kb, question)
+    if named:
+        text += "\n" + NAMED_HEADER + "\n" + "\n".join(f"- {line}" for line in named)
+    lines = quote_lines(kb, question)
     if lines:
         text += "\n" + QUOTE_HEADER + "\n" + "\n".join(f"- {line}" for line in lines)
     return text

@@ -107,3 +107,18 @@ def quote_lines(kb: KnowledgeBase, question: str) -> list[str]:
                          f"{t.free_radius_miles:g} cost {extra:g} x {money(t.fee_per_mile)} = "
                          f"{money(extra * t.fee_per_mile)}")
     return lines
+
+
+def named_items(kb: KnowledgeBase, question: str) -> list[str]:
+    """What the question names, resolved to the menu's own words ("kobe" -> "wagyu beef: not offered").
+
+    The knowledge base knows each item's aliases; a model reading only the facts would have to guess that
+    "potstickers" are the gyoza, so the grounding says which item was meant (as it gives the computed quote).
+    """
+    lower = question.lower()
+    lines = [f"{u.name}: upgrade, +{money(u.price)} {u.unit}" for u in kb.upgrades if _mentions(u, lower)]
+    lines += [f"{a.name}: add-on, {money(a.price)} {a.unit}" for a in kb.add_ons if _mentions(a, lower)]
+    lines += [f"{p.name}: a protein, included" for p in kb.proteins if _mentions(p, lower)]
+    lines += [f"{i.name}: included with every meal" for i in kb.included if _mentions(i, lower)]
+    lines += [f"{n.name}: not offered" for n in kb.not_offered if _mentions(n, lower)]
+    return lines

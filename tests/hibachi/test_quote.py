@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hibachi.quote import Counts, money, parse_counts, quote_lines
+from hibachi.quote import Counts, money, named_items, parse_counts, quote_lines
 
 
 @pytest.mark.parametrize(("question", "counts"), [
@@ -44,3 +44,19 @@ def test_upgrade_and_travel_lines(kb):
 
 def test_no_numbers_no_quote(kb):
     assert quote_lines(kb, "Do you offer lobster?") == []
+
+
+def test_named_items_resolve_aliases_to_the_menu_words(kb):
+    assert named_items(kb, "Is kobe available as an upgrade?") == ["wagyu beef: not offered"]
+    assert named_items(kb, "how much are the potstickers?") == ["gyoza (6 pieces): add-on, $10 per order"]
+    assert named_items(kb, "Can we upgrade to lobster?") == ["lobster tail: upgrade, +$10 per person"]
+    assert named_items(kb, "What time can you start?") == []
+
+
+def test_the_grounding_carries_the_named_items_before_the_quote(kb):
+    from hibachi.prompt import NAMED_HEADER, QUOTE_HEADER, grounding
+    from hibachi.retrieval import Retriever
+
+    text = grounding(Retriever(kb), "lobster tail for 20 adults?")
+    assert text.index(NAMED_HEADER) < text.index(QUOTE_HEADER)
+    assert "- lobster tail: upgrade, +$10 per person" in text and "- 20 adults x $60 = $1,200" in text
