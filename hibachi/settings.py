@@ -157,12 +157,15 @@ class TrainingSettings(BaseModel):
 
     # A Hugging Face checkpoint directory; unset, the embedded default's stand-in under data_dir/models/base.
     base_model: Path | None = None
-    lora_r: int = Field(default=16, ge=1)
-    lora_alpha: int = Field(default=32, ge=1)
+    lora_r: int = Field(default=32, ge=1)
+    lora_alpha: int = Field(default=64, ge=1)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # Attention and MLP: a tenant's facts (prices, names, policies) are learned in the MLPs; attention-only
+    # LoRA left the stand-in repeating its pre-training menu (measured: 0.24 vs 0.39 accuracy, same steps).
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                               "gate_proj", "up_proj", "down_proj"])
     max_steps: int = Field(default=60, ge=1)
-    learning_rate: float = Field(default=2e-3, gt=0)
+    learning_rate: float = Field(default=3e-3, gt=0)
     batch_size: int = Field(default=8, ge=1)
     max_length: int = Field(default=640, ge=16)  # tokens; a row in the prompt contract (grounding + turns) fits
     seed: int = 13
@@ -183,6 +186,10 @@ class TrainingSettings(BaseModel):
     fused_lm_head: bool | None = None
     gradient_checkpointing: bool = False
     assistant_only_loss: bool = True
+    # Loss on each row's final answer only. The prompt contract grounds only the current question, so an
+    # earlier assistant turn in the history was answered from facts this row's system turn may not hold:
+    # learning it would teach stating facts from memory instead of from the grounding.
+    final_answer_only: bool = True
     quantize_4bit: bool = True  # QLoRA through bitsandbytes, used only when CUDA is present
     save_steps: int = Field(default=20, ge=1)
     logging_steps: int = Field(default=5, ge=1)
