@@ -123,6 +123,12 @@ class TrainingSignal(Base):
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    # The grounding system turn the gateway built for this question (hibachi.prompt.grounding), with what it was
+    # built from: the knowledge base's sha256 (hibachi.retraining.knowledge_sha256) and the prompt contract's
+    # version. Export uses it while both still hold and rebuilds it otherwise; NULL for turns stored before.
+    grounding: Mapped[str | None] = mapped_column(Text)
+    grounding_kb_sha256: Mapped[str | None] = mapped_column(String(64))
+    grounding_version: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     session: Mapped[ChatSession] = relationship(back_populates="signals")
