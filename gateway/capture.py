@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gateway.journal import Batch, Journal
-from gateway.storage import store_records, without_nul
+from gateway.storage import GROUNDING_FIELDS, store_records, without_nul
 from hibachi.db import make_engine, session_factory, upgrade
 
 log = logging.getLogger("gateway.capture")
@@ -169,7 +169,9 @@ class Capture:
             error = str(exc.orig).splitlines()[0][:200]
         try:  # PostgreSQL refuses NUL characters in text (a provider's answer may carry one)
             with factory.begin() as session:
-                store_records(session, [without_nul(record)])
+                # The grounding as built, never with replacements: one holding a NUL is dropped (export rebuilds it).
+                store_records(session, [{**without_nul(record),
+                                         **{k: record[k] for k in GROUNDING_FIELDS if k in record}}])
             log.warning("capture record stored with NUL characters replaced",
                         extra={"request_id": record.get("request_id"), "error": error})
             return

@@ -20,8 +20,10 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import new_id
 from gateway.policy import TrafficPolicy, route_for
 from hibachi import prompt as prompt_contract
+from hibachi.knowledge import KnowledgeBase
 from hibachi.monitoring.addressed import answer_similarity
 from hibachi.records import utcnow
+from hibachi.retraining import knowledge_sha256
 from hibachi.settings import Settings
 
 log = logging.getLogger("gateway.service")
@@ -78,6 +80,9 @@ class ChatService:
         # Who last served each recent session, so an outcome can be credited to an arm (teacher, adapter).
         self.last_served: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.grounding = lru_cache(maxsize=4096)(self._grounding)
+        # What every stored grounding was built from (see signal_record): the retriever's facts, hashed once.
+        facts = getattr(retriever, "kb", None)
+        self.grounding_kb_sha256 = knowledge_sha256(facts) if isinstance(facts, KnowledgeBase) else None
         # The topic comes from the knowledge base this gateway was built with, not the global settings.
         self.topic = lru_cache(maxsize=4096)(retriever.topic)
 
@@ -200,6 +205,12 @@ class ChatService:
             "cost_usd": sum(c.cost_usd for c in served.candidates),
             "created_at": utcnow().isoformat(),
             "candidates": [c.as_record() for c in served.candidates],
+            # The grounding this turn was answered with (teachers and student alike get it): the one cached per
+            # question that answer()/prepare_stream() built, so no new work. Export uses it instead of rebuilding
+            # it while the knowledge base and the prompt contract are still the ones it was built from.
+            "grounding": self.grounding(turn.question),
+            "grounding_kb_sha256": self.grounding_kb_sha256,
+            "grounding_version": prompt_contract.PROMPT_VERSION,
         }
 
     # --- shadow ---

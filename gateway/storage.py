@@ -6,6 +6,7 @@ already stored for its signal and provider, and an outcome (an update) can all b
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,23 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nul(v) for v in value]
     return value
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+GROUNDING_FIELDS = ("grounding", "grounding_kb_sha256", "grounding_version")
+
+
+def _grounding_fields(record: dict) -> dict[str, Any]:
+    """The stored grounding and what it was built from, all three or none.
+
+    The grounding is a cache of what export can rebuild, so one that could not be trusted is dropped (NULL: export
+    rebuilds it) rather than the turn refused: text without NUL (PostgreSQL would store it altered), a sha256 in
+    hex, a short version. A record journaled before these fields existed has none of them."""
+    text, sha, version = (record.get(name) for name in GROUNDING_FIELDS)
+    if (isinstance(text, str) and "\x00" not in text and isinstance(sha, str) and _SHA256.fullmatch(sha)
+            and isinstance(version, str) and 0 < len(version) <= 16):
+        return {"grounding": text, "grounding_kb_sha256": sha, "grounding_version": version}
+    return dict.fromkeys(GROUNDING_FIELDS)
 
 
 def _when(value: Any) -> datetime:
@@ -74,6 +92,7 @@ def _store_signals(session: Session, signals: list[dict]) -> None:
                                  "api_key_id": record.get("api_key_id"), "customer_user": record.get("customer_user"),
                                  "created_at": _when(record.get("created_at"))})
         row = {k: v for k, v in record.items() if k in _SIGNAL_FIELDS}
+        row.update(_grounding_fields(record))
         row["created_at"] = _when(record.get("created_at"))
         signal_rows.append({**_SIGNAL_DEFAULTS, **row})
         candidate_rows += [{**_CANDIDATE_DEFAULTS, **{k: v for k, v in c.items() if k in _CANDIDATE_FIELDS},

@@ -45,3 +45,33 @@ def test_a_refused_record_does_not_block_the_batch(db, db_url, tmp_path):
     else:  # SQLite stores both as they are
         assert stored == {"r1": "a", "r2": "a provider's \x00 answer", "r3": "a", "r4": "a"}
         assert not rejected.exists()
+
+
+def test_a_grounding_is_stored_as_built_or_not_at_all(db, db_url, tmp_path):
+    """The grounding is a cache export can rebuild: one that cannot be trusted is stored as NULL (all three fields),
+    never altered and never a reason to refuse the turn; records journaled before it existed have none."""
+    sha = "ab" * 32
+    ok = {"grounding": "Facts:\n- Adults are $60.", "grounding_kb_sha256": sha, "grounding_version": "3"}
+    records = [
+        _signal("ok") | ok,
+        _signal("old"),  # journaled before groundings were captured
+        _signal("no-hash") | ok | {"grounding_kb_sha256": None},
+        _signal("bad-hash") | ok | {"grounding_kb_sha256": "not-a-sha"},
+        _signal("not-text") | ok | {"grounding": ["Facts"]},
+        _signal("long-version") | ok | {"grounding_version": "v" * 17},
+        _signal("nul") | ok | {"grounding": "Facts \x00"},
+        # A NUL elsewhere (PostgreSQL's retry replaces it there) leaves a good grounding as it was.
+        _signal("nul-answer", answer="an \x00 answer") | ok,
+    ]
+    capture = Capture(tmp_path / "outbox", db_url, migrate=False)
+    try:
+        capture._store(capture.engine, Batch(segment=tmp_path / "seg", records=records, end_offset=0))
+        with capture.engine.connect() as conn:
+            stored = {r[0]: tuple(r[1:]) for r in conn.execute(select(
+                TrainingSignal.request_id, TrainingSignal.grounding, TrainingSignal.grounding_kb_sha256,
+                TrainingSignal.grounding_version))}
+    finally:
+        capture.engine.dispose()
+    kept = (ok["grounding"], sha, "3")
+    assert stored == {"ok": kept, "nul-answer": kept} | dict.fromkeys(
+        ["old", "no-hash", "bad-hash", "not-text", "long-version", "nul"], (None, None, None))

@@ -20,7 +20,10 @@ from gateway_harness import (
 from sqlalchemy import select
 
 from gateway.ensemble import CandidateResult, Ensemble
+from hibachi import prompt
 from hibachi.records import Candidate, ChatMessage, TrainingSignal
+from hibachi.retraining import knowledge_sha256
+from hibachi.retrieval import Retriever
 
 
 def _signals(server) -> list[TrainingSignal]:
@@ -70,6 +73,26 @@ def test_openai_client_streams_a_completion(gateway):
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     [signal] = _signals(gateway)
     assert signal.chosen_response == TRUE_ANSWER and signal.trainable and signal.critic_passed
+
+
+def test_signals_store_the_grounding_the_turn_was_answered_with(sim, make_settings, start_gateway, kb):
+    """Complete and streamed turns store the grounding every provider got, the knowledge base's hash and the prompt
+    contract's version: what export takes instead of rebuilding it (components.export.export.stored_grounding)."""
+    retriever = Retriever(kb)
+    gateway = start_gateway(make_settings([provider(sim, "openai")]), retriever=retriever)
+    questions = ["How much for 20 adults and 5 kids?", "Do you serve kobe beef?"]
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    client.chat.completions.create(model="hibachi", messages=[{"role": "user", "content": questions[0]}])
+    sent = sim.app.state.simulator.last_system["openai-model"]
+    list(client.chat.completions.create(model="hibachi", stream=True,
+                                        messages=[{"role": "user", "content": questions[1]}]))
+    signals = {s.prompt: s for s in _signals(gateway)}
+    assert signals[questions[0]].grounding == sent
+    for question in questions:
+        signal = signals[question]
+        assert signal.grounding == prompt.grounding(retriever, question)
+        assert signal.grounding_kb_sha256 == knowledge_sha256(kb)
+        assert signal.grounding_version == prompt.PROMPT_VERSION
 
 
 def test_raw_stream_ends_with_done(gateway):
