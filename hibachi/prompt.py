@@ -6,9 +6,15 @@ what is not offered, and a quote computed for the numbers in the question), the 
 the question. The gateway sends exactly this to the local model, export writes training rows with
 it, and evaluation generates with it, so the gate scores the model on what it is served.
 
-The grounding is a function of the question and the knowledge-base file alone; nothing about it is
-stored per signal, so a row rebuilt from a stored turn is what the gateway sent as long as the
-knowledge base has not changed since (``grounding_sha256`` lets a caller compare).
+The grounding is a function of the question, the knowledge base and this module's code (its version is
+``PROMPT_VERSION``). The gateway stores the one it built with each signal (``TrainingSignal.grounding``), with the
+knowledge base's sha256 and ``PROMPT_VERSION``: rebuilding it (retrieval and quote) for every exported row cost
+more than reading the rows, and most questions are distinct. Export takes the stored grounding while both still
+match the configured knowledge base and this version, which is then the text a rebuild gives, and rebuilds it
+otherwise (older turns, changed facts, a new contract): training rows always carry the grounding serving builds
+today. So a change to what ``grounding`` writes for a question bumps ``PROMPT_VERSION``; one that does not would
+leave stored groundings in training rows that serving no longer sends, which ``parity`` reports (evaluation
+renders the serving side from a fresh grounding, ``grounding differs``). ``grounding_sha256`` lets a caller compare.
 ``parity`` replays stored turns through the training renderer and the serving renderer.
 """
 
@@ -22,7 +28,9 @@ from typing import Any, Protocol
 
 from hibachi.quote import named_items, quote_lines
 
-PROMPT_VERSION = "3"  # bump when the shape of the student's messages changes (the stand-in base is keyed on it)
+# Bump when the shape of the student's messages or a question's grounding text changes (the stand-in base is keyed
+# on it, and export uses a stored grounding only under the version it was built with).
+PROMPT_VERSION = "3"
 HISTORY_MESSAGES = 2  # the last exchange: enough for follow-ups ("and for kids?"); older turns cost context
 QUOTE_HEADER = "Quote for this question (computed from the prices above):"
 NAMED_HEADER = "The question names:"

@@ -4,9 +4,10 @@ Two streaming queries, whatever the number of rows: the signals of the window (j
 session's outcome and their newest admin correction, found by one index lookup per signal), and their
 candidates in the same order. Both stream plain rows (Core, no ORM identity map) with server-side cursors
 (``yield_per``) and are merged like a sort-merge join, so memory stays bounded by one signal's candidates.
-Rows are ordered by ``(created_at, id)`` and serialised with keys in a fixed order, so the same window always
-gives the same bytes; the sha256 of those bytes is recorded in ``ExportRun`` with the window, and the next run
-starts where this one ended.
+Each row's grounding is the one the gateway stored with the turn while that still holds (``stored_grounding``),
+else rebuilt, with the same bytes either way. Rows are ordered by ``(created_at, id)`` and serialised with keys in a
+fixed order, so the same window always gives the same bytes; the sha256 of those bytes is recorded in ``ExportRun``
+with the window, and the next run starts where this one ended.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import JSON, Connection, Engine, Text, TypeDecorator, cast, func
 from sqlalchemy.orm import Session
 
 from hibachi.lineage import record_export_signals
-from hibachi.prompt import _text, assemble
+from hibachi.prompt import PROMPT_VERSION, _text, assemble
 from hibachi.records import (
     AdminCorrection,
     Candidate,
@@ -107,7 +108,7 @@ def _window_filter(stmt, since: datetime | None, until: datetime):
 
 SIGNAL_COLUMNS = ("id", "request_id", "session_id", "tenant", "prompt", "conversation", "topic", "chosen_response",
                   "chosen_provider", "served_by", "policy", "adapter_version", "quality_score", "critic_passed",
-                  "trainable", "ground_truth", "created_at")
+                  "trainable", "ground_truth", "created_at", "grounding", "grounding_kb_sha256", "grounding_version")
 CANDIDATE_COLUMNS = ("signal_id", "provider", "model", "role", "response", "error", "critic_passed", "quality_score",
                      "violations", "chosen", "latency_ms")
 
@@ -212,18 +213,41 @@ def _grounding(retriever: Any, question: str) -> str:
     return grounding(retriever, question)
 
 
+@functools.lru_cache(maxsize=8)
+def _knowledge_sha256(retriever: Any) -> str | None:
+    """The sha256 of the retriever's knowledge base (``hibachi.retraining.knowledge_sha256``), once per retriever."""
+    from hibachi.knowledge import KnowledgeBase
+    from hibachi.retraining import knowledge_sha256
+
+    kb = getattr(retriever, "kb", None)
+    return knowledge_sha256(kb) if isinstance(kb, KnowledgeBase) else None
+
+
+def stored_grounding(s: dict[str, Any], retriever: Any) -> str | None:
+    """The grounding the gateway stored with the signal, while it is still what ``hibachi.prompt.grounding`` builds:
+    built from this retriever's knowledge base (same sha256) under this prompt contract (same version); else None."""
+    text = s.get("grounding")
+    if text is None or s.get("grounding_version") != PROMPT_VERSION:
+        return None
+    kb_sha256 = s.get("grounding_kb_sha256")
+    return text if kb_sha256 is not None and kb_sha256 == _knowledge_sha256(retriever) else None
+
+
 def row_messages(s: dict[str, Any], retriever: Any = None) -> list[dict]:
     """A row's messages by the prompt contract (hibachi.prompt): grounding, recent turns, question, served answer.
 
-    The grounding is rebuilt from the knowledge base (``retriever``, by default the configured one), as the
-    gateway built it for the student (``training_messages`` with the grounding looked up once per question,
-    as the gateway caches it).
+    The grounding is the one the gateway stored with the turn when it still holds (``stored_grounding``: same
+    knowledge base, same prompt contract), else rebuilt from the knowledge base (``retriever``, by default the
+    configured one) as the gateway built it (looked up once per question, as the gateway caches it): turns stored
+    before groundings were, and turns whose facts have changed since.
     """
     if retriever is None:
         from hibachi.retrieval import default_retriever
 
         retriever = default_retriever()
-    system = _grounding(retriever, s["prompt"])
+    system = stored_grounding(s, retriever)
+    if system is None:
+        system = _grounding(retriever, s["prompt"])
     return [*assemble(system, s["conversation"] or [], s["prompt"]),
             {"role": "assistant", "content": _text(s["chosen_response"]).strip()}]
 

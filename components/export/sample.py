@@ -61,13 +61,25 @@ def _wrong_price(answer: str) -> str | None:
 
 def seed_signals(factory: sessionmaker[Session], n: int, *, seed: int = 0, kb: KnowledgeBase | None = None,
                  start: datetime | None = None, wrong_answers: bool = False, all_good: bool = False,
-                 failing_candidates: float = 0.0) -> int:
+                 failing_candidates: float = 0.0, groundings: bool = False) -> int:
     """Insert ``n`` signals (with sessions, candidates, some corrections), one minute apart; returns n.
 
     ``failing_candidates``: the share of turns that also get a third teacher candidate stating a wrong price,
-    with the critic's verdict on it (what preference pairs are built from).
+    with the critic's verdict on it (what preference pairs are built from). ``groundings``: each signal carries
+    its grounding with the knowledge base's hash and the prompt contract's version, as the gateway stores them
+    (built from ``kb``, once per question); without, the columns stay NULL, as for turns stored before them.
     """
     kb = kb or load_knowledge_base()
+    grounding_of = None
+    if groundings:
+        from functools import lru_cache
+
+        from hibachi.prompt import PROMPT_VERSION, grounding
+        from hibachi.retraining import knowledge_sha256
+        from hibachi.retrieval import Retriever
+
+        retriever, kb_sha256 = Retriever(kb), knowledge_sha256(kb)
+        grounding_of = lru_cache(maxsize=4096)(lambda question: grounding(retriever, question))
     passages = kb.passages()
     rng = random.Random(seed)
     failing_rng = random.Random(f"{seed}:failing")  # its own stream: the other draws stay as they were
@@ -95,6 +107,9 @@ def seed_signals(factory: sessionmaker[Session], n: int, *, seed: int = 0, kb: K
                 served_by="teacher", quality_score=quality, critic_passed=quality > 0.9,
                 trainable=all_good or rng.random() > 0.05, created_at=start + timedelta(minutes=i),
             )
+            if grounding_of is not None:
+                signal.grounding = grounding_of(prompt)
+                signal.grounding_kb_sha256, signal.grounding_version = kb_sha256, PROMPT_VERSION
             signal.candidates = [
                 Candidate(provider="openai", model="gpt-4o", role="teacher", response=answer, critic_passed=True,
                           quality_score=quality, violations=[], chosen=True),

@@ -1,8 +1,8 @@
 """Parity: turns the gateway served are replayed through the training renderer and the serving renderer.
 
 The gateway builds the student's request (``ChatService.ask_student``) and stores the turn
-(``ChatService.signal_record``); export rebuilds the training row from what was stored. Rendered by
-the model's chat template, the request the student received and the row it is trained on must be the
+(``ChatService.signal_record``, its grounding included); export builds the training row from what was stored.
+Rendered by the model's chat template, the request the student received and the row it is trained on must be the
 same tokens up to the answer.
 """
 
@@ -17,6 +17,7 @@ from devkit.synth.generator import SynthConfig, generate_traffic
 from gateway.ensemble import CandidateResult
 from gateway.providers.openai_chat import OpenAIChatProvider
 from gateway.service import ChatService, Served, Turn
+from gateway.storage import GROUNDING_FIELDS
 from hibachi import prompt
 from hibachi.retrieval import Retriever
 from hibachi.settings import Settings
@@ -59,8 +60,13 @@ def test_stored_gateway_turns_render_token_identical_for_training_and_serving(kb
             served = Served(text=synth_turn.answer, served_by="teacher", provider="openai", model="t",
                             policy="split", candidates=[])
             stored = service.signal_record(turn, served)  # what the journal writes to the database
-            row = row_messages({"conversation": stored["conversation"], "prompt": stored["prompt"],
-                                "chosen_response": stored["chosen_response"]})
+            columns = {"conversation": stored["conversation"], "prompt": stored["prompt"],
+                       "chosen_response": stored["chosen_response"]}
+            # Export takes the grounding stored with the turn (the facts have not changed): the row is the one a
+            # rebuild gives, and the system turn is the student's own (the client's system text comes after it).
+            row = row_messages({**columns, **{k: stored[k] for k in GROUNDING_FIELDS}}, retriever)
+            assert row == row_messages(columns, retriever)
+            assert stored["grounding"] == system and ensemble.sent[-1][0]["content"].startswith(system)
             turns.append((stored["request_id"], ensemble.sent[-1], row))
             messages.append({"role": "assistant", "content": synth_turn.answer})
     result = prompt.parity(tokenizer, turns)

@@ -18,7 +18,7 @@ from components.export.export import _loads_stored_json
 from components.export.sample import CITIES, NAMES, QUESTIONS, _question
 from hibachi import quote
 from hibachi.knowledge import load_knowledge_base
-from hibachi.prompt import QUOTE_HEADER, grounding
+from hibachi.prompt import NAMED_HEADER, QUOTE_HEADER, grounding
 from hibachi.retrieval import Retriever, tokenize
 
 TRICKY = [
@@ -104,8 +104,12 @@ def test_grounding_carries_quotes_for_the_generated_questions(retriever):
     assert len(with_quote) > 100  # the comparisons above cover the quote path, not only questions without numbers
     for question in with_quote:
         lines = quote.quote_lines(retriever.kb, question)
-        assert grounding(retriever, question) == (_plain_system_prompt(retriever, question) + "\n" + QUOTE_HEADER
-                                                  + "\n" + "\n".join(f"- {line}" for line in lines))
+        named = quote.named_items(retriever.kb, question)  # prompt contract v3: the items the question names
+        expected = _plain_system_prompt(retriever, question)
+        if named:
+            expected += "\n" + NAMED_HEADER + "\n" + "\n".join(f"- {line}" for line in named)
+        expected += "\n" + QUOTE_HEADER + "\n" + "\n".join(f"- {line}" for line in lines)
+        assert grounding(retriever, question) == expected
 
 
 @pytest.mark.parametrize("text", [
