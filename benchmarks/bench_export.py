@@ -5,7 +5,7 @@ with and the knowledge base's hash it was built from, so the export takes the st
 rebuilding it (the production path; a second row measures the same rows with their groundings treated as
 stale, as after a knowledge-base change, so rebuilt). The baseline reads the same window with one hand-written
 SQL join (signals with their stored grounding, their session's outcome, their candidates), and again as two
-queries (the signals, then their candidates: the join repeats each signal's kilobyte of grounding per candidate),
+queries (the signals, then their candidates: the join repeats each signal's 0.7 KB grounding per candidate),
 through the bare DB-API cursor (``sqlite3``, ``psycopg``) and writes each row as a JSON line; the faster of the two
 is the baseline: the floor of what any exporter must pay. It is measured on SQLite and, when reachable, on
 PostgreSQL (``HIBACHI_BENCH_POSTGRES_URL``, default 127.0.0.1:5432 db ``test``, a throw-away schema).
@@ -46,7 +46,7 @@ WHERE s.created_at >= {p} AND s.created_at < {p}
 ORDER BY s.created_at, s.id, c.id
 """
 # The same columns in two queries, as the export reads them: each signal's columns (its stored grounding among them,
-# about a kilobyte) once, not once per candidate as the join repeats them.
+# 0.7 KB on average, up to 1 KB) once, not once per candidate as the join repeats them.
 RAW_SIGNALS_SQL = """
 SELECT s.id, s.request_id, s.session_id, s.prompt, s.conversation, s.topic, s.chosen_response, s.served_by,
        s.quality_score, s.critic_passed, s.trainable, s.created_at, s.grounding, s.grounding_kb_sha256,
