@@ -30,6 +30,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 BOS, EOS, PAD = "<|begin_of_text|>", "<|eot_id|>", "<|pad|>"
 HEADER_START, HEADER_END = "<|start_header_id|>", "<|end_header_id|>"
@@ -191,25 +194,31 @@ def ensure_base_model(path: Path | str, recipe: PretrainRecipe | None = None, *,
     return build_pretrained_base(out, recipe, progress=progress)
 
 
-def build_command() -> None:
-    """Build (or reuse) the stand-in base model at training.base_model (the embedded default's Llama)."""
+def build_command(
+    out: Annotated[Path | None, typer.Option("--out", help="Where to build it (default: training.base_model); "
+                                             "devkit/standin_base refreshes the one that ships.")] = None,
+) -> None:
+    """Build (or reuse) the stand-in base model (the embedded default's Llama)."""
     from hibachi.settings import get_settings
 
     started = time.perf_counter()
-    path = ensure_base_model(get_settings().training.base_model)
+    path = ensure_base_model(out or get_settings().training.base_model)
     marker = json.loads((path / MARKER_FILE).read_text()) if (path / MARKER_FILE).is_file() else {}
-    took = f" in {time.perf_counter() - started:.0f}s" if marker.get("built_now") else ""
-    print(f"base model ready at {path}{took}")
+    how = (f" (built in {time.perf_counter() - started:.0f}s)" if marker.get("built_now")
+           else " (copied from the shipped stand-in)" if marker.get("copied_from") else "")
+    print(f"base model ready at {path}{how}")
 
 
 # --- the pre-trained stand-in: knows how to talk and to read its grounding, not this business ---
 
-PRETRAIN_CODE_VERSION = "1"  # bump when this file's pre-training code changes what it builds
+PRETRAIN_CODE_VERSION = "2"  # bump when this file's pre-training code changes what it builds
 STANDIN_TENANT = "taco-rodeo.yaml"  # in hibachi/data/; never the tenant the demo fine-tunes on
-# Modules whose code decides the corpus (synthetic chats, grounding, quote): their source is in the fingerprint.
-_CORPUS_SOURCES = ("devkit/synth/answers.py", "devkit/synth/generator.py", "devkit/synth/phrases.py",
-                   "devkit/synth/words.py", "hibachi/prompt.py", "hibachi/quote.py", "hibachi/retrieval.py",
-                   "hibachi/knowledge.py")
+# The pre-built stand-in that ships with the dev kit (``hibachi base-model --out devkit/standin_base``
+# refreshes it): copied into the data directory when its fingerprint is the current recipe's, so a fresh
+# clone's demo starts from the same long pre-training instead of a short one built under the clock.
+SHIPPED_BASE = Path(__file__).resolve().parent / "standin_base"
+_CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                     "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
 # Small enough to pre-train in minutes on two CPU cores; three layers leave room for the attention that
 # copies a price from the system turn into the answer.
@@ -235,17 +244,28 @@ _ADD_ON_POOL = [("queso dip", "per order"), ("cornbread", "per person"), ("mac a
                 ("banana pudding", "per order"), ("kimchi", "per order"), ("coleslaw", "per person")]
 
 
+RENAMED_SHARE = 0.6
+_SYLLABLES = ("ka", "ra", "mi", "to", "su", "ne", "lo", "ba", "chi", "do", "ve", "pan", "gor", "sal", "ten", "ri",
+              "mo", "za", "lu", "fe", "qui", "bro", "ster", "nel", "ga", "pi", "ton", "mar", "che", "los", "vin", "da")
+
+
+def pseudo_name(rng: random.Random, words: int | None = None) -> str:
+    """A made-up item or place name ("kamito salu"): nothing a model can know except by reading it."""
+    count = words or rng.choice([1, 1, 2, 2, 3])
+    return " ".join("".join(rng.choice(_SYLLABLES) for _ in range(rng.choice([2, 2, 3]))) for _ in range(count))
+
+
 @dataclass(frozen=True)
 class PretrainRecipe:
     """Everything that decides the pre-trained stand-in; its fingerprint keys the cache."""
 
-    variants: int = 48  # knowledge bases: the tenant file itself and seeded variants of its numbers and menu
+    variants: int = 160  # knowledge bases: the tenant file itself and seeded variants of its numbers and menu
     conversations: int = 24  # synthetic conversations per variant
-    # Measured on the shared 2-core machine (one thread, other work running): 1600 steps built in 603 s
-    # (0.28-0.42 s a step) and the base scored 0.395 accuracy vs teacher on a My Hibachi holdout, against
-    # 0.215 after 400 steps: it starts copying prices from its grounding. Neither passes the gate yet, so
-    # the default keeps the first `make demo` within its time budget (about 2 minutes to build, cached).
-    steps: int = 400
+    # Built once and shipped (devkit/standin_base): about 15 minutes on two CPU cores, far more than a demo could
+    # spend. Measured on a My Hibachi holdout after the same 300-step LoRA fine-tune: a base pre-trained 1000
+    # steps on 48 pool-named variants reached 0.72 accuracy / 0.12 hallucination; with made-up names on 160
+    # variants, 0.79 / 0.06 (400 steps on the old corpus: 0.24 / 0.43).
+    steps: int = 3000
     batch_size: int = 8
     learning_rate: float = 3e-3
     warmup_steps: int = 40
@@ -283,6 +303,13 @@ def variant_kb(kb, rng: random.Random):
         item["price"] = rng.randrange(2, 21)
     for item in raw["add_ons"]:
         item["price"] = rng.randrange(2, 61)
+    # Most items get made-up names: the only way to say them right is to copy them from the grounding,
+    # which is the skill a new tenant's fine-tune builds on (pool names alone were memorised).
+    for section in ("proteins", "upgrades", "add_ons", "included", "not_offered"):
+        for item in raw[section]:
+            if rng.random() < RENAMED_SHARE:
+                item["name"] = pseudo_name(rng)
+                item["aliases"] = [item["name"]]
     extra = rng.sample(_PROTEIN_POOL, rng.randrange(0, 4))
     raw["proteins"] += [{"name": name, "vegetarian": veg, "aliases": [name]} for name, veg in extra]
     rng.shuffle(raw["proteins"])
@@ -291,7 +318,17 @@ def variant_kb(kb, rng: random.Random):
                        for name, unit in rng.sample(_ADD_ON_POOL, rng.randrange(0, 3))]
     t["free_radius_miles"] = rng.choice([10, 15, 20, 25, 30, 40, 50])
     t["fee_per_mile"] = rng.choice([1, 1.5, 2, 2.5, 3, 4])
-    t["base_cities"] = rng.sample(_CITY_POOL, rng.randrange(2, 5))
+    t["base_cities"] = [city if rng.random() >= RENAMED_SHARE else pseudo_name(rng, words=1).title()
+                        for city in rng.sample(_CITY_POOL, rng.randrange(2, 5))]
+    setup, diet = raw["setup"], raw["dietary"]
+    for key in ("customer_provides", "chef_brings", "allowed_locations"):
+        setup[key] = [x if rng.random() >= RENAMED_SHARE else pseudo_name(rng) for x in setup[key]]
+        rng.shuffle(setup[key])
+    setup["grill_area_feet"] = [rng.randrange(4, 31), rng.randrange(4, 21)]
+    if rng.random() < RENAMED_SHARE:
+        diet["vegetarian"] = " and ".join(pseudo_name(rng) for _ in range(rng.randrange(1, 4)))
+    if rng.random() < RENAMED_SHARE:
+        diet["gluten_free"]["substitute"] = pseudo_name(rng) + rng.choice(["", " instead of " + pseudo_name(rng)])
     b["min_lead_hours"] = rng.choice([24, 36, 48, 72, 96])
     b["deposit"] = rng.choice([50, 75, 100, 150, 200, 250])
     b["refund_cutoff_days"] = rng.choice([3, 5, 7, 10, 14, 30])
@@ -325,16 +362,21 @@ def pretraining_rows(recipe: PretrainRecipe) -> list[list[dict]]:
     return rows
 
 
+def corpus_sample_sha256(recipe: PretrainRecipe) -> str:
+    """The hash of the first few variants' rows: any change to the code that writes the corpus (synthetic
+    chats, grounding, quote, retrieval, prompt contract) changes it, and so the fingerprint."""
+    sample = PretrainRecipe(**{**recipe.as_dict(), "variants": min(recipe.variants, 3),
+                               "conversations": min(recipe.conversations, 4)})
+    return hashlib.sha256(json.dumps(pretraining_rows(sample), sort_keys=True).encode()).hexdigest()
+
+
 def pretrain_fingerprint(recipe: PretrainRecipe) -> str:
     from hibachi.prompt import PROMPT_VERSION
 
-    root = Path(__file__).resolve().parent.parent
-    sources = {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in _CORPUS_SOURCES
-               if (root / name).is_file()}
     payload = json.dumps({"recipe": recipe.as_dict(), "shape": PRETRAINED_SHAPE, "vocab": VOCAB_SIZE,
                           "template": CHAT_TEMPLATE, "code": PRETRAIN_CODE_VERSION, "prompt": PROMPT_VERSION,
                           "tenant": hashlib.sha256(standin_tenant_path().read_bytes()).hexdigest(),
-                          "sources": sources}, sort_keys=True)
+                          "corpus_sample": corpus_sample_sha256(recipe)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -491,6 +533,8 @@ def build_pretrained_base(out_dir: Path | str, recipe: PretrainRecipe | None = N
         if marker.get("built_now"):
             (out / MARKER_FILE).write_text(json.dumps({**marker, "built_now": False}))
         return out
+    if out.resolve() != SHIPPED_BASE.resolve() and _copy_shipped(out, fingerprint):
+        return out
     started = time.perf_counter()
     rows = pretraining_rows(recipe)
     texts = [m["content"] for row in rows for m in row] + GENERIC_CHAT
@@ -516,3 +560,19 @@ def build_pretrained_base(out_dir: Path | str, recipe: PretrainRecipe | None = N
         "tenant": STANDIN_TENANT, "rows": len(rows), "recipe": recipe.as_dict(), "loss_history": losses,
         "build_seconds": round(time.perf_counter() - started, 1), "built_now": True}))
     return out
+
+
+def _copy_shipped(out: Path, fingerprint: str) -> bool:
+    """Copy the shipped stand-in into ``out`` when it was built from this very recipe; False otherwise."""
+    import shutil
+
+    if not (_is_built(SHIPPED_BASE, fingerprint) and (SHIPPED_BASE / "model.safetensors").is_file()):
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER_FILE).unlink(missing_ok=True)  # a half-copied directory never passes for a built one
+    for name in _CHECKPOINT_FILES:
+        if (SHIPPED_BASE / name).is_file():
+            shutil.copyfile(SHIPPED_BASE / name, out / name)
+    marker = json.loads((SHIPPED_BASE / MARKER_FILE).read_text())
+    (out / MARKER_FILE).write_text(json.dumps({**marker, "built_now": False, "copied_from": str(SHIPPED_BASE)}))
+    return True

@@ -131,3 +131,35 @@ def test_ensure_base_model_leaves_a_real_checkpoint_alone(tmp_path):
     (real / "config.json").write_text("{}")
     assert ensure_base_model(real) == real
     assert sorted(p.name for p in real.iterdir()) == ["config.json"]
+
+
+def test_a_shipped_stand_in_is_copied_only_when_built_from_the_same_recipe(tmp_path, monkeypatch):
+    import json
+
+    from devkit import tiny_model
+    from devkit.tiny_model import PretrainRecipe, build_pretrained_base
+
+    recipe = PretrainRecipe(**TINY_RECIPE_FIELDS)
+    shipped = build_pretrained_base(tmp_path / "shipped", recipe, progress=False)
+    monkeypatch.setattr(tiny_model, "SHIPPED_BASE", shipped)
+    copied = build_pretrained_base(tmp_path / "data" / "base", recipe, progress=False)
+    assert (copied / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
+    marker = json.loads((copied / MARKER_FILE).read_text())
+    assert marker["copied_from"] == str(shipped) and marker["built_now"] is False
+    # Another recipe: the shipped weights do not fit it, so it is built (not copied).
+    other = build_pretrained_base(tmp_path / "other", PretrainRecipe(**{**TINY_RECIPE_FIELDS, "steps": 13}),
+                                  progress=False)
+    assert "copied_from" not in json.loads((other / MARKER_FILE).read_text())
+
+
+def test_the_shipped_stand_in_matches_the_current_recipe():
+    """Changing what the corpus holds (synthetic chats, grounding, prompt contract) or the recipe needs a
+    rebuild of the shipped base: `hibachi base-model --out devkit/standin_base` (about 15 minutes on 2 cores)."""
+    import json
+
+    from devkit.tiny_model import SHIPPED_BASE, PretrainRecipe, pretrain_fingerprint
+
+    marker = json.loads((SHIPPED_BASE / MARKER_FILE).read_text())
+    assert marker["fingerprint"] == pretrain_fingerprint(PretrainRecipe()), (
+        "devkit/standin_base was built from another recipe or corpus: rebuild it with "
+        "`hibachi base-model --out devkit/standin_base` and commit it")
