@@ -30,7 +30,7 @@ from hibachi.quote import named_items, quote_lines
 
 # Bump when the shape of the student's messages or a question's grounding text changes (the stand-in base is keyed
 # on it, and export uses a stored grounding only under the version it was built with).
-PROMPT_VERSION = "3"
+PROMPT_VERSION = "4"
 HISTORY_MESSAGES = 2  # the last exchange: enough for follow-ups ("and for kids?"); older turns cost context
 QUOTE_HEADER = "Quote for this question (computed from the prices above):"
 NAMED_HEADER = "The question names:"

@@ -72,40 +72,58 @@ def _mentions(item: Named, lower: str) -> bool:
     return _mention_pattern(item.name, tuple(item.aliases)).search(lower) is not None
 
 
+def party_sentences(kb: KnowledgeBase, adults: int | None, kids: int | None) -> list[str]:
+    """The party total as a correct answer says it: the products and sum, then the minimum (or what it excludes)."""
+    p = kb.pricing
+    parts, total = [], 0.0
+    if adults:
+        parts.append(f"{adults} adults x {money(p.adult.price)} = {money(adults * p.adult.price)}")
+        total += adults * p.adult.price
+    if kids:
+        parts.append(f"{kids} children x {money(p.child.price)} = {money(kids * p.child.price)}")
+        total += kids * p.child.price
+    first = "For " + " and ".join(parts) + (f", so {money(total)} in total." if len(parts) > 1 else ".")
+    minimum, excludes = p.party_minimum, " and ".join(p.party_minimum.excludes)
+    if total < minimum.amount:
+        return [first, f"That is under our {money(minimum.amount)} party minimum, so the food total would be "
+                       f"{money(minimum.amount)} before {excludes}."]
+    return [first, f"That is before {excludes}."]
+
+
+def per_guest_sentence(item: Named, price: float, guests: int, *, extra: bool) -> str:
+    """An upgrade's (``extra``) or per-person add-on's cost for the party."""
+    return f"For {guests} guests that is {guests} x {money(price)} = {money(guests * price)}" + (" extra." if extra
+                                                                                                  else ".")
+
+
+def travel_sentence(kb: KnowledgeBase, miles: int) -> str:
+    t = kb.travel
+    extra = miles - t.free_radius_miles
+    if extra <= 0:
+        return f"At {miles} miles, travel is free."
+    return (f"At {miles} miles, the {extra:g} miles past the first {t.free_radius_miles:g} cost {extra:g} x "
+            f"{money(t.fee_per_mile)} = {money(extra * t.fee_per_mile)}.")
+
+
 def quote_lines(kb: KnowledgeBase, question: str) -> list[str]:
-    """The computed quote for the counts in ``question``: one line per product, the totals, the minimum, travel."""
+    """The computed quote for the counts in ``question``, worded as the sentences a correct answer uses.
+
+    Worded so, a model copies a span that starts where its answer does ("For 25 adults x ...") instead of
+    having to find numbers in a differently shaped line: a small model learns that copy, not the rewording.
+    """
     counts = parse_counts(question)
     lower = question.lower()
-    p = kb.pricing
     lines: list[str] = []
     if counts.adults or counts.kids:
-        total = 0.0
-        if counts.adults:
-            lines.append(f"{counts.adults} adults x {money(p.adult.price)} = {money(counts.adults * p.adult.price)}")
-            total += counts.adults * p.adult.price
-        if counts.kids:
-            lines.append(f"{counts.kids} children x {money(p.child.price)} = {money(counts.kids * p.child.price)}")
-            total += counts.kids * p.child.price
-        minimum = p.party_minimum
-        excludes = " and ".join(minimum.excludes)
-        if total < minimum.amount:
-            lines.append(f"food total {money(total)} is under the {money(minimum.amount)} party minimum, so the "
-                         f"food total is {money(minimum.amount)} before {excludes}")
-        else:
-            lines.append(f"food total {money(total)} before {excludes}")
-        for item in [*kb.upgrades, *(a for a in kb.add_ons if a.unit == "per person")]:
+        lines += party_sentences(kb, counts.adults, counts.kids)
+        for item in kb.upgrades:
             if _mentions(item, lower):
-                lines.append(f"{item.name} for {counts.guests} guests: {counts.guests} x {money(item.price)} = "
-                             f"{money(counts.guests * item.price)}")
+                lines.append(f"{item.name}: {per_guest_sentence(item, item.price, counts.guests, extra=True)}")
+        for item in kb.add_ons:
+            if item.unit == "per person" and _mentions(item, lower):
+                lines.append(f"{item.name}: {per_guest_sentence(item, item.price, counts.guests, extra=False)}")
     if counts.miles is not None:
-        t = kb.travel
-        extra = counts.miles - t.free_radius_miles
-        if extra <= 0:
-            lines.append(f"travel at {counts.miles} miles: free (within {t.free_radius_miles:g} miles)")
-        else:
-            lines.append(f"travel at {counts.miles} miles: the {extra:g} miles past the first "
-                         f"{t.free_radius_miles:g} cost {extra:g} x {money(t.fee_per_mile)} = "
-                         f"{money(extra * t.fee_per_mile)}")
+        lines.append(travel_sentence(kb, counts.miles))
     return lines
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from devkit.synth.words import message_text, money
 from devkit.synth.wrong import hallucinated
 from hibachi.knowledge import KnowledgeBase, Named
-from hibachi.quote import parse_counts
+from hibachi.quote import parse_counts, party_sentences, per_guest_sentence, travel_sentence
 from hibachi.retrieval import Retriever
 
 N = TypeVar("N", bound=Named)
@@ -146,20 +146,7 @@ def _pricing(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
             f"under); children {p.free_child_max_age} and under are free. The party minimum is "
             f"{money(minimum.amount)}.",
         ]) + _close(rng)
-    parts, total = [], 0.0
-    if adults:
-        parts.append(f"{adults} adults x {money(p.adult.price)} = {money(adults * p.adult.price)}")
-        total += adults * p.adult.price
-    if kids:
-        parts.append(f"{kids} children x {money(p.child.price)} = {money(kids * p.child.price)}")
-        total += kids * p.child.price
-    text = "For " + " and ".join(parts)
-    text += f", so {money(total)} in total." if len(parts) > 1 else "."
-    if total < minimum.amount:
-        text += (f" That is under our {money(minimum.amount)} party minimum, so the food total would be "
-                 f"{money(minimum.amount)} before {excludes}.")
-    else:
-        text += f" That is before {excludes}."
+    text = " ".join(party_sentences(kb, adults, kids))  # the grounding's quote, word for word
     if kids:
         text += f" Children {p.free_child_max_age} and under eat free."
     return _open(rng) + text + _close(rng)
@@ -181,7 +168,7 @@ def _upgrades(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
     guests = (q.adults or 0) + (q.kids or 0)
     if guests and len(asked) == 1:
         u = asked[0]
-        text += f" For {guests} guests that is {guests} x {money(u.price)} = {money(guests * u.price)} extra."
+        text += " " + per_guest_sentence(u, u.price, guests, extra=True)
     return _open(rng) + text + _close(rng)
 
 
@@ -199,7 +186,7 @@ def _add_ons(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
     guests = (q.adults or 0) + (q.kids or 0)
     if guests and len(asked) == 1 and asked[0].unit == "per person":
         a = asked[0]
-        text += f" For {guests} guests that is {guests} x {money(a.price)} = {money(guests * a.price)}."
+        text += " " + per_guest_sentence(a, a.price, guests, extra=False)
     return _open(rng) + text + _close(rng)
 
 
@@ -226,12 +213,7 @@ def _travel(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
     if named:
         text = f"Yes, {named[0]} is one of our base cities, so travel within {radius} miles of it is free. " + text
     if q.miles is not None:
-        extra = q.miles - t.free_radius_miles
-        if extra <= 0:
-            text += f" At {q.miles} miles, travel is free."
-        else:
-            text += (f" At {q.miles} miles, the {extra:g} miles past the first {radius} cost {extra:g} x "
-                     f"{money(t.fee_per_mile)} = {money(extra * t.fee_per_mile)}.")
+        text += " " + travel_sentence(kb, q.miles)
     return _open(rng) + text + _close(rng)
 
 
