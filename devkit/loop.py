@@ -42,6 +42,10 @@ _PIPELINE_PROGRESS = re.compile(r"Executing task|finished with status|'loss':|ga
 
 # Teachers misbehave a little, as hosted models do; the critic must catch it.
 TEACHER_HALLUCINATION = {"openai": 0.04, "anthropic": 0.03, "xai": 0.15}
+# ...and take about a second to answer, as a hosted chat API does for a 60-token reply (time to first token
+# plus generation). Without it the simulated teachers answered in a few ms and the canary analysis compared
+# the student's latency with a number no hosted model reaches.
+TEACHER_LATENCY_MS = {"openai": 1000, "anthropic": 1200, "xai": 800}
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class LoopConfig:
     shadow_conversations: int = 400
     canary_conversations: int = 300
     corrections: int = 25
-    concurrency: int = 8
+    concurrency: int = 32  # customers talking at once (teachers take about a second each)
     train_steps: int | None = None
     seed: int = 7
     # Each rollout step needs this many answers per arm before the analysis decides (analysis.min_samples).
@@ -64,7 +68,7 @@ class LoopConfig:
     @classmethod
     def quick(cls) -> LoopConfig:
         return cls(conversations=500, shadow_conversations=150, canary_conversations=100, corrections=10,
-                   train_steps=40, min_samples=30, sabotage=False)
+                   train_steps=300, min_samples=30, sabotage=False)
 
     def step_conversations(self, stage: str) -> int:
         """Customers per round of a step: enough for ``min_samples`` answers on the smaller arm."""
@@ -127,7 +131,8 @@ class Loop:
             else:
                 data["base_url"] = base_urls[provider.kind]
                 rate = TEACHER_HALLUCINATION.get(provider.name, 0.05)
-                data["model"] = f"{provider.model}@hallucination_rate={rate}"
+                latency = TEACHER_LATENCY_MS.get(provider.name, 1000)
+                data["model"] = f"{provider.model}@hallucination_rate={rate};latency_ms={latency}"
             providers.append(data)
         return {
             "HIBACHI_DATA_DIR": str(self.settings.data_dir),

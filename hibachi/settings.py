@@ -164,7 +164,7 @@ class TrainingSettings(BaseModel):
     # LoRA left the stand-in repeating its pre-training menu (measured: 0.24 vs 0.39 accuracy, same steps).
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
                                                                "gate_proj", "up_proj", "down_proj"])
-    max_steps: int = Field(default=60, ge=1)
+    max_steps: int = Field(default=400, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0)
     batch_size: int = Field(default=8, ge=1)
     max_length: int = Field(default=640, ge=16)  # tokens; a row in the prompt contract (grounding + turns) fits
