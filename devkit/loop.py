@@ -54,7 +54,11 @@ class LoopConfig:
     shadow_conversations: int = 400
     canary_conversations: int = 300
     corrections: int = 25
-    concurrency: int = 32  # customers talking at once (teachers take about a second each)
+    # Customers talking at once. Teachers take about a second each and use little CPU, so the capture runs
+    # wide; during the rollout the student answers on this machine's CPU, and a queue there is latency the
+    # canary analysis would (rightly) hold against it.
+    capture_concurrency: int = 96
+    concurrency: int = 16
     train_steps: int | None = None
     seed: int = 7
     # Each rollout step needs this many answers per arm before the analysis decides (analysis.min_samples).
@@ -159,14 +163,15 @@ class Loop:
                 books_if_well_served=rng.random() < 0.5, rating_if_well_served=max(rating, 4)))
         return scripted
 
-    def _drive(self, client: GatewayClient, label: str, count: int, seed: int) -> TrafficStats:
+    def _drive(self, client: GatewayClient, label: str, count: int, seed: int,
+               concurrency: int | None = None) -> TrafficStats:
         from hibachi.critic import get_critic
 
         critic = get_critic()
         conversations = self._conversations(count, seed)
         with self._progress() as progress:
             task = progress.add_task(label, total=len(conversations))
-            stats = drive(client, conversations, concurrency=self.config.concurrency, seed=seed,
+            stats = drive(client, conversations, concurrency=concurrency or self.config.concurrency, seed=seed,
                           judge=lambda prompt, answer: critic.evaluate(prompt, answer).passed,
                           progress=lambda n: progress.advance(task, n))
         self.result.stats[label] = stats
@@ -191,7 +196,7 @@ class Loop:
         self.console.rule("1. Capture: customers talk to the gateway (teachers answer, the critic judges)")
         since = datetime.now(UTC)
         self.result.traffic["teacher"] = self._drive(client, "teacher traffic", self.config.conversations,
-                                                     self.config.seed)
+                                                     self.config.seed, self.config.capture_concurrency)
         self._wait_drained(client)
         self.result.windows["teacher"] = (since, datetime.now(UTC))
         self.correct(client)

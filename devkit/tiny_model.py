@@ -16,8 +16,10 @@ Two stand-ins, for two purposes:
   chats about a *different* tenant (``hibachi/data/taco-rodeo.yaml``) and seeded variants of its numbers,
   cities and menu, every row in the prompt contract's shape (``hibachi.prompt``), so what it learns is to
   answer from the grounding in its system turn. Nothing of My Hibachi's facts is in its corpus (nor in
-  its tokenizer's). It is cached beside a fingerprint of its recipe (corpus, shape, steps, code version)
-  and rebuilt only when the recipe changes.
+  its tokenizer's). Most items and places in those variants have made-up names, so the only way to say
+  them is to read them from the grounding. It is cached beside a fingerprint of its recipe (a sample of
+  its corpus, shape, steps, code version) and rebuilt only when the recipe changes; the build (about 14
+  minutes on two cores) ships in ``devkit/standin_base`` and is copied when its fingerprint matches.
 """
 
 from __future__ import annotations
