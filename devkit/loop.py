@@ -67,6 +67,7 @@ class LoopConfig:
     turns_per_conversation: float = 2.0  # what the synthetic customers average
     sabotage: bool = True  # the drill: a poisoned adapter forced into a 10% canary
     poison_share: float = 0.4  # of the training answers replaced by wrong ones
+    drill_train_steps: int = 200  # the poisoned adapter only has to learn its poison (400 cost the demo 219 s)
     drill_eval_samples: int = 80  # holdout rows the gate scores the poisoned adapter on (same thresholds)
 
     @classmethod
@@ -364,7 +365,8 @@ class Loop:
                                   self.config.poison_share, self.config.seed)
         self.console.print(f"poisoned {poisoned} training answers (wrong prices, items not offered)")
         trained = train_main(work / "train.jsonl", work / "model",
-                             training_config(self.settings, max_steps=self.config.train_steps))
+                             training_config(self.settings, max_steps=min(self.config.train_steps or 10**9,
+                                                                          self.config.drill_train_steps)))
         version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
         gate = self.settings.gate.model_copy(update={
             "max_eval_samples": min(self.settings.gate.max_eval_samples, self.config.drill_eval_samples)})
