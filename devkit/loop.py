@@ -73,7 +73,7 @@ class LoopConfig:
     @classmethod
     def quick(cls) -> LoopConfig:
         return cls(conversations=500, shadow_conversations=150, canary_conversations=100, corrections=10,
-                   train_steps=300, min_samples=30, sabotage=False)
+                   train_steps=200, min_samples=30, sabotage=False)
 
     def step_conversations(self, stage: str) -> int:
         """Customers per round of a step: enough for ``min_samples`` answers on the smaller arm."""
