@@ -365,8 +365,9 @@ class Loop:
                                   self.config.poison_share, self.config.seed)
         self.console.print(f"poisoned {poisoned} training answers (wrong prices, items not offered)")
         trained = train_main(work / "train.jsonl", work / "model",
-                             training_config(self.settings, max_steps=min(self.config.train_steps or 10**9,
-                                                                          self.config.drill_train_steps)))
+                             training_config(self.settings, max_steps=min(
+                                 self.config.train_steps or self.settings.training.max_steps,
+                                 self.config.drill_train_steps)))
         version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
         gate = self.settings.gate.model_copy(update={
             "max_eval_samples": min(self.settings.gate.max_eval_samples, self.config.drill_eval_samples)})

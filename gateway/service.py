@@ -20,10 +20,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import new_id
 from gateway.policy import TrafficPolicy, route_for
 from hibachi import prompt as prompt_contract
-from hibachi.knowledge import KnowledgeBase
 from hibachi.monitoring.addressed import answer_similarity
 from hibachi.records import utcnow
-from hibachi.retraining import knowledge_sha256
 from hibachi.settings import Settings
 
 log = logging.getLogger("gateway.service")
@@ -81,8 +79,7 @@ class ChatService:
         self.last_served: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self.grounding = lru_cache(maxsize=4096)(self._grounding)
         # What every stored grounding was built from (see signal_record): the retriever's facts, hashed once.
-        facts = getattr(retriever, "kb", None)
-        self.grounding_kb_sha256 = knowledge_sha256(facts) if isinstance(facts, KnowledgeBase) else None
+        self.grounding_kb_sha256 = prompt_contract.facts_sha256(retriever)
         # The topic comes from the knowledge base this gateway was built with, not the global settings.
         self.topic = lru_cache(maxsize=4096)(retriever.topic)
 

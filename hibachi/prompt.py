@@ -24,6 +24,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from hibachi.quote import named_items, quote_lines
@@ -63,6 +64,17 @@ def grounding(retriever: _Retriever, question: str) -> str:
     if lines:
         text += "\n" + QUOTE_HEADER + "\n" + "\n".join(f"- {line}" for line in lines)
     return text
+
+
+@lru_cache(maxsize=8)
+def facts_sha256(retriever: _Retriever) -> str | None:
+    """The sha256 of the knowledge base a retriever grounds from (what a stored grounding is valid for), or None
+    for a retriever without a real one. Once per retriever: the gateway and export both ask per turn."""
+    from hibachi.knowledge import KnowledgeBase
+    from hibachi.retraining import knowledge_sha256
+
+    kb = getattr(retriever, "kb", None)
+    return knowledge_sha256(kb) if isinstance(kb, KnowledgeBase) else None
 
 
 def grounding_sha256(text: str) -> str:

@@ -90,7 +90,7 @@ def party_sentences(kb: KnowledgeBase, adults: int | None, kids: int | None) -> 
     return [first, f"That is before {excludes}."]
 
 
-def per_guest_sentence(item: Named, price: float, guests: int, *, extra: bool) -> str:
+def per_guest_sentence(price: float, guests: int, *, extra: bool) -> str:
     """An upgrade's (``extra``) or per-person add-on's cost for the party."""
     return f"For {guests} guests that is {guests} x {money(price)} = {money(guests * price)}" + (" extra." if extra
                                                                                                   else ".")
@@ -118,10 +118,10 @@ def quote_lines(kb: KnowledgeBase, question: str) -> list[str]:
         lines += party_sentences(kb, counts.adults, counts.kids)
         for item in kb.upgrades:
             if _mentions(item, lower):
-                lines.append(f"{item.name}: {per_guest_sentence(item, item.price, counts.guests, extra=True)}")
+                lines.append(f"{item.name}: {per_guest_sentence(item.price, counts.guests, extra=True)}")
         for item in kb.add_ons:
             if item.unit == "per person" and _mentions(item, lower):
-                lines.append(f"{item.name}: {per_guest_sentence(item, item.price, counts.guests, extra=False)}")
+                lines.append(f"{item.name}: {per_guest_sentence(item.price, counts.guests, extra=False)}")
     if counts.miles is not None:
         lines.append(travel_sentence(kb, counts.miles))
     return lines

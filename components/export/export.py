@@ -27,7 +27,7 @@ from sqlalchemy import JSON, Connection, Engine, Text, TypeDecorator, cast, func
 from sqlalchemy.orm import Session
 
 from hibachi.lineage import record_export_signals
-from hibachi.prompt import PROMPT_VERSION, _text, assemble
+from hibachi.prompt import PROMPT_VERSION, _text, assemble, facts_sha256
 from hibachi.records import (
     AdminCorrection,
     Candidate,
@@ -213,16 +213,6 @@ def _grounding(retriever: Any, question: str) -> str:
     return grounding(retriever, question)
 
 
-@functools.lru_cache(maxsize=8)
-def _knowledge_sha256(retriever: Any) -> str | None:
-    """The sha256 of the retriever's knowledge base (``hibachi.retraining.knowledge_sha256``), once per retriever."""
-    from hibachi.knowledge import KnowledgeBase
-    from hibachi.retraining import knowledge_sha256
-
-    kb = getattr(retriever, "kb", None)
-    return knowledge_sha256(kb) if isinstance(kb, KnowledgeBase) else None
-
-
 def stored_grounding(s: dict[str, Any], retriever: Any) -> str | None:
     """The grounding the gateway stored with the signal, while it is still what ``hibachi.prompt.grounding`` builds:
     built from this retriever's knowledge base (same sha256) under this prompt contract (same version); else None."""
@@ -230,7 +220,7 @@ def stored_grounding(s: dict[str, Any], retriever: Any) -> str | None:
     if text is None or s.get("grounding_version") != PROMPT_VERSION:
         return None
     kb_sha256 = s.get("grounding_kb_sha256")
-    return text if kb_sha256 is not None and kb_sha256 == _knowledge_sha256(retriever) else None
+    return text if kb_sha256 is not None and kb_sha256 == facts_sha256(retriever) else None
 
 
 def row_messages(s: dict[str, Any], retriever: Any = None) -> list[dict]:

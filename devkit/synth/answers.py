@@ -168,7 +168,7 @@ def _upgrades(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
     guests = (q.adults or 0) + (q.kids or 0)
     if guests and len(asked) == 1:
         u = asked[0]
-        text += " " + per_guest_sentence(u, u.price, guests, extra=True)
+        text += " " + per_guest_sentence(u.price, guests, extra=True)
     return _open(rng) + text + _close(rng)
 
 
@@ -186,7 +186,7 @@ def _add_ons(kb: KnowledgeBase, q: Question, rng: random.Random) -> str:
     guests = (q.adults or 0) + (q.kids or 0)
     if guests and len(asked) == 1 and asked[0].unit == "per person":
         a = asked[0]
-        text += " " + per_guest_sentence(a, a.price, guests, extra=False)
+        text += " " + per_guest_sentence(a.price, guests, extra=False)
     return _open(rng) + text + _close(rng)
 
 
