@@ -130,8 +130,10 @@ def test_only_the_final_answer_carries_loss_unless_asked_otherwise(tiny_base, tm
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
     tokenizer.padding_side = "right"
     example = {"messages": [{"role": "system", "content": "Facts: adults $60."},
-                            {"role": "user", "content": "price?"}, {"role": "assistant", "content": "Earlier answer."},
-                            {"role": "user", "content": "and adults?"}, {"role": "assistant", "content": "Adults are $60."}]}
+                            {"role": "user", "content": "price?"},
+                            {"role": "assistant", "content": "Earlier answer."},
+                            {"role": "user", "content": "and adults?"},
+                            {"role": "assistant", "content": "Adults are $60."}]}
 
     def learned(**overrides) -> str:
         config = TrainingSettings(base_model=tiny_base, max_steps=1, **overrides)
