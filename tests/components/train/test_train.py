@@ -145,3 +145,12 @@ def test_only_the_final_answer_carries_loss_unless_asked_otherwise(tiny_base, tm
     assert learned().startswith("Adults are $60.") and "Earlier answer" not in learned()
     both = learned(final_answer_only=False)
     assert "Earlier answer." in both and "Adults are $60." in both
+
+
+def test_a_row_not_ending_in_an_answer_is_a_clear_error():
+    from components.train.train import as_prompt_completion
+
+    with pytest.raises(UserError, match="must end with the assistant's answer"):
+        as_prompt_completion({"messages": [{"role": "user", "content": "price?"}]})
+    with pytest.raises(UserError):
+        as_prompt_completion({"messages": []})
