@@ -99,6 +99,24 @@ def test_pretraining_corpus_is_another_tenant_in_the_prompt_contract(kb):
         assert word.lower() not in text.lower(), word
 
 
+def test_copy_rows_keep_the_answer_and_cut_the_grounding_to_what_it_copies_from():
+    from devkit.tiny_model import PretrainRecipe, copy_rows, pretraining_rows
+    from hibachi.prompt import NAMED_HEADER, QUOTE_HEADER
+
+    rows = pretraining_rows(PretrainRecipe(**{**TINY_RECIPE_FIELDS, "conversations": 12}))
+    with_quote = [r for r in rows if QUOTE_HEADER in r[0]["content"]]
+    plain = [r for r in rows if NAMED_HEADER not in r[0]["content"] and QUOTE_HEADER not in r[0]["content"]]
+    assert with_quote and plain
+    short = copy_rows(with_quote + plain)
+    assert len(short) == len(with_quote)  # rows without a quote or named items have nothing to copy
+    for row, cut in zip(with_quote, short, strict=True):
+        full, kept = row[0]["content"].split("\n"), cut[0]["content"].split("\n")
+        assert cut[1:] == row[1:]  # the customer's turns and the answer are unchanged
+        assert kept[0] == full[0] and kept[1] == "Facts:" and kept[2] == full[2]  # role line and top fact
+        quote = full[full.index(QUOTE_HEADER):]
+        assert kept[-len(quote):] == quote and len(kept) < len(full)
+
+
 def test_pretrained_base_learns_caches_and_rebuilds_on_a_new_recipe(tmp_path):
     import json
 
