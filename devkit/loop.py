@@ -59,7 +59,7 @@ class LoopConfig:
     # canary analysis would (rightly) hold against it.
     capture_concurrency: int = 96
     concurrency: int = 16
-    # LoRA steps (None: training.max_steps, 400). 800 came closer to the gate (one demo: 0.93 / 0.055 / 0.945)
+    # LoRA steps (None: training.max_steps). 800 came closer to the gate (one demo: 0.93 / 0.055 / 0.945)
     # but its 6 minutes of training put the demo past its 12-minute budget.
     train_steps: int | None = None
     seed: int = 7
