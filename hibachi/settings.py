@@ -177,8 +177,8 @@ class TrainingSettings(BaseModel):
     # flash-attention's varlen kernels on GPU; with CPU sdpa the block mask costs (batch x length)^2).
     group_by_length: bool = True
     padding_free: bool = False
-    # torch intra-op threads when training on CPU; 0 keeps torch's default (one per core). The stand-in's ops
-    # are too small to split: on the shared 2-core machine one thread ran a step 5x faster than two.
+    # torch intra-op threads when training and evaluating on CPU; 0 keeps torch's default (one per core). The
+    # stand-in's ops are too small to split: on the shared 2-core machine one thread ran a step 5x faster than two.
     cpu_threads: int = Field(default=1, ge=0)
     # trl's fused LM head scores only the trained positions in tiles, never holding (batch, length, vocab)
     # logits: the memory that matters with a 128k vocabulary on GPU; on CPU its tiles cost more than the

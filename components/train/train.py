@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from components.threads import cpu_threads
 from hibachi.errors import UserError
 from hibachi.jsonl import json_objects
 from hibachi.settings import Settings, TrainingSettings, get_settings
@@ -129,15 +130,10 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
     trainer = build_trainer(model, tokenizer, examples, config, checkpoints, peft_config=lora,
                             callbacks=[throughput, *(callbacks or [])])
     resume_from = get_last_checkpoint(str(checkpoints)) if config.resume else None
-    threads = torch.get_num_threads()
-    if not torch.cuda.is_available() and config.cpu_threads:
-        torch.set_num_threads(config.cpu_threads)
-    try:
+    with cpu_threads(config.cpu_threads):
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=resume_from)
         runtime = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(threads)
     adapter_dir = out / "adapter"
     trainer.model.save_pretrained(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))
