@@ -14,6 +14,7 @@ import math
 import random
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from hibachi.settings import Settings
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PIPELINE_PROGRESS = re.compile(r"Executing task|finished with status|'loss':|gate|Pipeline '|pipeline run")
+_FILTERED = re.compile(r"Task 'filter-op' finished with status SUCCESS")
 
 # Teachers misbehave a little, as hosted models do; the critic must catch it.
 TEACHER_HALLUCINATION = {"openai": 0.04, "anthropic": 0.03, "xai": 0.15}
@@ -123,6 +125,7 @@ class Loop:
         self.analysis_settings = settings.model_copy(update={"analysis": settings.analysis.model_copy(
             update={"min_samples": config.min_samples})})
         self._step_started = datetime.now(UTC)
+        self._drill = None  # (process, work dir) of the drill's poisoned adapter, once started
 
     # --- set-up -----------------------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class Loop:
             self.result.corrections += 1
         self.console.print(f"admin corrections submitted: {self.result.corrections}")
 
-    def train(self) -> tuple[ModelVersion | None, DeploymentState | None]:
+    def train(self, supervisor: Supervisor) -> tuple[ModelVersion | None, DeploymentState | None]:
         started = time.perf_counter()
         self.console.rule("2. Train: export -> filter -> LoRA -> evaluate -> gate -> deploy (kfp.local)")
         ensure_base_model(self.settings.training.base_model)
@@ -236,8 +239,11 @@ class Loop:
                                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as child:
             for line in child.stdout:
                 log.write(line)
+                plain = _ANSI.sub("", line.strip())
                 if _PIPELINE_PROGRESS.search(line):
-                    self.console.print("  " + _ANSI.sub("", line.strip())[:160], highlight=False)
+                    self.console.print("  " + plain[:160], highlight=False)
+                if self.config.sabotage and self._drill is None and _FILTERED.search(plain):
+                    self.start_drill(supervisor)
         self._timed("pipeline", started)
         if child.returncode != 0:
             raise UserError(f"the training pipeline failed (exit {child.returncode}); its log: {log_path}")
@@ -344,41 +350,62 @@ class Loop:
         self.result.decision = f"{result.final}" + (f" ({last.action}: {last.reason})" if last else "")
         self._timed("rollout", started)
 
+    def start_drill(self, supervisor: Supervisor) -> None:
+        """Train and score the poisoned adapter in a second process, on the filter step's fresh output.
+
+        Started as soon as the pipeline has filtered its data, it trains on the core the pipeline's
+        one-thread training leaves idle, so the drill adds only its canary traffic to the demo's time.
+        """
+        run = self._latest_pipeline_run()
+        if run is None or not (run / "filter-op" / "train").is_file():
+            return
+        drill = f"{self.settings.rollout.isvc_name}-drill"
+        work = self.workdir / "sabotage"
+        version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
+        steps = min(self.config.train_steps or self.settings.training.max_steps, self.config.drill_train_steps)
+        child = supervisor.start("drill-training", [
+            sys.executable, "-m", "devkit.sabotage", "--run", str(run), "--work", str(work), "--version-id",
+            version_id, "--share", str(self.config.poison_share), "--seed", str(self.config.seed),
+            "--train-steps", str(steps), "--eval-samples", str(self.config.drill_eval_samples)],
+            env=self.child_env())
+        self._drill = (child, work)
+        self.console.print(f"  sabotage drill: training the poisoned adapter alongside ({steps} steps, log "
+                           f"{child.log_path})", highlight=False)
+
+    def drill_adapter(self, supervisor: Supervisor) -> dict | None:
+        """The drill's trained and scored adapter (waits for its process); None when there was nothing to poison."""
+        if self._drill is None:
+            self.start_drill(supervisor)
+        if self._drill is None:
+            return None
+        child, work = self._drill
+        if child.alive:
+            self.console.print("waiting for the drill's training to finish ...")
+        child.popen.wait()
+        if child.popen.returncode != 0:
+            raise UserError(f"the sabotage drill's training failed (exit {child.popen.returncode}):\n"
+                            f"{child.log_tail()}")
+        return json.loads((work / "drill.json").read_text())
+
     def sabotage(self, supervisor: Supervisor, client: GatewayClient) -> None:
         """Poisoned adapter: the gate must refuse it; forced to 10% anyway, the analysis must roll it back."""
-        from components.evaluate.evaluate import evaluate_candidate
-        from components.train.train import main as train_main
-        from components.train.train import training_config
-        from devkit.sabotage import write_poisoned
         from devkit.summary import customers_served_failed
         from hibachi.monitoring.canary import analyze
         from serving import rollout
 
         started = time.perf_counter()
-        run = self._latest_pipeline_run()
-        if run is None or not (run / "filter-op" / "train").is_file():
+        prepared = self.drill_adapter(supervisor)
+        if prepared is None:
             self.console.print("[yellow]sabotage drill skipped: no filtered training set to poison")
             return
         drill = f"{self.settings.rollout.isvc_name}-drill"
         self.console.rule(f"6. Sabotage drill: {self.config.poison_share:.0%} of the training answers poisoned; "
                           f"forced into a 10% canary of {drill} anyway")
-        work = self.workdir / "sabotage"
-        poisoned = write_poisoned(run / "filter-op" / "train", work / "train.jsonl", self.kb,
-                                  self.config.poison_share, self.config.seed)
-        self.console.print(f"poisoned {poisoned} training answers (wrong prices, items not offered)")
-        trained = train_main(work / "train.jsonl", work / "model",
-                             training_config(self.settings, max_steps=min(
-                                 self.config.train_steps or self.settings.training.max_steps,
-                                 self.config.drill_train_steps)))
-        version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
-        gate = self.settings.gate.model_copy(update={
-            "max_eval_samples": min(self.settings.gate.max_eval_samples, self.config.drill_eval_samples)})
-        evaluation = evaluate_candidate(self.engine, run / "filter-op" / "holdout", Path(trained["base_model"]),
-                                        work / "model" / "adapter", version_id, "poisoned", work / "evaluation",
-                                        settings=self.settings.model_copy(update={"gate": gate}))
-        gate_passed = bool(evaluation.decision.passed)
+        version_id, poisoned, gate_passed = prepared["version"], prepared["poisoned_answers"], prepared["gate_passed"]
+        self.console.print(f"poisoned {poisoned} training answers (wrong prices, items not offered); the adapter "
+                           f"trained in {prepared['train_seconds']:.0f} s alongside the pipeline")
         self.console.print(f"gate on the poisoned adapter: {'passed' if gate_passed else 'refused'} - "
-                           f"{evaluation.decision.reason}", highlight=False)
+                           f"{prepared['gate_reason']}", highlight=False)
         settings = self.analysis_settings.model_copy(update={"rollout": self.settings.rollout.model_copy(
             update={"isvc_name": drill})})
         client.set_policy("teacher", reason="sabotage drill: loading the poisoned adapter")
@@ -425,7 +452,7 @@ class Loop:
             failed = customers_served_failed(signals_between(session, since, datetime.now(UTC)))
         self.result.sabotage = {"gate_passed": gate_passed, "final": final, "customers_served_failed_answers": failed,
                                 "version": version_id, "poisoned_answers": poisoned,
-                                "gate_reason": evaluation.decision.reason,
+                                "gate_reason": prepared["gate_reason"],
                                 "decision": decision.reason if decision else ""}
         self.console.print(f"sabotage drill: {final}; customers served an answer the critic failed: {failed}")
         self._timed("sabotage", started)
@@ -535,7 +562,7 @@ class Loop:
             client = GatewayClient(f"http://127.0.0.1:{gw}", keys.dev_customer_key, keys.dev_admin_key)
             try:
                 self.capture(supervisor, client)
-                version, _state = self.train()
+                version, _state = self.train(supervisor)
                 if version is None:
                     raise UserError("the pipeline recorded no model version")
                 if version.gate_passed:

@@ -46,3 +46,56 @@ def write_poisoned(train_file: Path, out_file: Path, kb: KnowledgeBase, share: f
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in poisoned))
     return count
+
+
+def prepare_drill(run: Path, work: Path, version_id: str, *, share: float, seed: int, train_steps: int,
+                  eval_samples: int, settings=None) -> dict:
+    """Poison ``run``'s training set, train an adapter on it with the pipeline's own train step and score it
+    with its evaluate step (same thresholds, ``eval_samples`` holdout rows). Writes and returns ``drill.json``.
+
+    The demo runs this in a second process while the pipeline trains the real adapter: the training steps
+    use one CPU thread each, so on a 2-core machine the drill costs no extra wall-clock time.
+    """
+    from components.evaluate.evaluate import evaluate_candidate
+    from components.train.train import main as train_main
+    from components.train.train import training_config
+    from hibachi.db import make_engine
+    from hibachi.knowledge import load_knowledge_base
+    from hibachi.settings import get_settings
+
+    settings = settings or get_settings()
+    kb = load_knowledge_base(settings.knowledge_base)
+    poisoned = write_poisoned(run / "filter-op" / "train", work / "train.jsonl", kb, share, seed)
+    trained = train_main(work / "train.jsonl", work / "model", training_config(settings, max_steps=train_steps))
+    gate = settings.gate.model_copy(update={"max_eval_samples": min(settings.gate.max_eval_samples, eval_samples)})
+    engine = make_engine(settings.database_url)
+    try:
+        evaluation = evaluate_candidate(engine, run / "filter-op" / "holdout", Path(trained["base_model"]),
+                                        work / "model" / "adapter", version_id, "poisoned", work / "evaluation",
+                                        settings=settings.model_copy(update={"gate": gate}))
+    finally:
+        engine.dispose()
+    result = {"version": version_id, "poisoned_answers": poisoned, "gate_passed": bool(evaluation.decision.passed),
+              "gate_reason": evaluation.decision.reason, "train_seconds": trained["runtime_s"]}
+    (work / "drill.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train and score the sabotage drill's poisoned adapter.")
+    parser.add_argument("--run", type=Path, required=True, help="the pipeline run whose filter-op output to poison")
+    parser.add_argument("--work", type=Path, required=True, help="where the poisoned data, adapter and drill.json go")
+    parser.add_argument("--version-id", required=True)
+    parser.add_argument("--share", type=float, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-steps", type=int, required=True)
+    parser.add_argument("--eval-samples", type=int, required=True)
+    args = parser.parse_args(argv)
+    prepare_drill(args.run, args.work, args.version_id, share=args.share, seed=args.seed,
+                  train_steps=args.train_steps, eval_samples=args.eval_samples)
+
+
+if __name__ == "__main__":
+    _main()
