@@ -79,6 +79,19 @@ class LoopConfig:
         return cls(conversations=500, shadow_conversations=150, canary_conversations=100, corrections=10,
                    train_steps=200, min_samples=30, sabotage=False)
 
+    def step_concurrency(self, stage: str) -> int:
+        """Customers at once during a step: about ``concurrency`` of them on the student at every step.
+
+        At a 10% canary nine customers in ten wait on a teacher (a second each, little CPU here), so 16 at
+        once left the student nearly idle and the step took a minute; scaled by the student's share, its
+        load (and so the latency the analysis compares) stays the same while the step's customers arrive sooner.
+        Shadow sends the student every turn, so it keeps ``concurrency``.
+        """
+        share = stage_percent(stage) / 100
+        if share == 0:
+            return self.concurrency
+        return min(self.capture_concurrency, max(self.concurrency, round(self.concurrency / share)))
+
     def step_conversations(self, stage: str) -> int:
         """Customers per round of a step: enough for ``min_samples`` answers on the smaller arm."""
         if stage == "promoted":
@@ -303,7 +316,7 @@ class Loop:
             count = self.config.step_conversations(stage)
             label = f"{stage} customers" + (f" (round {round_ + 1})" if round_ else "")
             seed = self.config.seed + 1000 + 10 * stage_percent(stage) + round_
-            stats = self._drive(client, label, count, seed)
+            stats = self._drive(client, label, count, seed, self.config.step_concurrency(stage))
             self._wait_drained(client)
             if stage == "shadow":
                 shadow_turns = stats.answered
@@ -431,7 +444,8 @@ class Loop:
         decision = None
         for round_ in range(self.config.max_rounds):
             self._drive(client, f"poisoned canary-10 customers{f' (round {round_ + 1})' if round_ else ''}",
-                        self.config.step_conversations("canary-10"), self.config.seed + 5000 + round_)
+                        self.config.step_conversations("canary-10"), self.config.seed + 5000 + round_,
+                        self.config.step_concurrency("canary-10"))
             self._wait_drained(client)
             now = datetime.now(UTC)
             with session_scope(self.sessions) as session:

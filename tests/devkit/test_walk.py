@@ -106,3 +106,13 @@ def test_each_step_sends_enough_customers_for_the_smaller_arm():
     assert config.step_conversations("canary-50") == 65
     assert config.step_conversations("shadow") == 33  # every turn is shadowed
     assert config.step_conversations("promoted") == 77
+
+
+def test_each_step_keeps_about_the_same_number_of_customers_on_the_student():
+    config = LoopConfig(concurrency=16, capture_concurrency=96)
+    # The student's share x customers at once stays near 16; a 10% canary is capped by the capture's width.
+    assert config.step_concurrency("canary-10") == 96
+    assert config.step_concurrency("canary-50") == 32
+    assert config.step_concurrency("canary-90") == 18
+    assert config.step_concurrency("promoted") == 16
+    assert config.step_concurrency("shadow") == 16  # the student answers every turn in shadow
