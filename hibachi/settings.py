@@ -159,7 +159,10 @@ class TrainingSettings(BaseModel):
     base_model: Path | None = None
     lora_r: int = Field(default=32, ge=1)
     lora_alpha: int = Field(default=64, ge=1)
-    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    # No dropout, as torchtune's Llama LoRA recipes: with it, peft copies every adapted layer's input through a
+    # dropout mask, and a stand-in step took 0.43 s instead of 0.33 s; on a quick-demo holdout 800 steps without
+    # it scored 0.95 / 0.05 / 0.95 (accuracy / hallucination / business logic), with it 0.93 / 0.05 / 0.95.
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
     # Attention and MLP: a tenant's facts (prices, names, policies) are learned in the MLPs; attention-only
     # LoRA left the stand-in repeating its pre-training menu (measured: 0.24 vs 0.39 accuracy, same steps).
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
@@ -255,6 +258,9 @@ class ServingSettings(BaseModel):
     default_max_tokens: int = Field(default=128, ge=1)
     # Concurrent chat requests answered in one batched generate call (1 turns batching off).
     max_batch: int = Field(default=8, ge=1, le=64)
+    # torch intra-op threads of the predictor on CPU (0: torch's default, one per core). The stand-in's ops are too
+    # small to split: 16 chats at once took p50 1.4 s on one thread and 1.7 s on two, alone on the 2-core machine.
+    cpu_threads: int = Field(default=1, ge=0)
     # Without a cluster, rollout writes the overlay files here (None: the repository's manifests/).
     manifests_dir: Path | None = None
 
