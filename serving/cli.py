@@ -43,6 +43,11 @@ def command(
         raise UserError(f"--base-model {base_model}: no config.json there (not a Hugging Face checkpoint; "
                         "on the embedded default `hibachi base-model` builds the stand-in)")
     adapters = _adapter_names(list(adapter or []), list(adapter_name or []))
+    if settings.cpu_threads:
+        import torch
+
+        if not torch.cuda.is_available():
+            torch.set_num_threads(settings.cpu_threads)
     predictor = build_predictor(name or settings.model_name, base_model, adapters, merge=merge,
                                 max_tokens_limit=settings.max_tokens_limit, max_batch=settings.max_batch)
     # KServe's ModelServer binds every interface; there is no host to choose, so none is offered.
