@@ -92,7 +92,24 @@ def _rates(answers: list[Answer]) -> dict[str, _Rate]:
     }
 
 
-def compare_rates(canary: list[Answer], stable: list[Answer], cfg) -> list[Comparison]:
+def gate_ceilings(gate) -> dict[str, float]:
+    """The rates the evaluation gate accepts of a candidate: a canary at or under them is not worse for them.
+
+    A first rollout's stable arm is the teachers' served answers, which the critic filtered to about 0%
+    failures, so against it alone every adapter the gate passed (up to 5% hallucination) was worse, and
+    one at 3% was rolled back from shadow. A canary's failed answer never reaches a customer (the gateway
+    falls back to the teacher), so up to the strategy's own targets it costs a teacher call, not trust.
+    A non-answer counts as a hallucination; a fallback is what a critic failure costs.
+    """
+    failures = round(1 - gate.min_business_logic, 6)
+    return {"hallucination_rate": gate.max_hallucination_rate, "non_answer_rate": gate.max_hallucination_rate,
+            "critic_failure_rate": failures, "fallback_rate": failures}
+
+
+def compare_rates(canary: list[Answer], stable: list[Answer], cfg,
+                  ceilings: dict[str, float] | None = None) -> list[Comparison]:
+    """Each rate of the canary against the stable one; beyond tolerance means above both the stable rate plus
+    ``cfg.rate_tolerance`` and the metric's ceiling (``gate_ceilings``), when it has one."""
     out = []
     c_rates, s_rates = _rates(canary), _rates(stable)
     for metric in RATE_METRICS:
@@ -104,7 +121,7 @@ def compare_rates(canary: list[Answer], stable: list[Answer], cfg) -> list[Compa
                                                            f"need {minimum})"))
             continue
         p = proportion_worse_p(c.bad, c.n, s.bad, s.n)
-        beyond = c.value - s.value > cfg.rate_tolerance
+        beyond = c.value - s.value > cfg.rate_tolerance and c.value > (ceilings or {}).get(metric, 0.0)
         out.append(Comparison(metric=metric, canary=c.value, stable=s.value, canary_n=c.n, stable_n=s.n,
                               p_value=p, verdict="inconclusive" if beyond else "ok"))
     return out
@@ -168,7 +185,8 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
                         reason=f"too few samples in the last {format_duration(window)}: canary "
                                f"{state.canary_version} has {len(canary)}, {label} has {len(stable)}; "
                                f"need {cfg.min_samples} each")
-    comparisons = compare_rates(canary, stable, cfg) + compare_latency(canary, stable, cfg)
+    comparisons = compare_rates(canary, stable, cfg, gate_ceilings(settings.gate)) + compare_latency(canary, stable,
+                                                                                                      cfg)
     judge(comparisons, cfg.alpha)
     worse = [c for c in comparisons if c.verdict == "worse"]
     unsure = [c for c in comparisons if c.verdict == "inconclusive"]

@@ -135,3 +135,38 @@ def test_significance_is_divided_among_the_tests():
                    rate("latency_p95_ms", 0.3), skipped]
     judge(comparisons, alpha=0.05)  # three tests (p50 and p95 share one): level 0.0167
     assert [c.verdict for c in comparisons] == ["inconclusive", "worse", "inconclusive", "inconclusive", "skipped"]
+
+
+def _shadow_step(session, n, failed_every):
+    """A first rollout in shadow: the teachers' served answers (the critic's pick, no failures) as stable."""
+    from monitoring_rows import shadow
+
+    state(session, stable=None, canary="v2", percent=0, stage="shadow")
+    for i in range(n):
+        teacher = local_turn(session, None, teacher_served=True)
+        failed = i % failed_every == 0
+        shadow(session, "v2", signal=teacher, passed=not failed, hallucinated=failed)
+    session.commit()
+
+
+@pytest.mark.parametrize(("failed_every", "action"), [(25, "promote"), (8, "rollback")])
+def test_a_shadow_within_the_gates_targets_advances_one_beyond_them_rolls_back(db, settings, failed_every, action):
+    # 4% of the shadow answers fail the critic (the gate accepts up to 5%); against the teachers' 0% alone that
+    # was 'worse' and the demo rolled back an adapter the gate had passed. 12.5% is beyond the targets.
+    _, sessions = db
+    with sessions() as session:
+        _shadow_step(session, 200, failed_every)
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == action, decision.reason
+    halluc = next(c for c in decision.comparisons if c.metric == "hallucination_rate")
+    assert halluc.stable == 0.0 and halluc.canary == pytest.approx(1 / failed_every, abs=0.01)
+    assert halluc.verdict == ("ok" if action == "promote" else "worse")
+
+
+def test_the_ceilings_are_the_gates_targets():
+    from hibachi.monitoring.canary import gate_ceilings
+    from hibachi.settings import GateSettings
+
+    ceilings = gate_ceilings(GateSettings(max_hallucination_rate=0.04, min_business_logic=0.97))
+    assert ceilings == {"hallucination_rate": 0.04, "non_answer_rate": 0.04, "critic_failure_rate": 0.03,
+                        "fallback_rate": 0.03}
