@@ -53,20 +53,28 @@ TEACHER_LATENCY_MS = {"openai": 1000, "anthropic": 1200, "xai": 800}
 @dataclass(frozen=True)
 class LoopConfig:
     conversations: int = 2500
-    shadow_conversations: int = 400
-    canary_conversations: int = 300
+    canary_conversations: int = 60  # customers once promoted: measured for the summary, nothing left to decide
     corrections: int = 25
     # Customers talking at once. Teachers take about a second each and use little CPU, so the capture runs
-    # wide; during the rollout the student answers on this machine's CPU, and a queue there is latency the
-    # canary analysis would (rightly) hold against it.
+    # wide. During the rollout about ``concurrency`` customers at once are on the student (step_concurrency),
+    # which answers on this machine's CPU: with 16 at once (beside the gateway and the load generator) its
+    # shadow answers took p50 3.2 s against the teachers' 1.25 s, and the analysis (rightly) rolled it back
+    # for latency; with 4 at once it served the 90% step at p50 0.24 s. A small business's chat rarely has
+    # more than a few customers at once.
     capture_concurrency: int = 96
-    concurrency: int = 16
-    # LoRA steps (None: training.max_steps). 800 came closer to the gate (one demo: 0.93 / 0.055 / 0.945)
-    # but its 6 minutes of training put the demo past its 12-minute budget.
-    train_steps: int | None = None
+    concurrency: int = 4
+    # LoRA steps (None: training.max_steps). The stand-in needs 800 to copy its quotes' totals: on one demo's
+    # capture and holdout, accuracy / hallucination / business logic after 400 steps were 0.915 / 0.115 /
+    # 0.885, after 600 0.955 / 0.035 / 0.965 (live in shadow: 6.8% critic failures, rolled back), after 800
+    # 0.96 / 0.02 / 0.98 (gate: 0.85 / 0.05 / 0.95). Each demo's capture differs a little (concurrent
+    # customers, random teacher slips): three demos at 800 steps had 0.020, 0.030 and 0.055 hallucination,
+    # so the gate passed two of them.
+    train_steps: int | None = 800
     seed: int = 7
     # Each rollout step needs this many answers per arm before the analysis decides (analysis.min_samples).
-    min_samples: int = 50
+    # 30, not the production 50: the 90% step needs 1.3 x 30 / (2 x 0.1) = 195 customers for its teacher arm,
+    # and at 4 at once on the student they take over a minute here.
+    min_samples: int = 30
     max_rounds: int = 3  # rounds of customers per step while the analysis holds
     turns_per_conversation: float = 2.0  # what the synthetic customers average
     sabotage: bool = True  # the drill: a poisoned adapter forced into a 10% canary
@@ -76,8 +84,7 @@ class LoopConfig:
 
     @classmethod
     def quick(cls) -> LoopConfig:
-        return cls(conversations=500, shadow_conversations=150, canary_conversations=100, corrections=10,
-                   train_steps=200, min_samples=30, sabotage=False)
+        return cls(conversations=500, canary_conversations=30, corrections=10, train_steps=200, sabotage=False)
 
     def step_concurrency(self, stage: str) -> int:
         """Customers at once during a step: about ``concurrency`` of them on the student at every step.
