@@ -89,9 +89,10 @@ class LoopConfig:
     def step_concurrency(self, stage: str) -> int:
         """Customers at once during a step: about ``concurrency`` of them on the student at every step.
 
-        At a 10% canary nine customers in ten wait on a teacher (a second each, little CPU here), so 16 at
-        once left the student nearly idle and the step took a minute; scaled by the student's share, its
-        load (and so the latency the analysis compares) stays the same while the step's customers arrive sooner.
+        At a 10% canary nine customers in ten wait on a teacher (a second each, little CPU here), so the same
+        number at once as at 90% left the student nearly idle and the step slow; scaled by the student's share,
+        its load (and so the latency the analysis compares) stays the same while the step's customers arrive
+        sooner.
         Shadow sends the student every turn, so it keeps ``concurrency``.
         """
         share = stage_percent(stage) / 100
@@ -380,8 +381,10 @@ class Loop:
         if run is None or not (run / "filter-op" / "train").is_file():
             return
         drill = f"{self.settings.rollout.isvc_name}-drill"
-        work = self.workdir / "sabotage"
         version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
+        # One directory per drill: the train step resumes from checkpoints it finds, and an earlier demo's
+        # finished ones would leave this drill's adapter untrained on its own poisoned data.
+        work = self.workdir / "sabotage" / version_id
         steps = min(self.config.train_steps or self.settings.training.max_steps, self.config.drill_train_steps)
         child = supervisor.start("drill-training", [
             sys.executable, "-m", "devkit.sabotage", "--run", str(run), "--work", str(work), "--version-id",
