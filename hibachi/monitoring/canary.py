@@ -185,8 +185,8 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
                         reason=f"too few samples in the last {format_duration(window)}: canary "
                                f"{state.canary_version} has {len(canary)}, {label} has {len(stable)}; "
                                f"need {cfg.min_samples} each")
-    comparisons = compare_rates(canary, stable, cfg, gate_ceilings(settings.gate)) + compare_latency(canary, stable,
-                                                                                                      cfg)
+    ceilings = gate_ceilings(settings.gate)
+    comparisons = compare_rates(canary, stable, cfg, ceilings) + compare_latency(canary, stable, cfg)
     judge(comparisons, cfg.alpha)
     worse = [c for c in comparisons if c.verdict == "worse"]
     unsure = [c for c in comparisons if c.verdict == "inconclusive"]

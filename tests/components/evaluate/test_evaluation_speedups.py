@@ -1,4 +1,4 @@
-"""Evaluation's speed-ups keep its results: answers in the holdout's order, embeddings reused, threads restored."""
+"""Evaluation's speed-ups keep its results: answers in the holdout's order, one shared embedder, threads restored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from components.evaluate import evaluate
-from components.evaluate.evaluate import CachedEmbedder, generate_answers, similarities
+from components.evaluate.evaluate import generate_answers, similarities
 from components.threads import cpu_threads
 
 
@@ -44,28 +44,18 @@ def test_answers_come_back_in_the_prompts_order_though_generated_shortest_first(
     assert EchoEngine.batches == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
 
 
-class CountingModel:
-    def __init__(self):
-        self.encoded: list[str] = []
+def test_similarities_are_the_cosines_of_the_shared_cached_embedder():
+    from hibachi.monitoring import drift
 
-    def encode(self, texts, normalize_embeddings=False, convert_to_numpy=True):
-        self.encoded += list(texts)
+    assert evaluate.load_embedder() is drift.embed  # one MiniLM and one cache per process (tests/monitoring)
+
+    def unit(texts):
         vectors = np.array([[len(t), t.count("a") + 1.0] for t in texts], dtype=float).reshape(len(texts), 2)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True) if normalize_embeddings else vectors
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-
-def test_the_cached_embedder_encodes_each_text_once_and_gives_the_models_vectors():
-    model = CountingModel()
-    cached = CachedEmbedder(model)
-    references = ["a banana", "rice", "a banana"]
-    first = similarities(cached, ["bananas", "rice", "nope"], references)
-    second = similarities(cached, ["rice", "bananas", "nope"], references)
-    assert sorted(model.encoded) == sorted({"a banana", "rice", "bananas", "nope"})
-    assert first == similarities(CountingModel(), ["bananas", "rice", "nope"], references)
-    assert second == similarities(CountingModel(), ["rice", "bananas", "nope"], references)
-    # Other options are another encoding: not served from the cache.
-    raw = cached.encode(["rice"], normalize_embeddings=False)
-    assert raw.tolist() == [[4.0, 1.0]] and model.encoded.count("rice") == 2
+    sims = similarities(unit, ["bananas", "rice"], ["a banana", "rice"])
+    expected = [float(unit(["bananas"])[0] @ unit(["a banana"])[0]), 1.0]
+    assert sims == pytest.approx(expected)
 
 
 def test_cpu_threads_sets_torch_threads_for_the_block_and_restores_them():
