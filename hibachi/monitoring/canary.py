@@ -4,8 +4,9 @@ Over a window, each arm's local answers give rates (critic failures, answers tha
 question (hibachi.monitoring.addressed: an answer that claims nothing breaks no rule, but it is no answer),
 hallucinations, fallbacks, errors, booking conversion) and latencies. A metric is *worse* when the canary
 is beyond its tolerance and a one-sided test says so at ``alpha`` (Bonferroni-divided by the number of
-tests, so checking eight metrics
-does not multiply false rollbacks); *inconclusive* when beyond tolerance without significance. Any worse
+tests, so checking eight metrics does not multiply false rollbacks); a rate the evaluation gate has a target
+for (``gate_ceilings``) must also be shown above that target. *Inconclusive* when beyond tolerance without
+significance. Any worse
 metric rolls back; too few samples or an inconclusive metric holds; otherwise the canary advances one step
 (``settings.rollout.steps``) or, after the last step, is promoted. Every decision names metrics and numbers.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from hibachi.errors import UserError
 from hibachi.monitoring.addressed import answer_check
 from hibachi.monitoring.arms import TEACHER, Answer, collect_answers
-from hibachi.monitoring.stats import larger_p, proportion_worse_p, quantile
+from hibachi.monitoring.stats import above_rate_p, larger_p, proportion_worse_p, quantile
 from hibachi.monitoring.windows import format_duration
 from hibachi.queries import known_rollouts, latest_deployment
 from hibachi.settings import Settings
@@ -109,7 +110,8 @@ def gate_ceilings(gate) -> dict[str, float]:
 def compare_rates(canary: list[Answer], stable: list[Answer], cfg,
                   ceilings: dict[str, float] | None = None) -> list[Comparison]:
     """Each rate of the canary against the stable one; beyond tolerance means above both the stable rate plus
-    ``cfg.rate_tolerance`` and the metric's ceiling (``gate_ceilings``), when it has one."""
+    ``cfg.rate_tolerance`` and the metric's ceiling (``gate_ceilings``), when it has one, and its p-value is
+    then the larger of the two one-sided tests (canary vs stable, canary vs ceiling)."""
     out = []
     c_rates, s_rates = _rates(canary), _rates(stable)
     for metric in RATE_METRICS:
@@ -120,8 +122,15 @@ def compare_rates(canary: list[Answer], stable: list[Answer], cfg,
                                   verdict="skipped", note=f"too few samples (canary {c.n}, stable {s.n}, "
                                                            f"need {minimum})"))
             continue
+        ceiling = (ceilings or {}).get(metric)
         p = proportion_worse_p(c.bad, c.n, s.bad, s.n)
-        beyond = c.value - s.value > cfg.rate_tolerance and c.value > (ceilings or {}).get(metric, 0.0)
+        if ceiling is not None:
+            # Worse needs evidence against both: higher than the stable arm and above the target (an
+            # intersection-union test, so the larger p decides). Judged on its point estimate alone, an adapter
+            # the gate had measured at 3.5% on 200 held-out answers was rolled back for 5 critic failures in a
+            # 52-answer canary step (9.6%); against a 5% target those 5 have a one-sided p of 0.12.
+            p = max(p, above_rate_p(c.bad, c.n, ceiling))
+        beyond = c.value - s.value > cfg.rate_tolerance and c.value > (ceiling or 0.0)
         out.append(Comparison(metric=metric, canary=c.value, stable=s.value, canary_n=c.n, stable_n=s.n,
                               p_value=p, verdict="inconclusive" if beyond else "ok"))
     return out

@@ -23,6 +23,13 @@ def proportion_worse_p(bad_canary: int, n_canary: int, bad_stable: int, n_stable
     return float(stats.norm.sf(z))
 
 
+def above_rate_p(bad: int, n: int, rate: float) -> float:
+    """One-sided exact binomial test that the true rate behind ``bad`` of ``n`` is above ``rate``."""
+    if n == 0 or bad == 0:
+        return 1.0
+    return float(stats.binom.sf(bad - 1, n, rate))
+
+
 def larger_p(canary: list[float], stable: list[float]) -> float:
     """One-sided Mann-Whitney U test that canary values tend to be larger (latency)."""
     if not canary or not stable:

@@ -170,3 +170,23 @@ def test_the_ceilings_are_the_gates_targets():
     ceilings = gate_ceilings(GateSettings(max_hallucination_rate=0.04, min_business_logic=0.97))
     assert ceilings == {"hallucination_rate": 0.04, "non_answer_rate": 0.04, "critic_failure_rate": 0.03,
                         "fallback_rate": 0.03}
+
+
+@pytest.mark.parametrize(("failed", "action"), [(5, "hold"), (12, "rollback")])
+def test_a_few_failures_in_a_small_step_hold_for_more_data_many_roll_back(db, settings, failed, action):
+    # A first canary at 10%: 52 answers from the adapter, 443 from the teachers (the critic's pick, no
+    # failures). 5 of 52 (9.6%) is over the 5% target as a point estimate, but far from shown to be (p = 0.12):
+    # the step holds and gathers more answers. 12 of 52 (23%) is shown to be above it and rolls back.
+    _, sessions = db
+    with sessions() as session:
+        state(session, stable=None, canary="v2", percent=10)
+        for i in range(52):
+            local_turn(session, "v2", passed=i >= failed, hallucinated=i < failed)
+        for _ in range(443):
+            local_turn(session, None, teacher_served=True)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == action, decision.reason
+    halluc = next(c for c in decision.comparisons if c.metric == "hallucination_rate")
+    assert (halluc.canary_n, halluc.stable_n) == (52, 443) and halluc.canary == pytest.approx(failed / 52)
+    assert halluc.verdict == ("inconclusive" if action == "hold" else "worse")
