@@ -61,7 +61,7 @@ class LoopConfig:
     # shadow answers took p50 3.2 s against the teachers' 1.25 s, and the analysis (rightly) rolled it back
     # for latency; with 4 at once it served the 90% step at p50 0.24 s. A small business's chat rarely has
     # more than a few customers at once.
-    capture_concurrency: int = 96
+    capture_concurrency: int = 144
     concurrency: int = 4
     # LoRA steps (None: training.max_steps). The stand-in needs 800 to copy its quotes' totals: on one demo's
     # capture and holdout, accuracy / hallucination / business logic after 400 steps were 0.915 / 0.115 /

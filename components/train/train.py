@@ -51,6 +51,25 @@ def load_examples(path: Path) -> list[dict]:
     return rows
 
 
+def carries_quote(example: dict) -> bool:
+    """Whether the row's grounding (its system turn) carries a computed quote the answer must copy."""
+    from hibachi.prompt import QUOTE_HEADER
+
+    messages = example["messages"]
+    return bool(messages) and messages[0]["role"] == "system" and QUOTE_HEADER in messages[0]["content"]
+
+
+def training_mix(rows: list[dict], quote_repeats: int) -> list[dict]:
+    """The examples the step trains on: every row once, and each row that carries a computed quote
+    ``quote_repeats`` times in all (next to itself; the trainer's sampler shuffles)."""
+    if quote_repeats < 1:
+        raise UserError(f"training.quote_repeats must be at least 1, got {quote_repeats}")
+    mix = []
+    for row in rows:
+        mix.extend([row] * (quote_repeats if carries_quote(row) else 1))
+    return mix
+
+
 def _device_options(config: TrainingSettings) -> dict[str, Any]:
     import torch
 
@@ -112,7 +131,8 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
 
-    examples = load_examples(Path(train_file))
+    rows = load_examples(Path(train_file))
+    examples = training_mix(rows, config.quote_repeats)
     base = resolve_base_model(config.base_model)
     out = Path(output_dir)
     checkpoints = out / "checkpoints"
@@ -140,7 +160,7 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
     history = [e for e in trainer.state.log_history if "loss" in e]
     tokens = trainer.state.num_input_tokens_seen - (throughput.start_tokens or 0)
     metrics = {
-        "base_model": str(base), "adapter_dir": str(adapter_dir), "examples": len(examples),
+        "base_model": str(base), "adapter_dir": str(adapter_dir), "rows": len(rows), "examples": len(examples),
         "global_step": trainer.state.global_step, "resumed_from": resume_from,
         "train_loss": float(result.training_loss), "final_loss": history[-1]["loss"] if history else None,
         "loss_history": [[e["step"], e["loss"]] for e in history],

@@ -35,7 +35,7 @@ def test_training_lowers_the_loss_and_writes_adapter_and_metrics(tiny_base, kb, 
     assert metrics["tokens"] > 0 and metrics["tokens_per_s"] > 0
     adapter = tmp_path / "run" / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
-    assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (32, 64, 0.0)
+    assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (64, 128, 0.0)
     assert sorted(config["target_modules"]) == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj",
                                                 "v_proj"]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["global_step"] == 12
@@ -106,7 +106,7 @@ def test_command_line_overrides_settings(tmp_path):
                                            "--target-modules", "q_proj", "v_proj"])
     assert isinstance(config, TrainingSettings) and (train_file, out) == (Path("t.jsonl"), tmp_path)
     assert (config.max_steps, config.lora_r, config.assistant_only_loss) == (3, 8, False)
-    assert config.target_modules == ["q_proj", "v_proj"] and config.lora_alpha == 64  # the setting's default
+    assert config.target_modules == ["q_proj", "v_proj"] and config.lora_alpha == 128  # the setting's default
 
 
 def test_command_line_values_are_validated_like_settings(tmp_path):
