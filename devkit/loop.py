@@ -56,19 +56,18 @@ class LoopConfig:
     canary_conversations: int = 60  # customers once promoted: measured for the summary, nothing left to decide
     corrections: int = 25
     # Customers talking at once. Teachers take about a second each and use little CPU, so the capture runs
-    # wide. During the rollout about ``concurrency`` customers at once are on the student (step_concurrency),
-    # which answers on this machine's CPU: with 16 at once (beside the gateway and the load generator) its
-    # shadow answers took p50 3.2 s against the teachers' 1.25 s, and the analysis (rightly) rolled it back
-    # for latency; with 4 at once it served the 90% step at p50 0.24 s. A small business's chat rarely has
-    # more than a few customers at once.
+    # wide (2,500 conversations: 91 s with 96 at once, 68 s with 144). During the rollout about
+    # ``concurrency`` customers at once are on the student (step_concurrency), which answers on this machine's
+    # CPU: with 16 at once (beside the gateway and the load generator) its shadow answers took p50 3.2 s
+    # against the teachers' 1.25 s, and the analysis (rightly) rolled it back for latency; with 4 at once it
+    # served the 90% step at p50 0.24 s. A small business's chat rarely has more than a few customers at once.
     capture_concurrency: int = 144
     concurrency: int = 4
     # LoRA steps (None: training.max_steps). The stand-in needs 800 to copy its quotes' totals: on one demo's
-    # capture and holdout, accuracy / hallucination / business logic after 400 steps were 0.915 / 0.115 /
-    # 0.885, after 600 0.955 / 0.035 / 0.965 (live in shadow: 6.8% critic failures, rolled back), after 800
-    # 0.96 / 0.02 / 0.98 (gate: 0.85 / 0.05 / 0.95). Each demo's capture differs a little (concurrent
-    # customers, random teacher slips): three demos at 800 steps had 0.020, 0.030 and 0.055 hallucination,
-    # so the gate passed two of them.
+    # capture and holdout (rank 32, quote rows once), accuracy / hallucination / business logic after 400 steps
+    # were 0.915 / 0.115 / 0.885, after 600 0.955 / 0.035 / 0.965, after 800 0.96 / 0.02 / 0.98 (gate: 0.85 /
+    # 0.05 / 0.95). With rank 64 and quote rows twice (training.quote_repeats), 800 steps scored 0.021 on all
+    # 1288 held-out rows of another capture, and two demos passed the gate at 0.030 and walked to promotion.
     train_steps: int | None = 800
     seed: int = 7
     # Each rollout step needs this many answers per arm before the analysis decides (analysis.min_samples).
