@@ -6,9 +6,9 @@ hallucinations, fallbacks, errors, booking conversion) and latencies. A metric i
 is beyond its tolerance and a one-sided test says so at ``alpha`` (Bonferroni-divided by the number of
 tests, so checking eight metrics does not multiply false rollbacks); a rate the evaluation gate has a target
 for (``gate_ceilings``) must also be shown above that target. *Inconclusive* when beyond tolerance without
-significance. Any worse
-metric rolls back; too few samples or an inconclusive metric holds; otherwise the canary advances one step
-(``settings.rollout.steps``) or, after the last step, is promoted. Every decision names metrics and numbers.
+significance. Any worse metric rolls back; too few samples or an inconclusive metric holds; otherwise the
+canary advances one step (``settings.rollout.steps``) or, after the last step, is promoted. Every decision
+names metrics and numbers.
 """
 
 from __future__ import annotations
