@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from components.threads import cpu_threads
 from hibachi.errors import UserError
 from hibachi.jsonl import json_objects
+from hibachi.prompt import QUOTE_HEADER
 from hibachi.settings import Settings, TrainingSettings, get_settings
 
 
@@ -53,8 +54,6 @@ def load_examples(path: Path) -> list[dict]:
 
 def carries_quote(example: dict) -> bool:
     """Whether the row's grounding (its system turn) carries a computed quote the answer must copy."""
-    from hibachi.prompt import QUOTE_HEADER
-
     messages = example["messages"]
     return bool(messages) and messages[0]["role"] == "system" and QUOTE_HEADER in messages[0]["content"]
 

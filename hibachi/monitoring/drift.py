@@ -54,6 +54,8 @@ _EMBEDDED_MAX = 20_000  # about 30 MB of MiniLM vectors; past it the cache start
 
 
 def embed(texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, _embedder().get_sentence_embedding_dimension()), dtype=np.float32)
     unique = list(dict.fromkeys(texts))
     missing = [t for t in unique if t not in _EMBEDDED]
     if missing and len(_EMBEDDED) + len(missing) > _EMBEDDED_MAX:
@@ -62,8 +64,6 @@ def embed(texts: list[str]) -> np.ndarray:
     if missing:
         vectors = _embedder().encode(missing, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
         _EMBEDDED.update(zip(missing, vectors, strict=True))
-    if not texts:
-        return np.zeros((0, _embedder().get_sentence_embedding_dimension()), dtype=np.float32)
     return np.stack([_EMBEDDED[t] for t in texts])
 
 
