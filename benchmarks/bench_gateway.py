@@ -4,16 +4,15 @@
    simulated teacher directly, p50 and p99 added milliseconds at 50, 100, 200 and 400 requests/s (open-loop
    load: requests start on schedule whether or not earlier ones finished), every request answered and every
    one captured in the database. Targets at 400 rps: p50 <= 5 ms, p99 <= 25 ms added.
-2. Scaling past one process: 1 vs 2 gateway workers at 400 requests/s. Workers share the port
-   (SO_REUSEPORT: the kernel spreads connections), each keeps its own journal (``gateway.outbox_dir``, never
-   shared: a journal's segments belong to the process that writes them) and they share the database, where
-   the traffic policy lives.
+2. Scaling past one process: 1 vs 2 gateway workers at 400 requests/s, started as a user would
+   (``hibachi gateway serve --workers N``): one listening socket, each worker journals in its own directory
+   under ``gateway.outbox_dir`` (gateway.outbox) and they share the database, where the traffic policy lives.
 3. Shadow: served latency with the shadow policy on vs off when the local model is 5x slower than the
    teacher (20 ms vs 100 ms). Target ratio <= 1.05.
 
 The load generator (``benchmarks.loadgen``) writes pre-serialised requests to kept-alive connections, so it is
-not the bottleneck on 2 cores: its own CPU share is reported. The simulator and each gateway run as separate
-processes (this module re-invoked with ``--serve-*``). ``python -m benchmarks.bench_gateway [--quick]``.
+not the bottleneck on 2 cores: its own CPU share is reported. The simulator (this module re-invoked with
+``--serve-simulator``) and the gateway run as separate processes. ``python -m benchmarks.bench_gateway [--quick]``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -34,48 +32,12 @@ from pathlib import Path
 import httpx
 
 from benchmarks.loadgen import percentile, post_request, run_open_loop
+from devkit.processes import hibachi_command
 
 TEACHER_MS = 20
 ROUNDS = 3
 LOCAL_MS = 100
 ANSWER = "Adults are $60 per person and children are $30 per person."
-
-
-def _components():
-    """The real critic and retriever when their packages are present, otherwise labelled stand-ins."""
-    try:
-        from hibachi.critic import get_critic  # noqa: I001 - first-party status flips when retrieval lands
-        from hibachi.knowledge import load_knowledge_base
-        from hibachi.retrieval import Retriever
-
-        return get_critic(), Retriever(load_knowledge_base()), "real critic and retriever"
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "gateway"))
-        from gateway_harness import FactsRetriever, WagyuCritic
-
-        return WagyuCritic(), FactsRetriever(), "stand-in critic and retriever (hibachi.critic/retrieval absent)"
-
-
-def _shared_port_socket(port: int) -> socket.socket:
-    """A listening socket on ``port`` that other worker processes may bind too (the kernel spreads connections)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(2048)
-    return sock
-
-
-def _serve_gateway(port: int) -> None:
-    import uvicorn
-
-    from gateway.app import create_app
-    from hibachi.settings import get_settings
-
-    critic, retriever, _ = _components()
-    config = uvicorn.Config(create_app(get_settings(), critic=critic, retriever=retriever), log_level="warning",
-                            access_log=False, timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run(sockets=[_shared_port_socket(port)])
 
 
 def _serve_simulator(port: int) -> None:
@@ -95,11 +57,10 @@ def _free_port() -> int:
     return free_port()
 
 
-def _spawn(role: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def _spawn(role: str, command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
     # A log file, not a pipe: an unread pipe fills up and would stall the server mid-benchmark.
     log = tempfile.NamedTemporaryFile(prefix=f"bench-{role}-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_gateway", f"--serve-{role}", str(port)],
-                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log,
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log,
                                start_new_session=True)
     log.close()
     deadline = time.monotonic() + 60
@@ -138,7 +99,8 @@ class Rig:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.sim_port = _free_port()
-        self.sim = _spawn("simulator", self.sim_port, {})
+        self.sim = _spawn("simulator", [sys.executable, "-m", "benchmarks.bench_gateway", "--serve-simulator",
+                                        str(self.sim_port)], self.sim_port, {})
         self.teacher = {"name": "openai", "kind": "openai", "model": f"gpt-4o@latency_ms={TEACHER_MS}",
                         "base_url": f"http://127.0.0.1:{self.sim_port}/v1", "timeout_s": 10, "max_retries": 0}
         self.student = {"name": "local", "kind": "openai_compatible", "role": "student",
@@ -146,7 +108,8 @@ class Rig:
                         "base_url": f"http://127.0.0.1:{self.sim_port}/openai/v1", "timeout_s": 10, "max_retries": 0}
         self.direct = _requests(self.sim_port, self.teacher["model"], "direct")
 
-    def gateway(self, policy: str, workers: int, name: str) -> tuple[int, list[subprocess.Popen], Path]:
+    def gateway(self, policy: str, workers: int, name: str) -> tuple[int, subprocess.Popen, Path]:
+        """``hibachi gateway serve --workers N`` on a fresh database: the process and its workers' supervisor."""
         data = self.tmp / name
         env = {"HIBACHI_DATA_DIR": str(data), "HIBACHI_ENVIRONMENT": "development",
                "HIBACHI_DATABASE_URL": f"sqlite:///{data / 'hibachi.db'}",
@@ -154,16 +117,8 @@ class Rig:
                "HIBACHI_GATEWAY__RATE_LIMIT_PER_MINUTE": "1000000",
                "HIBACHI_PROVIDERS": json.dumps([self.teacher, self.student]), "HIBACHI_TRAFFIC__POLICY": policy}
         port = _free_port()
-        processes = []
-        try:
-            for worker in range(workers):  # one at a time: the first migrates the database
-                processes.append(_spawn("gateway", port, {**env, "HIBACHI_GATEWAY__OUTBOX_DIR":
-                                                          str(data / f"outbox-{worker}")}))
-        except Exception:
-            for process in processes:
-                _stop(process)
-            raise
-        return port, processes, data / "hibachi.db"
+        command = hibachi_command("gateway", "serve", "--port", str(port), "--workers", str(workers))
+        return port, _spawn("gateway", command, port, env), data / "hibachi.db"
 
     def close(self) -> None:
         _stop(self.sim)
@@ -174,17 +129,33 @@ def _stored_signals(db: Path) -> int:
         return conn.execute("SELECT COUNT(*) FROM training_signals").fetchone()[0]
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU the processes have used so far (Linux /proc)."""
+def _process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a supervisor's workers), from Linux /proc."""
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                queue += [int(child) for child in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                continue
+    return tree
+
+
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    """User + system CPU the process and its workers have used so far (Linux /proc)."""
     total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    for pid in _process_tree(process.pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _compare(rig: Rig, port: int, rate: int, seconds: float, workers: list[subprocess.Popen],
-             rounds: int = ROUNDS):
+def _compare(rig: Rig, port: int, rate: int, seconds: float, gateway: subprocess.Popen, rounds: int = ROUNDS):
     """Alternate short direct / gateway rounds, so a neighbour's load on this shared machine hits both alike.
 
     Also returns the gateway workers' CPU per request over the gateway rounds (warm-up included in both)."""
@@ -192,9 +163,9 @@ def _compare(rig: Rig, port: int, rate: int, seconds: float, workers: list[subpr
     direct, via, gateway_sent, generator, cpu = [], [], 0, [], 0.0
     for _ in range(rounds):
         direct.append(run_open_loop("127.0.0.1", rig.sim_port, rig.direct, rate, seconds / rounds, warmup_s=0.5))
-        before = _cpu_seconds([w.pid for w in workers])
+        before = _cpu_seconds(gateway)
         via.append(run_open_loop("127.0.0.1", port, via_requests, rate, seconds / rounds, warmup_s=0.5))
-        cpu += _cpu_seconds([w.pid for w in workers]) - before
+        cpu += _cpu_seconds(gateway) - before
         gateway_sent += via[-1].sent + int(rate * 0.5)
         generator += [direct[-1].cpu_share, via[-1].cpu_share]
     return direct, via, gateway_sent, max(generator), cpu / gateway_sent * 1000
@@ -236,49 +207,45 @@ def run(quick: bool = False) -> list[dict]:
     rates = (100, 400) if quick else (50, 100, 200, 400)
     targets = {400: {50: 5.0, 99: 25.0}}
     rows: list[dict] = []
-    _, _, components = _components()
     with tempfile.TemporaryDirectory() as tmp:
         rig = Rig(Path(tmp))
         try:
-            label = f"1 worker, capture on, {components}"
-            port, workers, db = rig.gateway("teacher", 1, "one")
+            label = "1 worker, capture on, real critic and retriever"
+            port, gateway, db = rig.gateway("teacher", 1, "one")
             sent_total = 0
             try:
                 for rate in rates:
-                    direct, via, sent, generator, cpu_ms = _compare(rig, port, rate, seconds, workers)
+                    direct, via, sent, generator, cpu_ms = _compare(rig, port, rate, seconds, gateway)
                     sent_total += sent
                     rows += _overhead_rows(label, rate, direct, via, targets.get(rate, {50: 5.0}))
                     if rate == max(rates):
                         last = (rate, via, generator, cpu_ms)
             finally:
-                for process in workers:
-                    _stop(process)  # a clean stop drains the journal into the database
+                _stop(gateway)  # a clean stop drains the journals into the database
             rate, via, generator, cpu_ms = last
             rows.append(_delivery_row(label, rate, via, sent_total, _stored_signals(db), generator))
             rows.append(_cpu_row(label, rate, cpu_ms))
 
-            label = "2 workers (SO_REUSEPORT, a journal each, one database)"
-            port, workers, db = rig.gateway("teacher", 2, "two")
+            label = "2 workers (gateway serve --workers 2: a journal each, one database)"
+            port, gateway, db = rig.gateway("teacher", 2, "two")
             try:
-                direct, via, sent, generator, cpu_ms = _compare(rig, port, 400, seconds, workers)
+                direct, via, sent, generator, cpu_ms = _compare(rig, port, 400, seconds, gateway)
             finally:
-                for process in workers:
-                    _stop(process)
+                _stop(gateway)
             rows += _overhead_rows(label, 400, direct, via, targets[400])
             rows.append(_delivery_row(label, 400, via, sent, _stored_signals(db), generator))
             rows.append(_cpu_row(label, 400, cpu_ms))
 
             results = {}
             for policy in ("teacher", "shadow"):
-                port, workers, _ = rig.gateway(policy, 1, f"policy-{policy}")
+                port, gateway, _ = rig.gateway(policy, 1, f"policy-{policy}")
                 try:
                     requests = _requests(port, "hibachi", "dev-customer-key")
                     results[policy] = run_open_loop("127.0.0.1", port, requests, 50, seconds, warmup_s=1.0)
                     results[f"{policy}-direct"] = run_open_loop("127.0.0.1", rig.sim_port, rig.direct, 50, seconds,
                                                                 warmup_s=0.5)
                 finally:
-                    for process in workers:
-                        _stop(process)
+                    _stop(gateway)
         finally:
             rig.close()
     on, off = results["shadow"].latencies_ms, results["teacher"].latencies_ms
@@ -304,11 +271,8 @@ def run(quick: bool = False) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--serve-gateway", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-simulator", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_gateway:
-        return _serve_gateway(args.serve_gateway)
     if args.serve_simulator:
         return _serve_simulator(args.serve_simulator)
     rows = run(quick=args.quick)

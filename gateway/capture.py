@@ -102,12 +102,13 @@ class Capture:
 
     def stop(self, drain_timeout_s: float = 5.0) -> None:
         """Close the journal (everything acknowledged is on disk), give the writer a moment to finish, stop it."""
-        self.journal.close()
+        self.journal.close(keep_ownership=True)
         if self.database_up:
             self.wait_drained(drain_timeout_s)
         self._stop.set()
         self.journal.appended.set()
         self._thread.join(timeout=drain_timeout_s + 5)
+        self.journal.release()
         self.engine.dispose()
 
     # --- the writer thread ---

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -13,6 +18,8 @@ app = typer.Typer(help="The customer gateway: OpenAI-compatible API, ensemble, c
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default: settings.gateway.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings.gateway.port).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processes sharing the port, each with its own "
+                                                "journal (default: settings.gateway.workers).")] = None,
 ) -> None:
     """Start the gateway with the configured settings (environment, hibachi.yaml)."""
     import uvicorn
@@ -21,8 +28,58 @@ def serve(
     from hibachi.settings import get_settings
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.gateway.host, port=port or settings.gateway.port,
-                log_level="warning", timeout_graceful_shutdown=10, access_log=False)
+    options = {"host": host or settings.gateway.host, "port": port or settings.gateway.port, "log_level": "warning",
+               "timeout_graceful_shutdown": 10, "access_log": False}
+    count = workers or settings.gateway.workers
+    if count == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    if settings.gateway.migrate_on_start:
+        _migrate_once(settings.database_url)
+    with worker_environment():
+        # uvicorn's supervisor: one listening socket, ``count`` processes each building the app from the same
+        # settings (a worker that dies is replaced; SIGTERM drains every worker's journal and stops them).
+        uvicorn.run("gateway.app:create_app", factory=True, workers=count, **options)
+
+
+def _migrate_once(database_url: str) -> None:
+    """Bring the schema up to date before the workers start, so they do not all race to migrate it. A database
+    that does not answer yet is left to the workers' capture writers, which migrate once it does."""
+    from hibachi.db import make_engine, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # noqa: BLE001 - the gateway starts without its database (signals wait in journals)
+        typer.echo(f"database not migrated before the workers start ({type(exc).__name__}); they will retry",
+                   err=True)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def worker_environment() -> Iterator[None]:
+    """What the workers of one gateway must share beyond its settings: a session secret (an admin cookie signed by
+    one worker is read by another) and one Prometheus directory (``/metrics`` adds up every worker's series)."""
+    import secrets
+
+    from hibachi.settings import get_settings
+
+    directory = tempfile.mkdtemp(prefix="hibachi-gateway-metrics-")
+    shared = {"PROMETHEUS_MULTIPROC_DIR": directory}
+    if get_settings().gateway.session_secret is None:
+        shared["HIBACHI_GATEWAY__SESSION_SECRET"] = secrets.token_urlsafe(32)
+    previous = {name: os.environ.get(name) for name in shared}
+    os.environ.update(shared)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @app.command("traffic")

@@ -6,7 +6,9 @@ critic failures, fallbacks and latency, so stable and canary adapters can be tol
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -49,7 +51,17 @@ class GatewayMetrics:
                                     registry=r)
         self.signals_stored = Counter("gateway_signals_stored_total", "Journal records stored in the database.",
                                       registry=r)
+        # Under several workers the most recent value wins: the backlog is measured over every worker's journal.
         self.capture_backlog = Gauge("gateway_capture_backlog_bytes", "Journal bytes not yet in the database.",
-                                     registry=r)
+                                     registry=r, multiprocess_mode="mostrecent")
         self.database_up = Gauge("gateway_database_up", "1 while the capture writer reaches the database.",
-                                 registry=r)
+                                 registry=r, multiprocess_mode="mostrecent")
+
+    def render(self) -> bytes:
+        """The text exposition: this app's registry, or under ``gateway serve --workers N`` (which sets
+        PROMETHEUS_MULTIPROC_DIR) every worker's series added up, whichever worker answers the scrape."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

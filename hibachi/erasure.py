@@ -412,14 +412,15 @@ def scrub_files(roots: Iterable[Path], customer: Customer, *, skip: Iterable[Pat
 
 
 def _outbox_mentions(outbox: Path | None, customer: Customer) -> int:
-    """Journal segments not yet drained that mention them (left alone: rewriting them would corrupt the journal)."""
+    """Journal segments not yet drained that mention them (left alone: rewriting them would corrupt the journal),
+    in every worker's journal (``outbox/worker-N``, see gateway.outbox)."""
     if outbox is None or not outbox.is_dir():
         return 0
     needles = Needles(customer)
     if needles.empty:
         return 0
     found = 0
-    for segment in outbox.glob("*.jsonl"):
+    for segment in outbox.rglob("*.jsonl"):
         with segment.open(encoding="utf-8", errors="replace") as handle:
             if any(_line_is_theirs(line.rstrip("\n"), needles) for line in handle):
                 found += 1

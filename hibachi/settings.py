@@ -91,8 +91,11 @@ class GatewaySettings(BaseModel):
     max_messages: int = Field(default=50, ge=1)
     max_message_chars: int = Field(default=4_000, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
-    # Where signals wait when the database is unreachable (an append-only journal, replayed later).
+    # Where signals wait when the database is unreachable (an append-only journal, replayed later). Each process
+    # journals in a directory of its own below it (gateway.outbox).
     outbox_dir: Path | None = None
+    # Processes `hibachi gateway serve` starts on one port (one core each): a Python process tops out at one core.
+    workers: int = Field(default=1, ge=1, le=64)
     retry_after_s: int = Field(default=5, ge=1)
     # Capture: journal entries are drained to the database in batches; the writer backs off while it is down.
     capture_batch_size: int = Field(default=200, ge=1, le=5000)

@@ -87,8 +87,8 @@ class Provider:
         """One answer within the hard timeout (retries included); records success/failure on the breaker."""
         timeout = timeout_s or self.config.timeout_s
         try:
-            result = await asyncio.wait_for(self._with_retries(lambda: self._complete(messages, system, timeout)),
-                                            timeout)
+            async with asyncio.timeout(timeout):  # no extra task per call, unlike wait_for
+                result = await self._with_retries(lambda: self._complete(messages, system, timeout))
         except TimeoutError:
             self.breaker.record_failure()
             raise ProviderError("timeout", f"{self.name} gave no answer within {timeout:g}s") from None
@@ -102,6 +102,8 @@ class Provider:
         return result
 
     async def _with_retries(self, call: Callable[[], Awaitable[Completion]]) -> Completion:
+        if not self.config.max_retries:
+            return await call()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_retries + 1),
             wait=wait_exponential_jitter(initial=self.initial_backoff_s, max=2.0),

@@ -223,3 +223,10 @@ def test_the_customer_user_field_is_kept_and_erasure_by_user_finds_it(sim, make_
             assert result.rows.get("chat_sessions") == 1
     finally:
         engine.dispose()
+
+
+def test_journal_keeps_a_record_orjson_refuses(tmp_path):
+    journal = Journal(tmp_path)
+    journal.append_sync({"prompt": "lone surrogate \ud800 from a JSON escape", 7: "int key"})
+    assert journal.read(10).records == [{"prompt": "lone surrogate \ud800 from a JSON escape", "7": "int key"}]
+    journal.close()

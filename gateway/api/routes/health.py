@@ -11,9 +11,11 @@ import os
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.deps import State
+from gateway.journal import backlog_bytes
+from gateway.outbox import journal_directories
 
 router = APIRouter(tags=["health"])
 
@@ -41,5 +43,6 @@ async def ready(state: State) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(state: State) -> Response:
-    state.metrics.capture_backlog.set(state.capture.backlog_bytes())
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    outbox = state.settings.gateway.outbox_dir
+    state.metrics.capture_backlog.set(sum(backlog_bytes(d) for d in journal_directories(outbox)))
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,88 @@
+"""``hibachi gateway serve --workers 2``: one port, a journal per worker, every answer captured once, metrics
+added up across workers, and an admin session cookie that every worker accepts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from gateway_harness import ADMIN, CUSTOMER, provider
+
+from devkit.processes import free_port, hibachi_command
+
+CHATS = 40
+
+
+@pytest.fixture
+def two_workers(sim, tmp_path):
+    port = free_port()
+    env = {**os.environ, "HIBACHI_DATA_DIR": str(tmp_path / "data"), "HIBACHI_ENVIRONMENT": "development",
+           "HIBACHI_CONFIG_FILE": str(tmp_path / "none.yaml"), "HIBACHI_LOG_LEVEL": "WARNING",
+           "HIBACHI_GATEWAY__RATE_LIMIT_PER_MINUTE": "100000",
+           "HIBACHI_PROVIDERS": json.dumps([provider(sim, "openai").model_dump(mode="json")])}
+    for name in ("DATABASE_URL", "HIBACHI_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "HIBACHI_GATEWAY__SESSION_SECRET"):
+        env.pop(name, None)
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(hibachi_command("gateway", "serve", "--port", str(port), "--workers", "2"),
+                                   env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url, process, tmp_path / "data"
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _chat(url: str, i: int) -> httpx.Response:
+    with httpx.Client(timeout=20) as client:  # a connection each: the kernel hands them to either worker
+        return client.post(f"{url}/v1/chat/completions", headers={**CUSTOMER, "X-Session-Id": f"w{i}"},
+                           json={"messages": [{"role": "user", "content": f"How much per adult? ({i})"}]})
+
+
+def test_two_workers_share_a_port_and_capture_every_answer_once(two_workers):
+    url, process, data = two_workers
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda i: _chat(url, i), range(CHATS)))
+    assert [r.status_code for r in responses] == [200] * CHATS
+    request_ids = {r.headers["x-request-id"] for r in responses}
+
+    # Each worker journals in its own directory, and both answered.
+    journals = [data / "outbox", data / "outbox" / "worker-1"]
+    assert all((d / ".owner.lock").exists() and list(d.glob("seg-*.jsonl")) for d in journals)
+
+    # Whichever worker answers the scrape, the counters are the sum over both.
+    metrics = httpx.get(f"{url}/metrics", timeout=5).text
+    answered = sum(float(v) for v in re.findall(r'^gateway_requests_total\{[^}]*status="ok"[^}]*\} (\S+)$', metrics,
+                                                re.MULTILINE))
+    assert answered == CHATS
+
+    # One development session secret for all workers: a login cookie from one is good on every other.
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        key = ADMIN["Authorization"].split()[1]
+        assert browser.post("/admin/login", data={"key": key}, follow_redirects=False).status_code == 303
+        cookies = dict(browser.cookies)
+    for _ in range(8):
+        with httpx.Client(base_url=url, cookies=cookies, timeout=10) as fresh:  # a new connection each time
+            assert fresh.get("/admin/api/traffic").status_code == 200
+
+    process.send_signal(signal.SIGTERM)  # each worker drains its journal before it exits
+    assert process.wait(timeout=60) == 0
+    with sqlite3.connect(data / "hibachi.db") as db:
+        stored = {row[0] for row in db.execute("SELECT request_id FROM training_signals")}
+    assert stored == request_ids
