@@ -46,7 +46,7 @@ class Journal:
     def __init__(self, outbox: Path) -> None:
         self._lock = claim(Path(outbox))
         self.directory = self._lock.directory
-        self._pending: list[tuple[bytes, Future]] = []
+        self._pending: list[tuple[bytes, Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = []
         self._cond = threading.Condition()
         self._closed = False
         self.appended = threading.Event()  # set after each flush; the drainer waits on it
@@ -61,20 +61,25 @@ class Journal:
 
     async def append(self, record: dict) -> None:
         """Returns once the record is on disk (written and fsynced)."""
-        await asyncio.wrap_future(self.submit(record))
+        loop = asyncio.get_running_loop()
+        flushed = loop.create_future()
+        self._enqueue(_json_line(record), (loop, flushed))
+        await flushed
 
     def append_sync(self, record: dict) -> None:
         self.submit(record).result()
 
     def submit(self, record: dict) -> Future:
-        line = _json_line(record)
         future: Future = Future()
+        self._enqueue(_json_line(record), future)
+        return future
+
+    def _enqueue(self, line: bytes, waiter: Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]) -> None:
         with self._cond:
             if self._closed:
                 raise RuntimeError("journal is closed")
-            self._pending.append((line, future))
+            self._pending.append((line, waiter))
             self._cond.notify()
-        return future
 
     def _flush_loop(self) -> None:
         while True:
@@ -84,19 +89,16 @@ class Journal:
                 batch, self._pending = self._pending, []
                 if not batch and self._closed:
                     return
+            error: OSError | None = None
             try:
                 data = b"".join(line for line, _ in batch)
                 self._file.write(data)
                 self._file.flush()
                 os.fsync(self._file.fileno())
                 self._size += len(data)
-                for _, future in batch:
-                    if not future.cancelled():  # a client that left still has its record written
-                        future.set_result(None)
             except OSError as exc:  # a full or broken disk: every waiting request learns it was not captured
-                for _, future in batch:
-                    if not future.cancelled():
-                        future.set_exception(exc)
+                error = exc
+            _wake([waiter for _, waiter in batch], error)
             self.appended.set()
             if self._size >= SEGMENT_BYTES:
                 with self._cond:
@@ -164,6 +166,31 @@ def backlog_bytes(directory: Path) -> int:
     return total
 
 
+def _wake(waiters: list, error: OSError | None) -> None:
+    """Tell every request in a flush how it went: one hand-off per event loop, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
+    for waiter in waiters:
+        if isinstance(waiter, Future):
+            _settle([waiter], error)
+        else:
+            by_loop.setdefault(waiter[0], []).append(waiter[1])
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, futures, error)
+        except RuntimeError:
+            pass  # that loop has closed: nobody is waiting any more
+
+
+def _settle(futures: list, error: OSError | None) -> None:
+    for future in futures:
+        if future.done():
+            continue  # a client that left: its record is written all the same
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
 def _json_line(record: dict) -> bytes:
     """Compact JSON and a newline. orjson takes a tenth of json's CPU (this runs on the event loop, per request);
     json takes what orjson refuses (a lone surrogate a client sent as an escape), so no record is ever refused."""
@@ -171,6 +198,13 @@ def _json_line(record: dict) -> bytes:
         return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
         return json.dumps(record, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+def _parse_line(line: bytes) -> dict:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)  # what only json wrote (a lone surrogate escaped), or raises ValueError too
 
 
 def read_offset(segment: Path) -> int:
@@ -190,8 +224,8 @@ def _read_lines(segment: Path, offset: int, limit: int) -> tuple[list[dict], int
                 break  # being written, or torn by a crash: never acknowledged
             end += len(line)
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                records.append(_parse_line(line))
+            except ValueError:
                 continue  # cannot happen for a complete line we wrote; skip rather than block the journal
             if len(records) >= limit:
                 break

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -56,6 +57,12 @@ class Simulator:
         return None
 
 
+def _json(payload: dict) -> Response:
+    # Serialized here rather than by FastAPI (jsonable_encoder walks the dict first): the simulator shares the
+    # machine's cores with the gateway under load, so its CPU per answer is kept small.
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -81,7 +88,7 @@ def openai_router(sim: Simulator) -> APIRouter:
     router = APIRouter()
 
     async def completions(request: Request):
-        body = await request.json()
+        body = orjson.loads(await request.body())
         name, faults = sim.faults.resolve(body.get("model", "gpt-4o"), request.headers.get("x-sim-faults"))
         sim.requests[name] += 1
         messages = body.get("messages", [])
@@ -93,11 +100,11 @@ def openai_router(sim: Simulator) -> APIRouter:
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
         if not body.get("stream"):
-            return {"id": cid, "object": "chat.completion", "created": created, "model": name,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": "stop", "logprobs": None}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _tokens(text),
-                              "total_tokens": prompt_tokens + _tokens(text)}}
+            return _json({"id": cid, "object": "chat.completion", "created": created, "model": name,
+                          "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                       "finish_reason": "stop", "logprobs": None}],
+                          "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _tokens(text),
+                                    "total_tokens": prompt_tokens + _tokens(text)}})
 
         def chunk(delta: dict, finish: str | None = None) -> str:
             return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
@@ -128,7 +135,7 @@ def anthropic_router(sim: Simulator) -> APIRouter:
 
     @router.post("/v1/messages")
     async def messages(request: Request):
-        body = await request.json()
+        body = orjson.loads(await request.body())
         name, faults = sim.faults.resolve(body.get("model", "claude"), request.headers.get("x-sim-faults"))
         sim.requests[name] += 1
         system = body.get("system") or ""
@@ -143,9 +150,10 @@ def anthropic_router(sim: Simulator) -> APIRouter:
         mid = f"msg_{uuid.uuid4().hex[:24]}"
         input_tokens = _tokens(sim.last_system[name]) + sum(_tokens(m["content"]) for m in turns)
         if not body.get("stream"):
-            return {"id": mid, "type": "message", "role": "assistant", "model": name,
-                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-                    "usage": {"input_tokens": input_tokens, "output_tokens": _tokens(text)}}
+            return _json({"id": mid, "type": "message", "role": "assistant", "model": name,
+                          "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                          "stop_sequence": None,
+                          "usage": {"input_tokens": input_tokens, "output_tokens": _tokens(text)}})
 
         def event(kind: str, data: dict) -> str:
             return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"

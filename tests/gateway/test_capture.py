@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -229,4 +230,23 @@ def test_journal_keeps_a_record_orjson_refuses(tmp_path):
     journal = Journal(tmp_path)
     journal.append_sync({"prompt": "lone surrogate \ud800 from a JSON escape", 7: "int key"})
     assert journal.read(10).records == [{"prompt": "lone surrogate \ud800 from a JSON escape", "7": "int key"}]
+    journal.close()
+
+
+def test_a_failed_flush_reaches_every_request_waiting_on_it(tmp_path, monkeypatch):
+    journal = Journal(tmp_path)
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("gateway.journal.os.fsync", disk_full)
+
+    async def three_requests():
+        return await asyncio.gather(*(journal.append({"n": n}) for n in range(3)), return_exceptions=True)
+
+    assert [type(r) for r in asyncio.run(three_requests())] == [OSError] * 3
+    with pytest.raises(OSError, match="No space"):
+        journal.append_sync({"n": 3})
+    monkeypatch.undo()
+    asyncio.run(journal.append({"n": 4}))  # the disk is back: the next flush succeeds
     journal.close()
