@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gateway.journal import Batch, Journal
-from gateway.storage import GROUNDING_FIELDS, store_records, without_nul
+from gateway.storage import GROUNDING_FIELDS, store_records, with_storable_text
 from hibachi.db import make_engine, session_factory, upgrade
 
 log = logging.getLogger("gateway.capture")
@@ -151,8 +151,9 @@ class Capture:
         try:
             with factory.begin() as session:
                 store_records(session, batch.records)
-        except (IntegrityError, DataError):
-            # Another writer stored some of these meanwhile, or one holds a value the database refuses:
+        except (IntegrityError, DataError, UnicodeEncodeError):
+            # Another writer stored some of these meanwhile, or one holds a value the database refuses (or its driver
+            # cannot encode):
             # store them one by one, so one record can never hold back the rest.
             for record in batch.records:
                 self._store_one(factory, record)
@@ -168,12 +169,14 @@ class Capture:
             return
         except DataError as exc:
             error = str(exc.orig).splitlines()[0][:200]
-        try:  # PostgreSQL refuses NUL characters in text (a provider's answer may carry one)
+        except UnicodeEncodeError as exc:
+            error = str(exc)[:200]
+        try:  # NUL (PostgreSQL refuses it in text) or a lone surrogate (no driver encodes it) in a provider's answer
             with factory.begin() as session:
-                # The grounding as built, never with replacements: one holding a NUL is dropped (export rebuilds it).
-                store_records(session, [{**without_nul(record),
+                # The grounding as built, never with replacements: an unstorable one is dropped (export rebuilds it).
+                store_records(session, [{**with_storable_text(record),
                                          **{k: record[k] for k in GROUNDING_FIELDS if k in record}}])
-            log.warning("capture record stored with NUL characters replaced",
+            log.warning("capture record stored with unstorable characters replaced",
                         extra={"request_id": record.get("request_id"), "error": error})
             return
         except IntegrityError:

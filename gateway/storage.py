@@ -26,14 +26,19 @@ _CANDIDATE_DEFAULTS = {name: None for name in _CANDIDATE_FIELDS} | {
     "latency_ms": 0.0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "violations": [], "chosen": False}
 
 
-def without_nul(value: Any) -> Any:
-    """The record with every NUL character replaced by U+FFFD (PostgreSQL cannot store NUL in text)."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def with_storable_text(value: Any) -> Any:
+    """The record with every character a database cannot store replaced by U+FFFD: NUL (PostgreSQL refuses it in
+    text) and lone UTF-16 surrogates (no driver can encode them; a client or provider can send one as a JSON
+    escape)."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {k: without_nul(v) for k, v in value.items()}
+        return {k: with_storable_text(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [without_nul(v) for v in value]
+        return [with_storable_text(v) for v in value]
     return value
 
 
@@ -45,10 +50,10 @@ def _grounding_fields(record: dict) -> dict[str, Any]:
     """The stored grounding and what it was built from, all three or none.
 
     The grounding is a cache of what export can rebuild, so one that could not be trusted is dropped (NULL: export
-    rebuilds it) rather than the turn refused: text without NUL (PostgreSQL would store it altered), a sha256 in
+    rebuilds it) rather than the turn refused: text without NUL or a lone surrogate (stored altered), a sha256 in
     hex, a short version. A record journaled before these fields existed has none of them."""
     text, sha, version = (record.get(name) for name in GROUNDING_FIELDS)
-    if (isinstance(text, str) and "\x00" not in text and isinstance(sha, str) and _SHA256.fullmatch(sha)
+    if (isinstance(text, str) and not _UNSTORABLE.search(text) and isinstance(sha, str) and _SHA256.fullmatch(sha)
             and isinstance(version, str) and 0 < len(version) <= 16):
         return {"grounding": text, "grounding_kb_sha256": sha, "grounding_version": version}
     return dict.fromkeys(GROUNDING_FIELDS)

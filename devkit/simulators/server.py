@@ -15,11 +15,11 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from devkit.simulators.faults import FaultBook, Faults
+from hibachi import fastjson
 
 
 class Simulator:
@@ -60,7 +60,7 @@ class Simulator:
 def _json(payload: dict) -> Response:
     # Serialized here rather than by FastAPI (jsonable_encoder walks the dict first): the simulator shares the
     # machine's cores with the gateway under load, so its CPU per answer is kept small.
-    return Response(orjson.dumps(payload), media_type="application/json")
+    return Response(fastjson.dumps(payload), media_type="application/json")
 
 
 def _tokens(text: str) -> int:
@@ -88,7 +88,7 @@ def openai_router(sim: Simulator) -> APIRouter:
     router = APIRouter()
 
     async def completions(request: Request):
-        body = orjson.loads(await request.body())
+        body = fastjson.loads(await request.body())
         name, faults = sim.faults.resolve(body.get("model", "gpt-4o"), request.headers.get("x-sim-faults"))
         sim.requests[name] += 1
         messages = body.get("messages", [])
@@ -135,7 +135,7 @@ def anthropic_router(sim: Simulator) -> APIRouter:
 
     @router.post("/v1/messages")
     async def messages(request: Request):
-        body = orjson.loads(await request.body())
+        body = fastjson.loads(await request.body())
         name, faults = sim.faults.resolve(body.get("model", "claude"), request.headers.get("x-sim-faults"))
         sim.requests[name] += 1
         system = body.get("system") or ""

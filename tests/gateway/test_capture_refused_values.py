@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from gateway.capture import Capture
 from gateway.journal import Batch
-from gateway.storage import without_nul
+from gateway.storage import with_storable_text
 from hibachi.records import TrainingSignal
 
 pytestmark = pytest.mark.storage
@@ -22,16 +22,17 @@ def _signal(request_id: str, answer: str = "a", session_id: str = "s") -> dict:
                 {"provider": "p", "model": "m", "role": "teacher", "response": answer, "chosen": True}]}
 
 
-def test_without_nul_replaces_nul_everywhere_and_nothing_else():
-    record = {"a": "x\x00y", "b": ["\x00", {"c": "ok"}], "n": 1, "none": None}
-    assert without_nul(record) == {"a": "x\ufffdy", "b": ["\ufffd", {"c": "ok"}], "n": 1, "none": None}
+def test_storable_text_replaces_nul_and_lone_surrogates_everywhere_and_nothing_else():
+    record = {"a": "x\x00y", "b": ["\x00", {"c": "ok \ud83d"}], "n": 1, "none": None, "emoji": "\U0001f525 ok"}
+    assert with_storable_text(record) == {"a": "x\ufffdy", "b": ["\ufffd", {"c": "ok \ufffd"}], "n": 1, "none": None,
+                                          "emoji": "\U0001f525 ok"}
 
 
 def test_a_refused_record_does_not_block_the_batch(db, db_url, tmp_path):
     capture = Capture(tmp_path / "outbox", db_url, migrate=False)
     try:
         records = [_signal("r1"), _signal("r2", answer="a provider's \x00 answer"),
-                   _signal("r3", session_id="s" * 100), _signal("r4")]
+                   _signal("r3", session_id="s" * 100), _signal("r4"), _signal("r5", answer="a lone \ud83d surrogate")]
         capture._store(capture.engine, Batch(segment=tmp_path / "seg", records=records, end_offset=0))
         with capture.engine.connect() as conn:
             stored = dict(conn.execute(select(TrainingSignal.request_id, TrainingSignal.chosen_response)).all())
@@ -39,11 +40,12 @@ def test_a_refused_record_does_not_block_the_batch(db, db_url, tmp_path):
         capture.engine.dispose()
     rejected = tmp_path / "outbox" / "rejected.jsonl"
     if db_url.startswith("postgresql"):
-        assert stored == {"r1": "a", "r2": "a provider's \ufffd answer", "r4": "a"}
+        assert stored == {"r1": "a", "r2": "a provider's \ufffd answer", "r4": "a", "r5": "a lone \ufffd surrogate"}
         [line] = rejected.read_text().splitlines()
         assert json.loads(line)["record"]["request_id"] == "r3" and "too long" in json.loads(line)["error"]
-    else:  # SQLite stores both as they are
-        assert stored == {"r1": "a", "r2": "a provider's \x00 answer", "r3": "a", "r4": "a"}
+    else:  # SQLite stores NUL and long ids as they are
+        assert stored == {"r1": "a", "r2": "a provider's \x00 answer", "r3": "a", "r4": "a",
+                          "r5": "a lone \ufffd surrogate"}
         assert not rejected.exists()
 
 

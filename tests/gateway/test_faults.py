@@ -193,3 +193,15 @@ def test_silent_teachers_share_one_deadline_when_streaming(sim, make_settings, s
                        note="safe answer within timeout + 1 s")
     assert response.status_code == 200 and lines[-1] == "data: [DONE]"
     assert elapsed < 0.5 + 1.0  # not 3 x 0.5 s
+
+
+def test_an_answer_with_a_lone_surrogate_still_reaches_the_customer(sim, make_settings, start_gateway):
+    # A provider may send a lone UTF-16 surrogate as a JSON escape; the reply and the signal must not break on it.
+    odd = "Adults are $60 per person \ud83d and children $30."
+    set_faults(sim, "odd-model", answer=odd)
+    gateway = start_gateway(make_settings([provider(sim, "odd")]))
+    response = chat(gateway)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == odd
+    # Stored with the surrogate replaced (no database driver can encode it), not stuck in the journal for ever.
+    assert [s.chosen_response for s in _signals(gateway)] == [odd.replace("\ud83d", "\ufffd")]

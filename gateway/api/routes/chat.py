@@ -8,7 +8,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.deps import CustomerCaller, State
@@ -16,6 +16,7 @@ from gateway.schemas import ID_PATTERN, ChatCompletionRequest
 from gateway.service import NoAnswer, Turn
 from gateway.state import retry_after_header
 from gateway.streaming import prepare_stream
+from hibachi import fastjson
 
 router = APIRouter(tags=["chat"])
 
@@ -66,7 +67,7 @@ async def chat_completions(
     # Starts after the reply is sent, so the shadow call can never delay or change it.
     shadow = BackgroundTask(_start_shadow, service, turn, served) if service.route(turn.session_id) == "shadow" \
         else None
-    return JSONResponse({
+    return Response(fastjson.dumps({
         "id": f"chatcmpl-{turn.request_id}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -74,7 +75,7 @@ async def chat_completions(
         "choices": [{"index": 0, "message": {"role": "assistant", "content": served.text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": served.input_tokens, "completion_tokens": served.output_tokens,
                   "total_tokens": served.input_tokens + served.output_tokens},
-    }, headers=headers, background=shadow)
+    }), media_type="application/json", headers=headers, background=shadow)
 
 
 async def _start_shadow(service, turn: Turn, served) -> None:
