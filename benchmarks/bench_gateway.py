@@ -11,8 +11,11 @@
    teacher (20 ms vs 100 ms). Target ratio <= 1.05.
 
 The load generator (``benchmarks.loadgen``) writes pre-serialised requests to kept-alive connections, so it is
-not the bottleneck on 2 cores: its own CPU share is reported. The simulator (this module re-invoked with
-``--serve-simulator``) and the gateway run as separate processes. ``python -m benchmarks.bench_gateway [--quick]``.
+not the bottleneck on 2 cores: its own CPU share is reported. The teacher is ``benchmarks.upstream``, OpenAI's wire
+format at a quarter of a millisecond of CPU per answer (about half the provider simulator's): in production it runs
+on the provider's machines, here it takes its CPU from the gateway's two cores. ``BENCH_UPSTREAM=simulator`` uses
+the provider simulator instead (this module re-invoked with ``--serve-simulator``). The teacher, the gateway and the
+load generator are separate processes. ``python -m benchmarks.bench_gateway [--quick]``.
 """
 
 from __future__ import annotations
@@ -99,8 +102,10 @@ class Rig:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.sim_port = _free_port()
-        self.sim = _spawn("simulator", [sys.executable, "-m", "benchmarks.bench_gateway", "--serve-simulator",
-                                        str(self.sim_port)], self.sim_port, {})
+        upstream = os.environ.get("BENCH_UPSTREAM", "upstream")
+        command = ([sys.executable, "-m", "benchmarks.upstream", str(self.sim_port), ANSWER] if upstream == "upstream"
+                   else [sys.executable, "-m", "benchmarks.bench_gateway", "--serve-simulator", str(self.sim_port)])
+        self.sim = _spawn("simulator", command, self.sim_port, {})
         self.teacher = {"name": "openai", "kind": "openai", "model": f"gpt-4o@latency_ms={TEACHER_MS}",
                         "base_url": f"http://127.0.0.1:{self.sim_port}/v1", "timeout_s": 10, "max_retries": 0}
         self.student = {"name": "local", "kind": "openai_compatible", "role": "student",

@@ -7,9 +7,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from hibachi.settings import Settings
 
 app = typer.Typer(help="The customer gateway: OpenAI-compatible API, ensemble, capture.", no_args_is_help=True)
 
@@ -36,7 +39,7 @@ def serve(
         return
     if settings.gateway.migrate_on_start:
         _migrate_once(settings.database_url)
-    with worker_environment():
+    with worker_environment(settings):
         # uvicorn's supervisor: one listening socket, ``count`` processes each building the app from the same
         # settings (a worker that dies is replaced; SIGTERM drains every worker's journal and stops them).
         uvicorn.run("gateway.app:create_app", factory=True, workers=count, **options)
@@ -58,16 +61,14 @@ def _migrate_once(database_url: str) -> None:
 
 
 @contextmanager
-def worker_environment() -> Iterator[None]:
+def worker_environment(settings: Settings) -> Iterator[None]:
     """What the workers of one gateway must share beyond its settings: a session secret (an admin cookie signed by
     one worker is read by another) and one Prometheus directory (``/metrics`` adds up every worker's series)."""
     import secrets
 
-    from hibachi.settings import get_settings
-
     directory = tempfile.mkdtemp(prefix="hibachi-gateway-metrics-")
     shared = {"PROMETHEUS_MULTIPROC_DIR": directory}
-    if get_settings().gateway.session_secret is None:
+    if settings.gateway.session_secret is None:
         shared["HIBACHI_GATEWAY__SESSION_SECRET"] = secrets.token_urlsafe(32)
     previous = {name: os.environ.get(name) for name in shared}
     os.environ.update(shared)

@@ -14,7 +14,7 @@ import asyncio
 import os
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,10 +183,13 @@ def _settle(futures: list, error: OSError | None) -> None:
     for future in futures:
         if future.done():
             continue  # a client that left: its record is written all the same
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
+        try:
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+        except InvalidStateError:
+            continue  # cancelled by its (synchronous) caller's thread just now
 
 
 def read_offset(segment: Path) -> int:
