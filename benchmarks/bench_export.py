@@ -3,9 +3,10 @@
 The rows are seeded as the gateway stores them: each signal with the grounding system turn it was answered
 with and the knowledge base's hash it was built from, so the export takes the stored grounding instead of
 rebuilding it (the production path; a second row measures the same rows with their groundings treated as
-stale, as after a knowledge-base change, so rebuilt). The baseline reads the same window with one hand-written
-SQL join (signals with their stored grounding, their session's outcome, their candidates), and again as two
-queries (the signals, then their candidates: the join repeats each signal's 0.7 KB grounding per candidate),
+stale, as after a knowledge-base change, so rebuilt). The baseline reads every column the export writes for the
+same window (signals with their stored grounding, their session's outcome and their newest admin correction,
+their candidates) with one hand-written SQL join, and again as two queries (the signals, then their candidates:
+the join repeats each signal's 0.7 KB grounding per candidate),
 through the bare DB-API cursor (``sqlite3``, ``psycopg``) and writes each row as a JSON line; the faster of the two
 is the baseline: the floor of what any exporter must pay. It is measured on SQLite and, when reachable, on
 PostgreSQL (``HIBACHI_BENCH_POSTGRES_URL``, default 127.0.0.1:5432 db ``test``, a throw-away schema).
@@ -34,35 +35,30 @@ ROUTE = "benchmarks.bench_export"
 POSTGRES_URL = os.environ.get("HIBACHI_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
-RAW_SQL = """
-SELECT s.id, s.request_id, s.session_id, s.prompt, s.conversation, s.topic, s.chosen_response, s.served_by,
-       s.quality_score, s.critic_passed, s.trainable, s.created_at, s.grounding, s.grounding_kb_sha256,
-       s.grounding_version, cs.led_to_booking, cs.customer_rating,
-       c.provider, c.model, c.response, c.critic_passed, c.quality_score, c.violations, c.chosen
+# Every column the export writes, as it reads them: each signal with its session's outcome and its newest admin
+# correction (an index lookup per signal, the export's own plan), and each candidate.
+_SIGNAL_SELECT = """
+SELECT s.id, s.request_id, s.session_id, s.tenant, s.prompt, s.conversation, s.topic, s.chosen_response,
+       s.chosen_provider, s.served_by, s.policy, s.adapter_version, s.quality_score, s.critic_passed, s.trainable,
+       s.ground_truth, s.created_at, s.grounding, s.grounding_kb_sha256, s.grounding_version,
+       cs.led_to_booking, cs.customer_rating, ac.corrected_response, ac.author, ac.reason"""
+_CANDIDATE_SELECT = """
+SELECT c.signal_id, c.provider, c.model, c.role, c.response, c.error, c.critic_passed, c.quality_score,
+       c.violations, c.chosen, c.latency_ms"""
+_SIGNAL_FROM = """
 FROM training_signals s
 JOIN chat_sessions cs ON cs.id = s.session_id
-LEFT JOIN candidates c ON c.signal_id = s.id
-WHERE s.created_at >= {p} AND s.created_at < {p}
-ORDER BY s.created_at, s.id, c.id
-"""
+LEFT JOIN admin_corrections ac ON ac.id = (SELECT a.id FROM admin_corrections a WHERE a.signal_id = s.id
+                                           ORDER BY a.created_at DESC, a.id DESC LIMIT 1)"""
+_WINDOW = """
+WHERE s.created_at >= {p} AND s.created_at < {p}"""
+RAW_SQL = (_SIGNAL_SELECT + "," + _CANDIDATE_SELECT.removeprefix("\nSELECT") + _SIGNAL_FROM
+           + "\nLEFT JOIN candidates c ON c.signal_id = s.id" + _WINDOW + "\nORDER BY s.created_at, s.id, c.id")
 # The same columns in two queries, as the export reads them: each signal's columns (its stored grounding among them,
 # 0.7 KB on average, up to 1 KB) once, not once per candidate as the join repeats them.
-RAW_SIGNALS_SQL = """
-SELECT s.id, s.request_id, s.session_id, s.prompt, s.conversation, s.topic, s.chosen_response, s.served_by,
-       s.quality_score, s.critic_passed, s.trainable, s.created_at, s.grounding, s.grounding_kb_sha256,
-       s.grounding_version, cs.led_to_booking, cs.customer_rating
-FROM training_signals s
-JOIN chat_sessions cs ON cs.id = s.session_id
-WHERE s.created_at >= {p} AND s.created_at < {p}
-ORDER BY s.created_at, s.id
-"""
-RAW_CANDIDATES_SQL = """
-SELECT c.signal_id, c.provider, c.model, c.response, c.critic_passed, c.quality_score, c.violations, c.chosen
-FROM candidates c
-JOIN training_signals s ON s.id = c.signal_id
-WHERE s.created_at >= {p} AND s.created_at < {p}
-ORDER BY s.created_at, s.id, c.id
-"""
+RAW_SIGNALS_SQL = _SIGNAL_SELECT + _SIGNAL_FROM + _WINDOW + "\nORDER BY s.created_at, s.id"
+RAW_CANDIDATES_SQL = (_CANDIDATE_SELECT + "\nFROM candidates c\nJOIN training_signals s ON s.id = c.signal_id" + _WINDOW
+                      + "\nORDER BY s.created_at, s.id, c.id")
 
 
 def _write_rows(rows, handle) -> int:
