@@ -152,9 +152,8 @@ class Capture:
             with factory.begin() as session:
                 store_records(session, batch.records)
         except (IntegrityError, DataError, UnicodeEncodeError):
-            # Another writer stored some of these meanwhile, or one holds a value the database refuses (or its driver
-            # cannot encode):
-            # store them one by one, so one record can never hold back the rest.
+            # Another writer stored some of these meanwhile, or one holds a value the database refuses or its driver
+            # cannot encode: store them one by one, so one record can never hold back the rest.
             for record in batch.records:
                 self._store_one(factory, record)
 
