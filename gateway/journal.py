@@ -61,7 +61,7 @@ class Journal:
         """Returns once the record is on disk (written and fsynced)."""
         loop = asyncio.get_running_loop()
         flushed = loop.create_future()
-        self._enqueue(fastjson.dumps(record) + b"\n", (loop, flushed))
+        self._enqueue(record, (loop, flushed))
         await flushed
 
     def append_sync(self, record: dict) -> None:
@@ -69,10 +69,11 @@ class Journal:
 
     def submit(self, record: dict) -> Future:
         future: Future = Future()
-        self._enqueue(fastjson.dumps(record) + b"\n", future)
+        self._enqueue(record, future)
         return future
 
-    def _enqueue(self, line: bytes, waiter: Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]) -> None:
+    def _enqueue(self, record: dict, waiter: Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]) -> None:
+        line = fastjson.dumps(record) + b"\n"
         with self._cond:
             if self._closed:
                 raise RuntimeError("journal is closed")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ import orjson
 from sqlalchemy import JSON, Connection, Engine, Text, TypeDecorator, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from hibachi import fastjson
 from hibachi.lineage import record_export_signals
 from hibachi.prompt import PROMPT_VERSION, _text, assemble, facts_sha256
 from hibachi.records import (
@@ -113,23 +113,11 @@ CANDIDATE_COLUMNS = ("signal_id", "provider", "model", "role", "response", "erro
                      "violations", "chosen", "latency_ms")
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-
-
 def _loads_stored_json(value: Any) -> Any:
-    """A JSON column's stored text as SQLAlchemy's SQLite JSON type reads it (``json.loads``), through orjson.
-
-    orjson gives the same values five times faster, except where it refuses the text (NaN, 1e400, a lone
-    surrogate: json.loads reads those as before) or would read an integer past 64 bits as a float (a run of
-    19 digits goes to json.loads). A value SQLite stored as a bare number comes back as it is, as there."""
-    if not isinstance(value, str | bytes):
-        return value
-    if _LONG_DIGITS.search(value if isinstance(value, str) else value.decode("utf-8", "replace")) is None:
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(value)
+    """A JSON column's stored text as SQLAlchemy's SQLite JSON type reads it (``json.loads``), through
+    ``hibachi.fastjson`` (orjson where it reads the same values). A value SQLite stored as a bare number comes
+    back as it is, as there."""
+    return fastjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 class _StoredJSON(TypeDecorator):

@@ -25,3 +25,9 @@ def test_dumps_writes_what_json_reads_back(value):
 def test_loads_refuses_what_is_not_json():
     with pytest.raises(ValueError):
         fastjson.loads(b'{"torn": "li')
+
+
+@pytest.mark.parametrize("text", ['{"n": 123456789012345678901234}', b'{"n": -9223372036854775809}'])
+def test_loads_reads_integers_past_64_bits_exactly(text):
+    assert fastjson.loads(text) == json.loads(text)
+    assert isinstance(fastjson.loads(text)["n"], int)
