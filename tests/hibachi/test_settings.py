@@ -45,6 +45,7 @@ def test_yaml_config_file(tmp_path, monkeypatch):
     [
         ({"database_url": "mysql://x"}, "sqlite:/// or postgresql"),
         ({"traffic": {"policy": "split", "split_percent": 120}}, "less than or equal to 100"),
+        ({"gateway": {"workers": 0}}, "gateway.workers\n  Input should be greater than or equal to 1"),
         ({"environment": "production", "database_url": "postgresql+psycopg://db/app"}, "customer_key_hashes"),
         ({"providers": [{"name": "a", "kind": "openai", "model": "m"}, {"name": "a", "kind": "openai", "model": "m"}]},
          "names must be unique"),
