@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from gateway.metrics import GatewayMetrics
@@ -38,9 +38,13 @@ class CandidateResult:
         return self.response is not None and bool(self.critic_passed)
 
     def as_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record.pop("error_kind")
+        # A shallow copy (not dataclasses.asdict's deep one): the violations are fresh JSON dicts, never shared.
+        record = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        record["violations"] = list(self.violations)
         return record
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(CandidateResult) if f.name != "error_kind")
 
 
 class Judge:
@@ -154,6 +158,8 @@ class Ensemble:
     async def ask_teachers(self, messages: list[dict], system: str, prompt: str) -> list[CandidateResult]:
         """Every available teacher at once; each has its own hard timeout, so one slow teacher stalls nobody."""
         teachers = self.available_teachers()
+        if len(teachers) == 1:  # the common single-teacher setup: no task and gather future per request
+            return [await self.call(teachers[0], messages, system, prompt)]
         return list(await asyncio.gather(*(self.call(t, messages, system, prompt) for t in teachers)))
 
     @staticmethod

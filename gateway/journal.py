@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import threading
 import time
 from concurrent.futures import Future, InvalidStateError
@@ -22,6 +23,7 @@ from gateway.outbox import claim
 from hibachi import fastjson
 
 SEGMENT_BYTES = 16 * 2**20
+_CLOSE = object()  # the last item the flusher takes from its queue
 
 
 def _checkpoint(segment: Path) -> Path:
@@ -44,8 +46,10 @@ class Journal:
     def __init__(self, outbox: Path) -> None:
         self._lock = claim(Path(outbox))
         self.directory = self._lock.directory
-        self._pending: list[tuple[bytes, Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = []
-        self._cond = threading.Condition()
+        # (line, waiter) pairs for the flusher. A SimpleQueue (C, no Python-level condition variable): appending is one
+        # call, and the flusher sleeps in C without the GIL; every request pays this hand-off.
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue_lock = threading.Lock()  # nothing is queued after _CLOSE
         self._closed = False
         self.appended = threading.Event()  # set after each flush; the drainer waits on it
         self._open_segment()
@@ -74,42 +78,54 @@ class Journal:
 
     def _enqueue(self, record: dict, waiter: Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]) -> None:
         line = fastjson.dumps(record) + b"\n"
-        with self._cond:
+        with self._queue_lock:
             if self._closed:
                 raise RuntimeError("journal is closed")
-            self._pending.append((line, waiter))
-            self._cond.notify()
+            self._queue.put((line, waiter))
+
+    def _take(self) -> tuple[list, bool]:
+        """Everything queued now (waiting for the first item): the batch of one write and fsync, and whether the
+        journal was closed after it."""
+        items = [self._queue.get()]
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        closing = items[-1] is _CLOSE
+        return (items[:-1] if closing else items), closing
 
     def _flush_loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                batch, self._pending = self._pending, []
-                if not batch and self._closed:
-                    return
-            error: OSError | None = None
-            try:
-                data = b"".join(line for line, _ in batch)
-                self._file.write(data)
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._size += len(data)
-            except OSError as exc:  # a full or broken disk: every waiting request learns it was not captured
-                error = exc
-            _wake([waiter for _, waiter in batch], error)
-            self.appended.set()
-            if self._size >= SEGMENT_BYTES:
-                with self._cond:
-                    self._file.close()
-                    self._open_segment()
+            batch, closing = self._take()
+            if batch:
+                self._flush(batch)
+            if closing:
+                return
+
+    def _flush(self, batch: list) -> None:
+        error: OSError | None = None
+        try:
+            data = b"".join(line for line, _ in batch)
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._size += len(data)
+        except OSError as exc:  # a full or broken disk: every waiting request learns it was not captured
+            error = exc
+        _wake([waiter for _, waiter in batch], error)
+        self.appended.set()
+        if self._size >= SEGMENT_BYTES:
+            self._file.close()
+            self._open_segment()
 
     def close(self, *, keep_ownership: bool = False) -> None:
         """Stop appending (everything acknowledged is on disk). ``keep_ownership``: the caller still drains the
         directory and calls ``release`` once done, so no other process takes it over meanwhile."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
+        with self._queue_lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(_CLOSE)
         self._thread.join(timeout=10)
         self._file.close()
         if not keep_ownership:
