@@ -52,20 +52,27 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 class _Pool:
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    """Kept-alive connections, most recently used first. One idle for ``max_idle_s`` is closed rather than reused,
+    as HTTP clients do: the server may be closing it at that very moment (uvicorn's default keep-alive is 5 s), and
+    a request written into a closing connection is lost before the server reads it."""
+
+    def __init__(self, host: str, port: int, max_idle_s: float = 2.0) -> None:
+        self.host, self.port, self.max_idle_s = host, port, max_idle_s
+        self.idle: list[tuple[float, tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = []
         self.all: list[asyncio.StreamWriter] = []
 
     async def get(self):
-        if self.idle:
-            return self.idle.pop()
+        while self.idle:
+            since, connection = self.idle.pop()
+            if time.monotonic() - since < self.max_idle_s:
+                return connection
+            connection[1].close()
         reader, writer = await asyncio.open_connection(self.host, self.port)
         self.all.append(writer)
         return reader, writer
 
     def put(self, connection) -> None:
-        self.idle.append(connection)
+        self.idle.append((time.monotonic(), connection))
 
     def close(self) -> None:
         for writer in self.all:

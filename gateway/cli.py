@@ -32,7 +32,8 @@ def serve(
 
     settings = get_settings()
     options = {"host": host or settings.gateway.host, "port": port or settings.gateway.port, "log_level": "warning",
-               "timeout_graceful_shutdown": 10, "access_log": False}
+               "timeout_graceful_shutdown": 10, "access_log": False,
+               "timeout_keep_alive": settings.gateway.keep_alive_s}
     count = workers or settings.gateway.workers
     if count == 1:
         uvicorn.run(create_app(settings), **options)

@@ -96,6 +96,10 @@ class GatewaySettings(BaseModel):
     outbox_dir: Path | None = None
     # Processes `hibachi gateway serve` starts on one port (one core each): a Python process tops out at one core.
     workers: int = Field(default=1, ge=1, le=64)
+    # How long an idle client connection stays open. Longer than a load balancer's own idle timeout (60 s on the
+    # common ones): if the gateway closed first, a request the balancer sends just then on that connection is lost
+    # (a 502 to the customer). uvicorn's default is 5 s.
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
     retry_after_s: int = Field(default=5, ge=1)
     # Capture: journal entries are drained to the database in batches; the writer backs off while it is down.
     capture_batch_size: int = Field(default=200, ge=1, le=5000)

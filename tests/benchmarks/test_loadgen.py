@@ -70,3 +70,24 @@ def test_post_request_is_a_complete_http_message():
     assert head.startswith(b"POST /v1/chat HTTP/1.1\r\nHost: h:8") and b"Authorization: Bearer k" in head
     assert body == b'{"a":1}' and b"Content-Length: 7" in head
     assert percentile([5, 1, 3], 50) == 3
+
+
+def test_a_connection_idle_too_long_is_closed_not_reused():
+    """The server may be closing it right then (its keep-alive timeout): a request written into it would be lost."""
+    from benchmarks.loadgen import _Pool
+
+    async def scenario():
+        server, port, seen = await _server(0.0)
+        async with server:
+            pool = _Pool("127.0.0.1", port, max_idle_s=0.05)
+            first = await pool.get()
+            pool.put(first)
+            assert await pool.get() is first  # fresh enough: reused
+            pool.put(first)
+            await asyncio.sleep(0.1)
+            second = await pool.get()
+            pool.close()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert second is not first and first[1].is_closing()

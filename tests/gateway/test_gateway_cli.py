@@ -98,3 +98,23 @@ def test_traffic_command_shows_and_changes_the_policy(sim, make_settings, start_
     assert refused.exit_code != 0 and "422" in str(refused.exception)
     wrong_key = runner.invoke(app, ["gateway", "traffic", "--url", gateway.url, "--admin-key", "nope"])
     assert "401" in str(wrong_key.exception)
+
+
+def test_serve_keeps_idle_connections_open_longer_than_a_load_balancer(monkeypatch):
+    """uvicorn's default keep-alive (5 s) is shorter than a balancer's idle timeout: a request sent on a connection the
+    gateway is just closing would be lost. ``gateway.keep_alive_s`` sets it (75 s unless configured)."""
+    import uvicorn
+
+    from hibachi.settings import get_settings
+
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    monkeypatch.setattr("gateway.app.create_app", lambda settings: object())
+    for configured, expected in ((None, 75), ("120", 120)):
+        if configured:
+            monkeypatch.setenv("HIBACHI_GATEWAY__KEEP_ALIVE_S", configured)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(app, ["gateway", "serve", "--workers", "1"])
+        assert result.exit_code == 0, result.output
+        assert started[-1]["timeout_keep_alive"] == expected
+    get_settings.cache_clear()
