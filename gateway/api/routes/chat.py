@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from gateway.deps import CustomerCaller, State
+from gateway.deps import CustomerCaller, get_gateway_state
 from gateway.schemas import ID_PATTERN, ChatCompletionRequest
 from gateway.service import NoAnswer, Turn
 from gateway.state import retry_after_header
@@ -36,10 +36,10 @@ async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
     caller: CustomerCaller,
-    state: State,
     x_session_id: Annotated[str | None, Header()] = None,
     x_hibachi_strict: Annotated[str | None, Header(description="'true': 503/504 instead of the safe answer")] = None,
 ):
+    state = get_gateway_state(request)  # not a dependency: each one FastAPI resolves costs CPU on the busiest route
     limits = state.settings.gateway
     if len(body.messages) > limits.max_messages:
         raise HTTPException(422, f"too many messages: {len(body.messages)} (at most {limits.max_messages})")
