@@ -70,7 +70,8 @@ def build_state(settings: Settings, *, critic: Any = None, retriever: Any = None
                       max_backoff_s=settings.gateway.capture_max_backoff_s,
                       migrate=settings.gateway.migrate_on_start,
                       on_stored=metrics.signals_stored.inc,
-                      on_db_state=lambda up: metrics.database_up.set(1 if up else 0))
+                      on_db_state=lambda up: metrics.database_up.set(1 if up else 0),
+                      drain=settings.gateway.capture_writer == "worker")
     policy = default_policy(settings)
     service = ChatService(settings, ensemble, capture, metrics, kb, retriever, policy)
     engine = make_engine(settings.database_url)

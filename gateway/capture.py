@@ -1,4 +1,5 @@
-"""Loss-free signal capture: requests append to the journal; one background writer drains it to the database.
+"""Loss-free signal capture: requests append to the journal; one background writer drains it to the database
+(in the same process, or for ``gateway serve --workers N`` in the supervisor: ``Capture.relay``).
 
 ``Capture.record(...)`` returns once the record is fsynced in the local journal (see gateway.journal),
 so a 200 implies a durable signal even under SIGKILL. The writer thread stores journal records in
@@ -20,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from gateway.journal import Batch, Journal
+from gateway.journal import Batch, Journal, OutboxReader
 from gateway.storage import GROUNDING_FIELDS, store_records, with_storable_text
 from hibachi.db import make_engine, session_factory, upgrade
 
@@ -30,10 +31,18 @@ KNOWN_SESSIONS = 10_000
 
 
 class Capture:
+    """This process's journal and, unless ``drain`` is off, the writer thread that stores it in the database.
+
+    ``drain=False``: another process stores it (``Capture.relay`` in the supervisor of ``gateway serve --workers N``),
+    so the process answering customers never shares its interpreter lock with the database writer."""
+
     def __init__(self, outbox_dir: Path, database_url: str, *, batch_size: int = 200, max_backoff_s: float = 5.0,
                  migrate: bool = True, linger_s: float = 0.25, on_stored: Callable[[int], None] | None = None,
-                 on_db_state: Callable[[bool], None] | None = None) -> None:
-        self.journal = Journal(outbox_dir)
+                 on_db_state: Callable[[bool], None] | None = None, drain: bool = True,
+                 source: OutboxReader | None = None) -> None:
+        self.journal: Journal | None = None if source is not None else Journal(outbox_dir)
+        self.source: Journal | OutboxReader = source or self.journal  # type: ignore[assignment]
+        self.drain = drain
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
         self.linger_s = linger_s
@@ -49,8 +58,14 @@ class Capture:
         self._sessions: OrderedDict[str, None] = OrderedDict()
         self._thread = threading.Thread(target=self._drain_loop, name="capture-writer", daemon=True)
 
+    @classmethod
+    def relay(cls, outbox_dir: Path, database_url: str, **options) -> Capture:
+        """A writer for every journal under ``outbox_dir``, written by other processes; it appends nothing."""
+        return cls(outbox_dir, database_url, source=OutboxReader(outbox_dir), **options)
+
     def start(self) -> None:
-        self._thread.start()
+        if self.drain:
+            self._thread.start()
 
     def try_migrate(self) -> bool:
         """Bring the schema up to date now if the database answers; otherwise the writer does it later."""
@@ -90,7 +105,7 @@ class Capture:
         return previous
 
     def backlog_bytes(self) -> int:
-        return self.journal.backlog_bytes()
+        return self.source.backlog_bytes()
 
     def wait_drained(self, timeout_s: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -101,15 +116,27 @@ class Capture:
         return False
 
     def stop(self, drain_timeout_s: float = 5.0) -> None:
-        """Close the journal (everything acknowledged is on disk), give the writer a moment to finish, stop it."""
-        self.journal.close(keep_ownership=True)
-        if self.database_up:
-            self.wait_drained(drain_timeout_s)
-        self._stop.set()
-        self.journal.appended.set()
-        self._thread.join(timeout=drain_timeout_s + 5)
-        self.journal.release()
+        """Close the journal (everything acknowledged is on disk), give the writer a moment to finish, stop it.
+        A relay is stopped once every writer has: what is left in their newest segments is its to store now."""
+        if self.journal is not None:
+            self.journal.close(keep_ownership=True)
+        if isinstance(self.source, OutboxReader):
+            self.source.writers_stopped = True
+        if self.drain:
+            if self.database_up:
+                self.wait_drained(drain_timeout_s)
+            self._stop.set()
+            self._wake_writer()
+            self._thread.join(timeout=drain_timeout_s + 5)
+        if isinstance(self.source, OutboxReader) and not self._thread.is_alive():
+            self.source.read(self.batch_size)  # removes what is stored in full; anything else waits for a restart
+        if self.journal is not None:
+            self.journal.release()
         self.engine.dispose()
+
+    def _wake_writer(self) -> None:
+        if self.journal is not None:
+            self.journal.appended.set()
 
     # --- the writer thread ---
 
@@ -124,9 +151,11 @@ class Capture:
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             backoff = 0.05
-            if not stored:
+            if not stored and self.journal is not None:
                 self.journal.appended.clear()
                 self.journal.appended.wait(0.5)
+            elif not stored:
+                self._stop.wait(self.linger_s)  # a relay polls: the journals' writers are other processes
             elif stored < self.batch_size:
                 # Linger a moment so the next transaction carries many records (group commit).
                 self._stop.wait(self.linger_s)
@@ -137,11 +166,11 @@ class Capture:
         if not self._migrated:
             upgrade(engine)
             self._migrated = True
-        batch = self.journal.read(self.batch_size)
+        batch = self.source.read(self.batch_size)
         if batch is None:
             return 0
         self._store(engine, batch)
-        self.journal.commit(batch)
+        self.source.commit(batch)
         self._set_db_state(True)
         self.on_stored(len(batch.records))
         return max(len(batch.records), 1)
@@ -155,9 +184,9 @@ class Capture:
             # Another writer stored some of these meanwhile, or one holds a value the database refuses or its driver
             # cannot encode: store them one by one, so one record can never hold back the rest.
             for record in batch.records:
-                self._store_one(factory, record)
+                self._store_one(factory, record, batch.segment.parent)
 
-    def _store_one(self, factory, record: dict) -> None:
+    def _store_one(self, factory, record: dict, directory: Path) -> None:
         try:
             with factory.begin() as session:
                 store_records(session, [record])
@@ -183,7 +212,7 @@ class Capture:
         except DataError as exc:
             error = str(exc.orig).splitlines()[0][:200]
         # Still refused (a value too long for its column, ...): kept aside, not retried for ever.
-        rejected = self.journal.directory / "rejected.jsonl"
+        rejected = directory / "rejected.jsonl"
         with rejected.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"error": error, "record": record}, default=str) + "\n")
         log.error("capture record refused by the database; kept in the outbox's rejected.jsonl",

@@ -19,7 +19,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.outbox import claim
+from gateway.outbox import claim, journal_directories
 from hibachi import fastjson
 
 SEGMENT_BYTES = 16 * 2**20
@@ -142,32 +142,72 @@ class Journal:
     def read(self, limit: int) -> Batch | None:
         """The next unstored complete records of the oldest segment that has any; finished segments are removed."""
         for segment in self.segments():
-            offset = read_offset(segment)
-            size = segment.stat().st_size
-            if offset >= size or segment != self.active and not self._has_complete_line(segment, offset):
-                if segment != self.active:
-                    segment.unlink(missing_ok=True)  # fully stored (or only a torn, unacknowledged tail left)
-                    _checkpoint(segment).unlink(missing_ok=True)
-                continue
-            records, end = _read_lines(segment, offset, limit)
-            if records or end > offset:
-                return Batch(segment, records, end)
+            batch = read_segment(segment, limit, active=segment == self.active)
+            if batch is not None:
+                return batch
         return None
 
-    @staticmethod
-    def _has_complete_line(segment: Path, offset: int) -> bool:
-        with segment.open("rb") as handle:
-            handle.seek(offset)
-            return b"\n" in handle.read()
-
     def commit(self, batch: Batch) -> None:
-        path = _checkpoint(batch.segment)
-        tmp = path.with_suffix(".offset.tmp")
-        tmp.write_text(str(batch.end_offset))
-        os.replace(tmp, path)
+        commit(batch)
 
     def backlog_bytes(self) -> int:
         return backlog_bytes(self.directory)
+
+
+class OutboxReader:
+    """The reading side of every journal under an outbox, for a drainer outside the processes that write them (the
+    supervisor of ``gateway serve --workers N``). Which segment a writer is appending to is its newest one: that is
+    read but never removed, until a newer one exists or ``writers_stopped`` is set."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = Path(outbox)
+        self.writers_stopped = False
+
+    def read(self, limit: int) -> Batch | None:
+        for directory in journal_directories(self.outbox):
+            segments = sorted(directory.glob("seg-*.jsonl"))
+            for segment in segments:
+                batch = read_segment(segment, limit, active=segment == segments[-1] and not self.writers_stopped)
+                if batch is not None:
+                    return batch
+        return None
+
+    def commit(self, batch: Batch) -> None:
+        commit(batch)
+
+    def backlog_bytes(self) -> int:
+        return sum(backlog_bytes(directory) for directory in journal_directories(self.outbox))
+
+
+def read_segment(segment: Path, limit: int, *, active: bool) -> Batch | None:
+    """The next unstored complete records of one segment, or None. A segment that is not being written (``active``)
+    and has nothing left to store is removed with its checkpoint."""
+    offset = read_offset(segment)
+    try:
+        size = segment.stat().st_size
+        if offset >= size or not active and not _has_complete_line(segment, offset):
+            if not active:
+                segment.unlink(missing_ok=True)  # fully stored (or only a torn, unacknowledged tail left)
+                _checkpoint(segment).unlink(missing_ok=True)
+            return None
+        records, end = _read_lines(segment, offset, limit)
+    except FileNotFoundError:
+        return None  # removed, or adopted into outbox_dir (gateway.outbox), since it was listed
+    return Batch(segment, records, end) if records or end > offset else None
+
+
+def _has_complete_line(segment: Path, offset: int) -> bool:
+    with segment.open("rb") as handle:
+        handle.seek(offset)
+        return b"\n" in handle.read()
+
+
+def commit(batch: Batch) -> None:
+    """Move the segment's checkpoint past the batch (after the batch is stored)."""
+    path = _checkpoint(batch.segment)
+    tmp = path.with_suffix(".offset.tmp")
+    tmp.write_text(str(batch.end_offset))
+    os.replace(tmp, path)
 
 
 def backlog_bytes(directory: Path) -> int:

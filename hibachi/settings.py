@@ -104,6 +104,9 @@ class GatewaySettings(BaseModel):
     # Capture: journal entries are drained to the database in batches; the writer backs off while it is down.
     capture_batch_size: int = Field(default=200, ge=1, le=5000)
     capture_max_backoff_s: float = Field(default=5.0, gt=0)
+    # Who stores the journals in the database: each gateway process its own ("worker"), or the supervisor of
+    # `hibachi gateway serve --workers N`, which sets "supervisor" for its workers (they then only append).
+    capture_writer: Literal["worker", "supervisor"] = "worker"
     migrate_on_start: bool = True
     # Resilience: a provider failing this many calls in a row gets no traffic for cooldown_s.
     breaker_failures: int = Field(default=3, ge=1)

@@ -250,3 +250,33 @@ def test_a_failed_flush_reaches_every_request_waiting_on_it(tmp_path, monkeypatc
     monkeypatch.undo()
     asyncio.run(journal.append({"n": 4}))  # the disk is back: the next flush succeeds
     journal.close()
+
+
+@pytest.mark.storage
+def test_a_relay_stores_what_non_draining_processes_journal(db_url, tmp_path):
+    """``gateway serve --workers N``: workers only journal (``drain=False``); the supervisor's relay stores every
+    worker's records once, and at its stop what was left in the newest segments too."""
+    from gateway.capture import Capture
+
+    workers = [Capture(tmp_path / "outbox", db_url, drain=False) for _ in range(2)]
+    relay = Capture.relay(tmp_path / "outbox", db_url, linger_s=0.01)
+    relay.start()
+    try:
+        for n, worker in enumerate(workers):
+            worker.start()
+            for i in range(3):
+                worker.record_sync(_signal(f"w{n}-{i}"))
+        assert relay.wait_drained(10)
+        assert workers[0].database_up is None  # the worker never touched the database
+    finally:
+        for worker in workers:
+            worker.stop()
+        relay.stop()
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            stored = sorted(session.scalars(select(TrainingSignal.request_id)))
+    finally:
+        engine.dispose()
+    assert stored == sorted(f"w{n}-{i}" for n in range(2) for i in range(3))
+    assert not list((tmp_path / "outbox").rglob("seg-*.jsonl"))  # all stored, so all removed once writers stopped

@@ -69,3 +69,33 @@ def test_a_killed_process_frees_its_directory(tmp_path):
         time.sleep(0.05)
     assert lock.directory == tmp_path
     lock.release()
+
+
+def test_an_outbox_reader_drains_every_directory_and_keeps_what_writers_still_append_to(tmp_path):
+    """The reader of ``gateway serve --workers N``'s supervisor: every worker's journal, oldest segment first; a
+    directory's newest segment may still be written, so it is never removed until the writers have stopped."""
+    from gateway.journal import OutboxReader
+
+    first, second = Journal(tmp_path), Journal(tmp_path)
+    first.append_sync({"n": 1})
+    second.append_sync({"n": 2})
+    first.close()
+    restarted = Journal(tmp_path)  # the replacement of the first worker: a newer segment in the same directory
+    restarted.append_sync({"n": 3})
+    reader = OutboxReader(tmp_path)
+    seen = []
+    while (batch := reader.read(10)) is not None:
+        seen += [r["n"] for r in batch.records]
+        reader.commit(batch)
+    assert seen == [1, 3, 2]
+    assert len(list(tmp_path.glob("seg-*.jsonl"))) == 1  # the finished older segment went, the active one stays
+    assert len(list((tmp_path / "worker-1").glob("seg-*.jsonl"))) == 1
+    second.append_sync({"n": 4})  # appended after it was read to its end: read from the checkpoint
+    assert [r["n"] for r in reader.read(10).records] == [4]
+    reader.commit(reader.read(10))
+    assert reader.backlog_bytes() == 0
+    restarted.close()
+    second.close()
+    reader.writers_stopped = True
+    assert reader.read(10) is None
+    assert not list(tmp_path.rglob("seg-*.jsonl"))

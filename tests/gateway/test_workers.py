@@ -1,5 +1,5 @@
-"""``hibachi gateway serve --workers 2``: one port, a journal per worker, every answer captured once, metrics
-added up across workers, and an admin session cookie that every worker accepts."""
+"""``hibachi gateway serve --workers 2``: one port, a journal per worker (stored by the supervisor), every answer
+captured once, metrics added up across workers, and an admin session cookie that every worker accepts."""
 
 from __future__ import annotations
 
@@ -71,6 +71,13 @@ def test_two_workers_share_a_port_and_capture_every_answer_once(two_workers):
     answered = sum(float(v) for v in re.findall(r'^gateway_requests_total\{[^}]*status="ok"[^}]*\} (\S+)$', metrics,
                                                 re.MULTILINE))
     assert answered == CHATS
+    # The workers only journal; the supervisor stores their journals (and counts into the same metrics).
+    assert httpx.get(f"{url}/health/ready", timeout=5).json()["database_up"] is None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "gateway_signals_stored_total 40.0" not in metrics:
+        time.sleep(0.2)
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+    assert "gateway_signals_stored_total 40.0" in metrics
 
     # One development session secret for all workers: a login cookie from one is good on every other.
     with httpx.Client(base_url=url, timeout=10) as browser:
@@ -81,7 +88,7 @@ def test_two_workers_share_a_port_and_capture_every_answer_once(two_workers):
         with httpx.Client(base_url=url, cookies=cookies, timeout=10) as fresh:  # a new connection each time
             assert fresh.get("/admin/api/traffic").status_code == 200
 
-    process.send_signal(signal.SIGTERM)  # each worker drains its journal before it exits
+    process.send_signal(signal.SIGTERM)  # the workers stop; then the supervisor's relay stores what they left
     assert process.wait(timeout=60) == 0
     with sqlite3.connect(data / "hibachi.db") as db:
         stored = {row[0] for row in db.execute("SELECT request_id FROM training_signals")}
