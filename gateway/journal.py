@@ -156,8 +156,9 @@ class Journal:
 
 class OutboxReader:
     """The reading side of every journal under an outbox, for a drainer outside the processes that write them (the
-    supervisor of ``gateway serve --workers N``). Which segment a writer is appending to is its newest one: that is
-    read but never removed, until a newer one exists or ``writers_stopped`` is set."""
+    supervisor of ``gateway serve --workers N``). A segment may still be appended to while its writer (the pid in its
+    name) is alive and has no newer segment: such a one is read up to its last complete line but never removed,
+    until ``writers_stopped`` is set."""
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = Path(outbox)
@@ -167,16 +168,37 @@ class OutboxReader:
         for directory in journal_directories(self.outbox):
             segments = sorted(directory.glob("seg-*.jsonl"))
             for segment in segments:
-                batch = read_segment(segment, limit, active=segment == segments[-1] and not self.writers_stopped)
+                batch = read_segment(segment, limit, active=self._maybe_written(segment, segments))
                 if batch is not None:
                     return batch
         return None
+
+    def _maybe_written(self, segment: Path, segments: list[Path]) -> bool:
+        if self.writers_stopped:
+            return False
+        writer = segment.stem.rpartition("-")[2]
+        if not writer.isdigit():
+            return True  # not a name this module gives: never removed while writers run
+        if any(other > segment and other.stem.endswith(f"-{writer}") for other in segments):
+            return False  # its writer has moved on to a newer segment
+        return _alive(int(writer))
 
     def commit(self, batch: Batch) -> None:
         commit(batch)
 
     def backlog_bytes(self) -> int:
         return sum(backlog_bytes(directory) for directory in journal_directories(self.outbox))
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reused id counts as alive: the segment is just kept a while)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_segment(segment: Path, limit: int, *, active: bool) -> Batch | None:

@@ -99,3 +99,24 @@ def test_an_outbox_reader_drains_every_directory_and_keeps_what_writers_still_ap
     reader.writers_stopped = True
     assert reader.read(10) is None
     assert not list(tmp_path.rglob("seg-*.jsonl"))
+
+
+def test_the_reader_never_removes_a_live_writers_segment_whatever_the_names_say(tmp_path):
+    """Segment names sort by creation time, but clocks can step back and adoption moves older journals in: a
+    segment is left in place while the process named in it is alive and has written nothing newer."""
+    from gateway.journal import OutboxReader
+
+    live = Journal(tmp_path)
+    live.append_sync({"n": 1})
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a writer that has exited, whose segment sorts after the live one
+    later = tmp_path / f"seg-{time.time_ns() + 10**12:020d}-{gone.pid}.jsonl"
+    later.write_bytes(b'{"n": 2}\n')
+    reader = OutboxReader(tmp_path)
+    while (batch := reader.read(10)) is not None:
+        reader.commit(batch)
+    reader.read(10)
+    assert live.active.exists() and not later.exists()
+    live.append_sync({"n": 3})
+    assert [r["n"] for r in reader.read(10).records] == [3]
+    live.close()
