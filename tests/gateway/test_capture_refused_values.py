@@ -33,7 +33,8 @@ def test_a_refused_record_does_not_block_the_batch(db, db_url, tmp_path):
     try:
         records = [_signal("r1"), _signal("r2", answer="a provider's \x00 answer"),
                    _signal("r3", session_id="s" * 100), _signal("r4"), _signal("r5", answer="a lone \ud83d surrogate")]
-        capture._store(capture.engine, Batch(segment=tmp_path / "seg", records=records, end_offset=0))
+        segment = capture.journal.directory / "seg-x.jsonl"  # rejected.jsonl goes beside its segment
+        capture._store(capture.engine, Batch(segment=segment, records=records, end_offset=0))
         with capture.engine.connect() as conn:
             stored = dict(conn.execute(select(TrainingSignal.request_id, TrainingSignal.chosen_response)).all())
     finally:
@@ -67,7 +68,8 @@ def test_a_grounding_is_stored_as_built_or_not_at_all(db, db_url, tmp_path):
     ]
     capture = Capture(tmp_path / "outbox", db_url, migrate=False)
     try:
-        capture._store(capture.engine, Batch(segment=tmp_path / "seg", records=records, end_offset=0))
+        segment = capture.journal.directory / "seg-x.jsonl"  # rejected.jsonl goes beside its segment
+        capture._store(capture.engine, Batch(segment=segment, records=records, end_offset=0))
         with capture.engine.connect() as conn:
             stored = {r[0]: tuple(r[1:]) for r in conn.execute(select(
                 TrainingSignal.request_id, TrainingSignal.grounding, TrainingSignal.grounding_kb_sha256,
