@@ -70,8 +70,8 @@ def padding_share(batches: list[dict]) -> float:
     return 1 - real / computed if computed else 0.0
 
 
-def _batches(tmp: Path, steps: int, config) -> list[dict]:
-    """The first ``steps`` batches a trainer with this configuration trains on (same seed, same order)."""
+def _dataloader(tmp: Path, config):
+    """The dataloader a trainer with this configuration trains from (same seed, same order, same collation)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from components.train.train import build_trainer, load_examples
@@ -80,8 +80,13 @@ def _batches(tmp: Path, steps: int, config) -> list[dict]:
     tokenizer.padding_side = "right"
     feeder = build_trainer(AutoModelForCausalLM.from_pretrained(str(config.base_model)), tokenizer,
                            load_examples(tmp / "train.jsonl"), config, tmp / "feeder")
+    return feeder.get_train_dataloader()
+
+
+def _batches(tmp: Path, steps: int, config) -> list[dict]:
+    """The first ``steps`` batches a trainer with this configuration trains on."""
     batches = []
-    for batch in feeder.get_train_dataloader():
+    for batch in _dataloader(tmp, config):
         batches.append(batch)
         if len(batches) == steps:
             break
@@ -117,15 +122,16 @@ def worker_sft(tmp: Path, steps: int, variant: str) -> dict:
 
 
 def worker_plain(tmp: Path, steps: int, variant: str) -> dict:
-    """The padded random batches through model(**batch).loss / backward / AdamW step, nothing else."""
+    """The padded random batches through model(**batch).loss / backward / AdamW step, nothing else. The batches are
+    drawn from the trainer's dataloader inside the timed loop, as the train step draws its own: collating them is
+    part of a training step either way."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     _, _, config = _config(tmp, steps, **VARIANTS[variant])
     # Only to get the identical collated batches: a trainer's dataloader, never its training loop.
-    batches = [{k: v for k, v in b.items() if k in ("input_ids", "attention_mask", "labels")}
-               for b in _batches(tmp, steps, config)]
+    dataloader = _dataloader(tmp, config)
     if config.cpu_threads and not torch.cuda.is_available():
         torch.set_num_threads(config.cpu_threads)  # the same threads as the train step
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -133,9 +139,16 @@ def worker_plain(tmp: Path, steps: int, variant: str) -> dict:
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(config.base_model), dtype=torch.float32), lora)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     model.train()
+    batches, feed = [], iter(dataloader)
     tokens, started, cpu_started = 0, time.perf_counter(), time.process_time()
-    for step in range(steps):
-        batch = batches[step % len(batches)]
+    for _ in range(steps):
+        try:
+            batch = next(feed)
+        except StopIteration:  # a new epoch, as the train step starts one
+            feed = iter(dataloader)
+            batch = next(feed)
+        batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "labels")}
+        batches.append(batch)
         loss = model(**batch).loss
         loss.backward()
         optimizer.step()
