@@ -137,7 +137,7 @@ class Journal:
     # --- reading side (used by the drainer thread only) ---
 
     def segments(self) -> list[Path]:
-        return sorted(self.directory.glob("seg-*.jsonl"))
+        return segments(self.directory)
 
     def read(self, limit: int) -> Batch | None:
         """The next unstored complete records of the oldest segment that has any; finished segments are removed."""
@@ -166,9 +166,9 @@ class OutboxReader:
 
     def read(self, limit: int) -> Batch | None:
         for directory in journal_directories(self.outbox):
-            segments = sorted(directory.glob("seg-*.jsonl"))
-            for segment in segments:
-                batch = read_segment(segment, limit, active=self._maybe_written(segment, segments))
+            listed = segments(directory)
+            for segment in listed:
+                batch = read_segment(segment, limit, active=self._maybe_written(segment, listed))
                 if batch is not None:
                     return batch
         return None
@@ -187,7 +187,7 @@ class OutboxReader:
         commit(batch)
 
     def backlog_bytes(self) -> int:
-        return sum(backlog_bytes(directory) for directory in journal_directories(self.outbox))
+        return outbox_backlog_bytes(self.outbox)
 
 
 def _alive(pid: int) -> bool:
@@ -232,10 +232,20 @@ def commit(batch: Batch) -> None:
     os.replace(tmp, path)
 
 
+def segments(directory: Path) -> list[Path]:
+    """The journal segments in ``directory``, oldest first (their names start with the creation time)."""
+    return sorted(directory.glob("seg-*.jsonl"))
+
+
+def outbox_backlog_bytes(outbox: Path) -> int:
+    """Bytes of every journal under ``outbox`` (its own and its workers') not yet stored in the database."""
+    return sum(backlog_bytes(directory) for directory in journal_directories(outbox))
+
+
 def backlog_bytes(directory: Path) -> int:
     """Bytes of the journal in ``directory`` not yet stored in the database."""
     total = 0
-    for segment in directory.glob("seg-*.jsonl"):
+    for segment in segments(directory):
         try:
             total += max(segment.stat().st_size - read_offset(segment), 0)
         except FileNotFoundError:

@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.deps import State
-from gateway.journal import backlog_bytes
-from gateway.outbox import journal_directories
+from gateway.journal import outbox_backlog_bytes
 
 router = APIRouter(tags=["health"])
 
@@ -44,5 +43,5 @@ async def ready(state: State) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(state: State) -> Response:
     outbox = state.settings.gateway.outbox_dir
-    state.metrics.capture_backlog.set(sum(backlog_bytes(d) for d in journal_directories(outbox)))
+    state.metrics.capture_backlog.set(outbox_backlog_bytes(outbox))
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
