@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,20 @@ def lineage_settings(settings: Any) -> dict[str, Any]:
 
 
 def record_export_signals(session: Session, dataset_sha256: str, signal_ids: Iterable[str]) -> int:
-    """Store which signals an export held (once per content hash); returns the rows added."""
-    ids = sorted(set(signal_ids))
-    known = set(session.scalars(select(ExportSignal.signal_id).where(ExportSignal.dataset_sha256 == dataset_sha256)))
-    fresh = [{"dataset_sha256": dataset_sha256, "signal_id": sid} for sid in ids if sid not in known]
-    for start in range(0, len(fresh), INSERT_BATCH):
-        session.execute(ExportSignal.__table__.insert(), fresh[start:start + INSERT_BATCH])
-    return len(fresh)
+    """Store which signals an export held (once per content hash); returns the rows added.
+
+    ``signal_ids`` is consumed as a stream, ``INSERT_BATCH`` at a time, so an export of any size records its
+    lineage in constant memory; an id already stored for the hash (a re-run, a repeat in the stream) is skipped."""
+    added = 0
+    stream = iter(signal_ids)
+    while batch := set(islice(stream, INSERT_BATCH)):
+        batch -= set(session.scalars(select(ExportSignal.signal_id).where(
+            ExportSignal.dataset_sha256 == dataset_sha256, ExportSignal.signal_id.in_(batch))))
+        if batch:
+            session.execute(ExportSignal.__table__.insert(),
+                            [{"dataset_sha256": dataset_sha256, "signal_id": sid} for sid in sorted(batch)])
+            added += len(batch)
+    return added
 
 
 def record_lineage(session: Session, version_id: str, *, train_sha256: str, export_sha256: str | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -315,7 +316,7 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with Session(engine) as session:
+        with Session(engine) as session, ExitStack() as files:
             start = _parse_time(since)
             if start is None and incremental:
                 start = last_watermark(session)
@@ -324,12 +325,14 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                 raise ValueError(f"export window is empty: since {_iso(start)} is not before until {_iso(end)}")
             digest, rows = hashlib.sha256(), 0
             pairs = stale_rows = 0
-            signal_ids: list[str] = []
             tmp = out.with_suffix(out.suffix + ".partial")
-            with ExitStack() as files:
-                handle = files.enter_context(tmp.open("wb"))
-                pairs_out = files.enter_context(open(pairs_path, "w", encoding="utf-8")) if pairs_path else None
-                stale_out = files.enter_context(open(stale_path, "w", encoding="utf-8")) if stale_path else None
+            # Lineage (which signals this hash holds) is recorded once the hash is known: the ids wait in a
+            # temporary file, not a list, so memory stays flat however many rows the window has.
+            signal_ids = files.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+            with ExitStack() as output:
+                handle = output.enter_context(tmp.open("wb"))
+                pairs_out = output.enter_context(open(pairs_path, "w", encoding="utf-8")) if pairs_path else None
+                stale_out = output.enter_context(open(stale_path, "w", encoding="utf-8")) if stale_path else None
                 chunk: list[bytes] = []  # lines written (and hashed) BATCH_ROWS at a time: the same bytes
 
                 def write_chunk() -> None:
@@ -351,7 +354,7 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                     if len(chunk) == BATCH_ROWS:
                         write_chunk()
                     rows += 1
-                    signal_ids.append(record_["metadata"]["signal_id"])  # lineage: which signals this hash holds
+                    signal_ids.write(record_["metadata"]["signal_id"] + "\n")
                     if pairs_out is not None:
                         for pair in build_pairs(record_):
                             pairs_out.write(json.dumps(pair, ensure_ascii=False, sort_keys=True) + "\n")
@@ -364,7 +367,8 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                                 dataset_sha256=digest.hexdigest(), path=str(out), knowledge_sha256=knowledge_sha256,
                                 pairs=pairs if pairs_path else None, stale_rows=stale_rows if critic else None)
                 session.add(run)
-                record_export_signals(session, run.dataset_sha256, signal_ids)
+                signal_ids.seek(0)
+                record_export_signals(session, run.dataset_sha256, (line.rstrip("\n") for line in signal_ids))
                 session.commit()
                 run_id = run.id
         return ExportResult(path=str(out), rows=rows, dataset_sha256=digest.hexdigest(),

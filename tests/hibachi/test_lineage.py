@@ -8,6 +8,7 @@ import pytest
 from customer_rows import add_customer
 
 from hibachi.lineage import (
+    INSERT_BATCH,
     code_version,
     format_model_lineage,
     lineage_settings,
@@ -51,6 +52,22 @@ def test_signal_ids_are_stored_once_per_export_hash(db):
         assert record_export_signals(session, "h2", ["a"]) == 1
         session.commit()
         assert session.query(ExportSignal).count() == 3
+
+
+@pytest.mark.storage
+def test_signal_ids_stream_in_batches_and_repeats_across_batches_are_skipped(db):
+    _, factory = db
+    count = INSERT_BATCH * 2 + 7
+
+    def ids():  # a generator, as the export streams them from its spool file; the first id comes back at the end
+        yield from (f"s{i:06d}" for i in range(count))
+        yield "s000000"
+
+    with factory() as session:
+        assert record_export_signals(session, "h1", ids()) == count
+        assert record_export_signals(session, "h1", ids()) == 0
+        session.commit()
+        assert session.query(ExportSignal).count() == count
 
 
 @pytest.mark.storage
