@@ -48,6 +48,29 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores{memory}, {gpu}, Python {platform.python_version()}, {platform.system()}"
 
 
+def cpu_calibration(repeats: int = 7) -> tuple[float, float]:
+    """Best and median CPU-ms of one fixed pure-Python workload (JSON, dicts, strings, a regex: what the gateway
+    does per request, in miniature). Shared virtual machines change speed from run to run; figures from two
+    runs compare only as far as their calibrations agree."""
+    import json
+    import re
+    import statistics
+
+    word = re.compile(r"[a-z]+")
+    payload = {"model": "hibachi", "messages": [{"role": "user", "content": f"How much per adult? #{i}"}
+                                                for i in range(20)]}
+    times = []
+    for _ in range(repeats):
+        started = time.process_time()
+        for i in range(2000):
+            decoded = json.loads(json.dumps(payload))
+            words = word.findall(decoded["messages"][i % 20]["content"].lower())
+            counts = {w: words.count(w) for w in words}
+            "".join(sorted(counts)).upper()
+        times.append((time.process_time() - started) * 1000)
+    return min(times), statistics.median(times)
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -56,12 +79,21 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|")
 
 
-def render(rows: list[dict], machine: str, started: datetime, seconds: float) -> str:
+def render(rows: list[dict], machine: str, started: datetime, seconds: float,
+           calibration: tuple[tuple[float, float], tuple[float, float]] | None = None) -> str:
     lines = [
         "# Benchmarks",
         "",
         f"Run {started:%Y-%m-%d %H:%M UTC} in {seconds:.0f} s on: {machine}.",
         "Each ratio compares the figure with a baseline measured in the same run.",
+    ]
+    if calibration:
+        (best_before, median_before), (best_after, median_after) = calibration
+        lines.append(f"CPU calibration (a fixed pure-Python workload, best / median of 7 in CPU-ms; lower is faster): "
+                     f"{best_before:.0f} / {median_before:.0f} before the benchmarks, {best_after:.0f} / "
+                     f"{median_after:.0f} after. Absolute figures (CPU-ms, latencies) from runs whose calibrations "
+                     "differ differ by about as much; the ratios are measured within one run.")
+    lines += [
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -84,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     started, clock = datetime.now(UTC), time.perf_counter()
+    before = cpu_calibration()
+    print(f"CPU calibration: best {before[0]:.0f} CPU-ms, median {before[1]:.0f}", flush=True)
     rows: list[dict] = []
     failures = 0
     for name in discover(only):
@@ -97,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             failures += 1
             traceback.print_exc()
             rows.append({"benchmark": name, "figure": "FAILED (see log)"})
-    table = render(rows, machine_description(), started, time.perf_counter() - clock)
+    after = cpu_calibration()
+    table = render(rows, machine_description(), started, time.perf_counter() - clock, (before, after))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table)
