@@ -74,6 +74,7 @@ def main(pairs_file: Path | str, sft_adapter_dir: Path | str | None, output_dir:
     from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
+    from components.train.progress import use_readable_progress
     from components.train.train import _device_options, _load_model, resolve_base_model
 
     base = resolve_base_model(training.base_model)
@@ -87,11 +88,12 @@ def main(pairs_file: Path | str, sft_adapter_dir: Path | str | None, output_dir:
         output_dir=str(out / "checkpoints"), max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate, beta=config.beta, max_length=config.max_length,
         lr_scheduler_type="linear", warmup_steps=0, logging_steps=1, save_strategy="no", seed=config.seed,
-        data_seed=config.seed, report_to="none", dataloader_num_workers=0, disable_tqdm=True,
-        gradient_checkpointing=training.gradient_checkpointing, **_device_options(training),
+        data_seed=config.seed, report_to="none", dataloader_num_workers=0, disable_tqdm=False,
+        **_device_options(training),
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer,
                          callbacks=callbacks)
+    use_readable_progress(trainer)
     started = time.perf_counter()
     with cpu_threads(training.cpu_threads):  # as the SFT step
         result = trainer.train()

@@ -70,12 +70,18 @@ def training_mix(rows: list[dict], quote_repeats: int) -> list[dict]:
 
 
 def _device_options(config: TrainingSettings) -> dict[str, Any]:
+    """Trainer arguments for this machine: CPU or mixed precision, and activation checkpointing as configured."""
     import torch
+    from transformers import TrainingArguments
 
+    # transformers 5 renamed gradient_checkpointing (a deprecated alias now, warned about on every run).
+    renamed = "activation_checkpointing" in TrainingArguments.__dataclass_fields__
+    options: dict[str, Any] = {"activation_checkpointing" if renamed else "gradient_checkpointing":
+                               config.gradient_checkpointing}
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
-        return {"use_cpu": False, "bf16": bf16, "fp16": not bf16}
-    return {"use_cpu": True, "bf16": False, "fp16": False}
+        return {**options, "use_cpu": False, "bf16": bf16, "fp16": not bf16}
+    return {**options, "use_cpu": True, "bf16": False, "fp16": False}
 
 
 def _load_model(base: Path, config: TrainingSettings):
@@ -192,7 +198,6 @@ def sft_args(config: TrainingSettings, output_dir: Path | str):
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=2,
         max_length=None if padding_free else config.max_length, padding_free=padding_free,
         packing=config.packing, train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        gradient_checkpointing=config.gradient_checkpointing,
         assistant_only_loss=config.assistant_only_loss, seed=config.seed, data_seed=config.seed,
         report_to="none", include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
         disable_tqdm=False, **_device_options(config),
@@ -246,12 +251,15 @@ def build_trainer(model, tokenizer, examples: list[dict], config: TrainingSettin
     import torch
     from datasets import Dataset
 
+    from components.train.progress import use_readable_progress
+
     if config.final_answer_only:
         examples = [as_prompt_completion(example) for example in examples]
     args = sft_args(config, output_dir)
     fused = torch.cuda.is_available() if config.fused_lm_head is None else config.fused_lm_head
     trainer = _trainer_class(fused)(model=model, args=args, train_dataset=Dataset.from_list(examples),
                                     processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    use_readable_progress(trainer)
     if args.padding_free and not args.packing:
         trainer.train_dataset = truncate_tokenized(trainer.train_dataset, config.max_length)
     return trainer

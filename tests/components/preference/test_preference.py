@@ -80,7 +80,7 @@ def _margin(base: Path, adapter: Path, pairs: list[dict]) -> float:
 
 
 @pytest.mark.slow
-def test_dpo_on_the_sft_adapter_prefers_the_chosen_answers(tiny_base, kb, tmp_path):
+def test_dpo_on_the_sft_adapter_prefers_the_chosen_answers(tiny_base, kb, tmp_path, capfd):
     from components.train.train import main as train
 
     training = TrainingSettings(base_model=tiny_base, max_steps=4, batch_size=4, max_length=128, learning_rate=5e-3,
@@ -97,3 +97,5 @@ def test_dpo_on_the_sft_adapter_prefers_the_chosen_answers(tiny_base, kb, tmp_pa
     assert losses[-1] < losses[0]
     pairs = load_pairs(pairs_file)
     assert _margin(tiny_base, adapter, pairs) > _margin(tiny_base, tmp_path / "sft" / "adapter", pairs) + 0.5
+    shown = capfd.readouterr().out  # one line per log event, not trl's dict of a dozen reward keys
+    assert "step 8/8  loss " in shown and "reward accuracy" in shown and "{'loss'" not in shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,6 @@ def test_sft_args_follow_the_settings(tmp_path):
     assert (flat.train_sampling_strategy, flat.padding_free, flat.max_length) == ("random", True, None)
     assert sft_args(TrainingSettings(packing=True, padding_free=True), tmp_path).padding_free is False
     assert grouped.assistant_only_loss and grouped.gradient_checkpointing is False
+    with warnings.catch_warnings():  # the setting maps to transformers' current name, not its deprecated alias
+        warnings.simplefilter("error", FutureWarning)
+        assert sft_args(TrainingSettings(gradient_checkpointing=True), tmp_path).activation_checkpointing is True

@@ -26,7 +26,7 @@ def _train(tiny_base, train_file, out, **overrides):
     return main(train_file, out, TrainingSettings(**values))
 
 
-def test_training_lowers_the_loss_and_writes_adapter_and_metrics(tiny_base, kb, tmp_path):
+def test_training_lowers_the_loss_and_writes_adapter_and_metrics(tiny_base, kb, tmp_path, capfd):
     data = write_examples(tmp_path / "train.jsonl", kb)
     metrics = _train(tiny_base, data, tmp_path / "run", max_steps=12)
     assert metrics["global_step"] == 12
@@ -39,6 +39,8 @@ def test_training_lowers_the_loss_and_writes_adapter_and_metrics(tiny_base, kb, 
     assert sorted(config["target_modules"]) == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj",
                                                 "v_proj"]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["global_step"] == 12
+    shown = capfd.readouterr().out
+    assert "step 12/12  loss " in shown and "tokens/s" in shown and "{'loss'" not in shown
 
 
 def test_only_assistant_tokens_carry_loss(tiny_base):
