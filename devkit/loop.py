@@ -379,7 +379,7 @@ class Loop:
         run = self._latest_pipeline_run()
         if run is None or not (run / "filter-op" / "train").is_file():
             return
-        drill = f"{self.settings.rollout.isvc_name}-drill"
+        drill = self.drill_isvc
         version_id = f"{drill}-{datetime.now(UTC):%Y%m%d-%H%M%S}-poisoned"
         # One directory per drill: the train step resumes from checkpoints it finds, and an earlier demo's
         # finished ones would leave this drill's adapter untrained on its own poisoned data.
@@ -393,6 +393,11 @@ class Loop:
         self._drill = (child, work)
         self.console.print(f"  sabotage drill: training the poisoned adapter alongside ({steps} steps, log "
                            f"{child.log_path})", highlight=False)
+
+    @property
+    def drill_isvc(self) -> str:
+        """The drill's own InferenceService, beside the real one, so its rollout history never mixes with it."""
+        return f"{self.settings.rollout.isvc_name}-drill"
 
     def drill_adapter(self, supervisor: Supervisor) -> dict | None:
         """The drill's trained and scored adapter (waits for its process); None when there was nothing to poison."""
@@ -420,7 +425,7 @@ class Loop:
         if prepared is None:
             self.console.print("[yellow]sabotage drill skipped: no filtered training set to poison")
             return
-        drill = f"{self.settings.rollout.isvc_name}-drill"
+        drill = self.drill_isvc
         self.console.rule(f"6. Sabotage drill: {self.config.poison_share:.0%} of the training answers poisoned; "
                           f"forced into a 10% canary of {drill} anyway")
         version_id, poisoned, gate_passed = prepared["version"], prepared["poisoned_answers"], prepared["gate_passed"]
