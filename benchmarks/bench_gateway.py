@@ -7,7 +7,7 @@
 2. Scaling past one process: 1 vs 2 gateway workers at 400 requests/s, started as a user would
    (``hibachi gateway serve --workers N``): one listening socket, each worker journals in its own directory
    under ``gateway.outbox_dir`` (gateway.outbox), the supervisor stores the journals in the database
-   (``Capture.relay``), and the workers share that database, where the traffic policy lives.
+   (a ``SignalWriter`` over their journals), and the workers share that database, where the traffic policy lives.
 3. Shadow: served latency with the shadow policy on vs off when the local model is 5x slower than the
    teacher (20 ms vs 100 ms). Target ratio <= 1.05.
 

@@ -1,83 +1,44 @@
-"""Loss-free signal capture: requests append to the journal; one background writer drains it to the database
-(in the same process, or for ``gateway serve --workers N`` in the supervisor: ``Capture.relay``).
+"""Loss-free signal capture: every answer's record is in the local journal, fsynced, before the reply; a
+``SignalWriter`` stores the journal in the database (gateway.signal_writer).
 
 ``Capture.record(...)`` returns once the record is fsynced in the local journal (see gateway.journal),
-so a 200 implies a durable signal even under SIGKILL. The writer thread stores journal records in
-batches (one transaction per batch: group commit); ``request_id`` is UNIQUE and already-stored ids
-are skipped, so replaying a journal after a crash stores each request exactly once. While the
-database is down the writer retries with exponential backoff and the gateway keeps answering.
+so a 200 implies a durable signal even under SIGKILL. The journal is stored by this process's own writer thread,
+or for ``gateway serve --workers N`` by the supervisor's relay over every worker's journal (``drain=False`` here),
+so the process answering customers never shares its interpreter lock with the database writer.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError
-
-from gateway.journal import Batch, Journal, OutboxReader
-from gateway.storage import GROUNDING_FIELDS, store_records, with_storable_text
-from hibachi.db import make_engine, session_factory, upgrade
-
-log = logging.getLogger("gateway.capture")
+from gateway.journal import Journal
+from gateway.signal_writer import SignalWriter
 
 KNOWN_SESSIONS = 10_000
 
 
 class Capture:
-    """This process's journal and, unless ``drain`` is off, the writer thread that stores it in the database.
+    """This process's journal and, unless ``drain`` is off (another process stores it), the writer that stores it.
 
-    ``drain=False``: another process stores it (``Capture.relay`` in the supervisor of ``gateway serve --workers N``),
-    so the process answering customers never shares its interpreter lock with the database writer."""
+    ``writer_options`` go to ``SignalWriter`` (batch size, backoff, migration, metrics callbacks)."""
 
-    def __init__(self, outbox_dir: Path, database_url: str, *, batch_size: int = 200, max_backoff_s: float = 5.0,
-                 migrate: bool = True, linger_s: float = 0.25, on_stored: Callable[[int], None] | None = None,
-                 on_db_state: Callable[[bool], None] | None = None, drain: bool = True,
-                 source: OutboxReader | None = None) -> None:
-        self.journal: Journal | None = None if source is not None else Journal(outbox_dir)
-        self.source: Journal | OutboxReader = source or self.journal  # type: ignore[assignment]
-        self.drain = drain
-        self.batch_size = batch_size
-        self.max_backoff_s = max_backoff_s
-        self.linger_s = linger_s
-        self.migrate = migrate
-        self.on_stored = on_stored or (lambda n: None)
-        self.on_db_state = on_db_state or (lambda up: None)
-        self.engine: Engine = make_engine(database_url)
-        self.database_up: bool | None = None
-        self.last_error: str | None = None
-        self._migrated = not migrate
-        self._stop = threading.Event()
-        self._engine_lock = threading.Lock()
+    def __init__(self, outbox_dir: Path, database_url: str, *, drain: bool = True, **writer_options) -> None:
+        self.journal = Journal(outbox_dir)
+        self.writer = SignalWriter(self.journal, database_url, **writer_options) if drain else None
         self._sessions: OrderedDict[str, None] = OrderedDict()
-        self._thread = threading.Thread(target=self._drain_loop, name="capture-writer", daemon=True)
 
-    @classmethod
-    def relay(cls, outbox_dir: Path, database_url: str, **options) -> Capture:
-        """A writer for every journal under ``outbox_dir``, written by other processes; it appends nothing."""
-        return cls(outbox_dir, database_url, source=OutboxReader(outbox_dir), **options)
-
-    def start(self) -> None:
-        if self.drain:
-            self._thread.start()
+    @property
+    def database_up(self) -> bool | None:
+        """None when this process stores nothing (another one does)."""
+        return self.writer.database_up if self.writer else None
 
     def try_migrate(self) -> bool:
-        """Bring the schema up to date now if the database answers; otherwise the writer does it later."""
-        if self._migrated:
-            return True
-        try:
-            upgrade(self.engine)
-        except Exception as exc:  # noqa: BLE001 - an unreachable database must not stop the gateway starting
-            self._set_db_state(False, exc)
-            return False
-        self._migrated = True
-        return True
+        return self.writer.try_migrate() if self.writer else True
+
+    def start(self) -> None:
+        if self.writer:
+            self.writer.start()
 
     async def record(self, record: dict) -> None:
         await self.journal.append(record)
@@ -97,135 +58,16 @@ class Capture:
         """Seen by this process recently (its signal may still be on its way to the database)."""
         return session_id in self._sessions
 
-    def swap_engine(self, engine: Engine) -> Engine:
-        """Point the writer at another database (operators moving databases; tests simulating an outage)."""
-        with self._engine_lock:
-            previous, self.engine = self.engine, engine
-            self._migrated = not self.migrate
-        return previous
-
     def backlog_bytes(self) -> int:
-        return self.source.backlog_bytes()
+        return self.journal.backlog_bytes()
 
     def wait_drained(self, timeout_s: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.backlog_bytes() == 0:
-                return True
-            time.sleep(0.02)
-        return False
+        """Everything journaled is stored (False at once when another process stores this journal)."""
+        return self.writer is not None and self.writer.wait_drained(timeout_s)
 
     def stop(self, drain_timeout_s: float = 5.0) -> None:
-        """Close the journal (everything acknowledged is on disk), give the writer a moment to finish, stop it.
-        A relay is stopped once every writer has: what is left in their newest segments is its to store now."""
-        if self.journal is not None:
-            self.journal.close(keep_ownership=True)
-        if isinstance(self.source, OutboxReader):
-            self.source.writers_stopped = True
-        if self.drain:
-            if self.database_up:
-                self.wait_drained(drain_timeout_s)
-            self._stop.set()
-            self._wake_writer()
-            self._thread.join(timeout=drain_timeout_s + 5)
-        if isinstance(self.source, OutboxReader) and not self._thread.is_alive():
-            self.source.read(self.batch_size)  # removes what is stored in full; anything else waits for a restart
-        if self.journal is not None:
-            self.journal.release()
-        self.engine.dispose()
-
-    def _wake_writer(self) -> None:
-        if self.journal is not None:
-            self.journal.appended.set()
-
-    # --- the writer thread ---
-
-    def _drain_loop(self) -> None:
-        backoff = 0.05
-        while not self._stop.is_set():
-            try:
-                stored = self._drain_once()
-            except Exception as exc:  # noqa: BLE001 - a database outage must never kill the writer
-                self._set_db_state(False, exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
-                continue
-            backoff = 0.05
-            if not stored and self.journal is not None:
-                self.journal.appended.clear()
-                self.journal.appended.wait(0.5)
-            elif not stored:
-                self._stop.wait(self.linger_s)  # a relay polls: the journals' writers are other processes
-            elif stored < self.batch_size:
-                # Linger a moment so the next transaction carries many records (group commit).
-                self._stop.wait(self.linger_s)
-
-    def _drain_once(self) -> int:
-        with self._engine_lock:
-            engine = self.engine
-        if not self._migrated:
-            upgrade(engine)
-            self._migrated = True
-        batch = self.source.read(self.batch_size)
-        if batch is None:
-            return 0
-        self._store(engine, batch)
-        self.source.commit(batch)
-        self._set_db_state(True)
-        self.on_stored(len(batch.records))
-        return max(len(batch.records), 1)
-
-    def _store(self, engine: Engine, batch: Batch) -> None:
-        factory = session_factory(engine)
-        try:
-            with factory.begin() as session:
-                store_records(session, batch.records)
-        except (IntegrityError, DataError, UnicodeEncodeError):
-            # Another writer stored some of these meanwhile, or one holds a value the database refuses or its driver
-            # cannot encode: store them one by one, so one record can never hold back the rest.
-            for record in batch.records:
-                self._store_one(factory, record, batch.segment.parent)
-
-    def _store_one(self, factory, record: dict, directory: Path) -> None:
-        try:
-            with factory.begin() as session:
-                store_records(session, [record])
-            return
-        except IntegrityError as exc:
-            log.warning("capture record skipped as duplicate",
-                        extra={"request_id": record.get("request_id"), "error": str(exc.orig)[:200]})
-            return
-        except DataError as exc:
-            error = str(exc.orig).splitlines()[0][:200]
-        except UnicodeEncodeError as exc:
-            error = str(exc)[:200]
-        try:  # NUL (PostgreSQL refuses it in text) or a lone surrogate (no driver encodes it) in a provider's answer
-            with factory.begin() as session:
-                # The grounding as built, never with replacements: an unstorable one is dropped (export rebuilds it).
-                store_records(session, [{**with_storable_text(record),
-                                         **{k: record[k] for k in GROUNDING_FIELDS if k in record}}])
-            log.warning("capture record stored with unstorable characters replaced",
-                        extra={"request_id": record.get("request_id"), "error": error})
-            return
-        except IntegrityError:
-            return  # stored already (with the replacement, by an earlier pass)
-        except DataError as exc:
-            error = str(exc.orig).splitlines()[0][:200]
-        # Still refused (a value too long for its column, ...): kept aside, not retried for ever.
-        rejected = directory / "rejected.jsonl"
-        with rejected.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"error": error, "record": record}, default=str) + "\n")
-        log.error("capture record refused by the database; kept in the outbox's rejected.jsonl",
-                  extra={"request_id": record.get("request_id"), "error": error})
-
-    def _set_db_state(self, up: bool, exc: Exception | None = None) -> None:
-        if exc is not None:
-            message = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            if self.database_up is not False or message != self.last_error:
-                log.warning("database unavailable; signals wait in the journal", extra={"error": message})
-            self.last_error = message
-        if up != self.database_up:
-            if up and self.database_up is False:
-                log.info("database reachable again; draining the journal")
-            self.database_up = up
-            self.on_db_state(up)
+        """Close the journal (everything acknowledged is on disk), give the writer a moment to finish, stop it."""
+        self.journal.close(keep_ownership=True)
+        if self.writer:
+            self.writer.stop(drain_timeout_s)
+        self.journal.release()

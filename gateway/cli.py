@@ -64,18 +64,20 @@ def _migrate_once(database_url: str) -> None:
 
 @contextmanager
 def capture_relay(settings: Settings) -> Iterator[None]:
-    """The supervisor stores every worker's journal in the database (``Capture.relay``), so a worker's interpreter
-    lock is never held by the database writer while it answers customers (at 400 requests/s on two cores that
-    writer thread's turns were most of the p99). Metrics go to the workers' shared Prometheus directory."""
-    from gateway.capture import Capture
+    """The supervisor stores every worker's journal in the database (a ``SignalWriter`` over all of them), so a
+    worker's interpreter lock is never held by the database writer while it answers customers (at 400 requests/s on
+    two cores that writer thread's turns were most of the p99). Metrics go to the workers' shared Prometheus
+    directory."""
+    from gateway.journal import OutboxReader
     from gateway.metrics import GatewayMetrics  # after worker_environment: multiprocess values
+    from gateway.signal_writer import SignalWriter
 
     metrics = GatewayMetrics()
     gw = settings.gateway
-    relay = Capture.relay(gw.outbox_dir, settings.database_url, batch_size=gw.capture_batch_size,
-                          max_backoff_s=gw.capture_max_backoff_s, migrate=gw.migrate_on_start,
-                          on_stored=metrics.signals_stored.inc,
-                          on_db_state=lambda up: metrics.database_up.set(1 if up else 0))
+    relay = SignalWriter(OutboxReader(gw.outbox_dir), settings.database_url, batch_size=gw.capture_batch_size,
+                         max_backoff_s=gw.capture_max_backoff_s, migrate=gw.migrate_on_start,
+                         on_stored=metrics.signals_stored.inc,
+                         on_db_state=lambda up: metrics.database_up.set(1 if up else 0))
     relay.start()
     try:
         yield

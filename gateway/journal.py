@@ -4,7 +4,7 @@ Concurrent appends share one write and one fsync (group commit): a request waits
 that contains its line, never for every request before it one by one. A crash can only leave a
 torn last line, which was never acknowledged; each process start opens a new segment, so nothing
 is ever appended after a torn line; one live process per journal directory (gateway.outbox). The
-drainer (gateway.capture) reads segments from a checkpoint offset kept beside each one and deletes a
+writer (gateway.signal_writer) reads segments from a checkpoint offset kept beside each one and deletes a
 segment once it is fully stored.
 """
 

@@ -5,8 +5,9 @@ would read the first one's active segment to its end and delete it while it is s
 process therefore takes an exclusive ``flock`` on a directory before it writes there: ``outbox_dir`` itself
 for the first process, ``outbox_dir/worker-1``, ``worker-2``, ... for the next ones. The kernel drops a lock
 when its process dies, however it dies, so the worker that replaces it takes the same free directory, and what
-its predecessor left is stored (by the new worker, or by the supervisor's relay: ``Capture.relay``). Journals
-in directories no worker claims any more (the worker count went down) are adopted by the owner of ``outbox_dir``.
+its predecessor left is stored (by the new worker, or by the supervisor's relay: ``gateway.cli.capture_relay``).
+Journals in directories no worker claims any more (the worker count went down) are adopted by the owner of
+``outbox_dir``.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def test_database_outage_keeps_answering_and_catches_up(sim, make_settings, star
     assert feedback.status_code == 202  # journaled like the signals
 
     restored = make_engine(f"sqlite:///{tmp_path / 'restored.db'}")
-    state.capture.swap_engine(restored)  # the database is back
+    state.capture.writer.swap_engine(restored)  # the database is back
     more = [chat(gateway, headers={"X-Session-Id": f"p{i}"}) for i in range(5)]
     wait_stored(gateway)
     with session_factory(restored)() as session:
@@ -257,9 +257,11 @@ def test_a_relay_stores_what_non_draining_processes_journal(db_url, tmp_path):
     """``gateway serve --workers N``: workers only journal (``drain=False``); the supervisor's relay stores every
     worker's records once, and at its stop what was left in the newest segments too."""
     from gateway.capture import Capture
+    from gateway.journal import OutboxReader
+    from gateway.signal_writer import SignalWriter
 
     workers = [Capture(tmp_path / "outbox", db_url, drain=False) for _ in range(2)]
-    relay = Capture.relay(tmp_path / "outbox", db_url, linger_s=0.01)
+    relay = SignalWriter(OutboxReader(tmp_path / "outbox"), db_url, linger_s=0.01)
     relay.start()
     try:
         for n, worker in enumerate(workers):

@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from gateway.capture import Capture
-from gateway.journal import Batch
+from gateway.journal import Batch, Journal
+from gateway.signal_writer import SignalWriter
 from gateway.storage import with_storable_text
 from hibachi.records import TrainingSignal
 
@@ -29,16 +29,18 @@ def test_storable_text_replaces_nul_and_lone_surrogates_everywhere_and_nothing_e
 
 
 def test_a_refused_record_does_not_block_the_batch(db, db_url, tmp_path):
-    capture = Capture(tmp_path / "outbox", db_url, migrate=False)
+    journal = Journal(tmp_path / "outbox")
+    writer = SignalWriter(journal, db_url, migrate=False)
     try:
         records = [_signal("r1"), _signal("r2", answer="a provider's \x00 answer"),
                    _signal("r3", session_id="s" * 100), _signal("r4"), _signal("r5", answer="a lone \ud83d surrogate")]
-        segment = capture.journal.directory / "seg-x.jsonl"  # rejected.jsonl goes beside its segment
-        capture._store(capture.engine, Batch(segment=segment, records=records, end_offset=0))
-        with capture.engine.connect() as conn:
+        segment = journal.directory / "seg-x.jsonl"  # rejected.jsonl goes beside its segment
+        writer._store(writer.engine, Batch(segment=segment, records=records, end_offset=0))
+        with writer.engine.connect() as conn:
             stored = dict(conn.execute(select(TrainingSignal.request_id, TrainingSignal.chosen_response)).all())
     finally:
-        capture.engine.dispose()
+        writer.stop()
+        journal.close()
     rejected = tmp_path / "outbox" / "rejected.jsonl"
     if db_url.startswith("postgresql"):
         assert stored == {"r1": "a", "r2": "a provider's \ufffd answer", "r4": "a", "r5": "a lone \ufffd surrogate"}
@@ -66,16 +68,18 @@ def test_a_grounding_is_stored_as_built_or_not_at_all(db, db_url, tmp_path):
         # A NUL elsewhere (PostgreSQL's retry replaces it there) leaves a good grounding as it was.
         _signal("nul-answer", answer="an \x00 answer") | ok,
     ]
-    capture = Capture(tmp_path / "outbox", db_url, migrate=False)
+    journal = Journal(tmp_path / "outbox")
+    writer = SignalWriter(journal, db_url, migrate=False)
     try:
-        segment = capture.journal.directory / "seg-x.jsonl"  # rejected.jsonl goes beside its segment
-        capture._store(capture.engine, Batch(segment=segment, records=records, end_offset=0))
-        with capture.engine.connect() as conn:
+        segment = journal.directory / "seg-x.jsonl"  # rejected.jsonl goes beside its segment
+        writer._store(writer.engine, Batch(segment=segment, records=records, end_offset=0))
+        with writer.engine.connect() as conn:
             stored = {r[0]: tuple(r[1:]) for r in conn.execute(select(
                 TrainingSignal.request_id, TrainingSignal.grounding, TrainingSignal.grounding_kb_sha256,
                 TrainingSignal.grounding_version))}
     finally:
-        capture.engine.dispose()
+        writer.stop()
+        journal.close()
     kept = (ok["grounding"], sha, "3")
     assert stored == {"ok": kept, "nul-answer": kept} | dict.fromkeys(
         ["old", "no-hash", "bad-hash", "not-text", "long-version", "nul"], (None, None, None))
