@@ -19,15 +19,11 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.outbox import claim, journal_directories
+from gateway.outbox import checkpoint_of, claim, journal_directories, segments
 from hibachi import fastjson
 
 SEGMENT_BYTES = 16 * 2**20
 _CLOSE = object()  # the last item the flusher takes from its queue
-
-
-def _checkpoint(segment: Path) -> Path:
-    return segment.with_suffix(".offset")
 
 
 @dataclass
@@ -210,7 +206,7 @@ def read_segment(segment: Path, limit: int, *, active: bool) -> Batch | None:
         if offset >= size or not active and not _has_complete_line(segment, offset):
             if not active:
                 segment.unlink(missing_ok=True)  # fully stored (or only a torn, unacknowledged tail left)
-                _checkpoint(segment).unlink(missing_ok=True)
+                checkpoint_of(segment).unlink(missing_ok=True)
             return None
         records, end = _read_lines(segment, offset, limit)
     except FileNotFoundError:
@@ -226,15 +222,10 @@ def _has_complete_line(segment: Path, offset: int) -> bool:
 
 def commit(batch: Batch) -> None:
     """Move the segment's checkpoint past the batch (after the batch is stored)."""
-    path = _checkpoint(batch.segment)
+    path = checkpoint_of(batch.segment)
     tmp = path.with_suffix(".offset.tmp")
     tmp.write_text(str(batch.end_offset))
     os.replace(tmp, path)
-
-
-def segments(directory: Path) -> list[Path]:
-    """The journal segments in ``directory``, oldest first (their names start with the creation time)."""
-    return sorted(directory.glob("seg-*.jsonl"))
 
 
 def outbox_backlog_bytes(outbox: Path) -> int:
@@ -283,7 +274,7 @@ def _settle(futures: list, error: OSError | None) -> None:
 
 def read_offset(segment: Path) -> int:
     try:
-        return int(_checkpoint(segment).read_text() or 0)
+        return int(checkpoint_of(segment).read_text() or 0)
     except (FileNotFoundError, ValueError):
         return 0
 

@@ -67,6 +67,16 @@ def claim(outbox: Path) -> OutboxLock:
     raise RuntimeError(f"{MAX_SLOTS} gateway processes already own journals under {outbox}")
 
 
+def segments(directory: Path) -> list[Path]:
+    """The journal segments in ``directory``, oldest first (their names start with the creation time)."""
+    return sorted(directory.glob("seg-*.jsonl"))
+
+
+def checkpoint_of(segment: Path) -> Path:
+    """Where the offset up to which a segment is stored is kept, beside it."""
+    return segment.with_suffix(".offset")
+
+
 def adopt_orphans(outbox: Path) -> int:
     """Move the segments of worker directories nobody owns into ``outbox``; returns how many moved.
 
@@ -78,8 +88,8 @@ def adopt_orphans(outbox: Path) -> int:
         if lock is None:
             continue  # a live worker owns it
         try:
-            for segment in sorted(directory.glob("seg-*.jsonl")):
-                checkpoint = segment.with_suffix(".offset")
+            for segment in segments(directory):
+                checkpoint = checkpoint_of(segment)
                 os.replace(segment, outbox / segment.name)
                 if checkpoint.exists():
                     os.replace(checkpoint, outbox / checkpoint.name)
