@@ -29,8 +29,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.policy_store import PolicyFollower, default_policy
 from gateway.providers import build_provider
+from gateway.rate_limit import RateLimiter
 from gateway.service import ChatService
-from gateway.state import GatewayState, RateLimiter
+from gateway.state import GatewayState
 from hibachi.db import make_engine, session_factory
 from hibachi.settings import Settings, get_settings
 
@@ -80,10 +81,16 @@ def build_state(settings: Settings, *, critic: Any = None, retriever: Any = None
                               settings.gateway.policy_refresh_s)
     gw = settings.gateway
     return GatewayState(settings=settings, metrics=metrics, capture=capture, service=service, providers=providers,
-                        sessions=sessions, limiter=RateLimiter(gw.rate_limit_per_minute), kb=kb,
+                        sessions=sessions, limiter=_rate_limiter(settings), kb=kb,
                         admin_sessions=AdminSessions.from_settings(settings),
                         throttle=LoginThrottle(gw.login_free_failures, gw.login_backoff_s, gw.login_max_backoff_s),
                         admin_key_ids=admin_key_ids(settings), policy_follower=follower)
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    shared = settings.gateway.worker_shared_dir
+    return RateLimiter(settings.gateway.rate_limit_per_minute,
+                       shared_file=shared / "rate-limit-buckets" if shared is not None else None)
 
 
 def create_app(settings: Settings | None = None, *, critic: Any = None, retriever: Any = None,
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None, *, critic: Any = None, retrieve
             for provider in state.providers:
                 await provider.aclose()
             state.sessions.kw["bind"].dispose()
+            state.limiter.close()
             log.info("gateway stopped")
 
     app = FastAPI(title="hibachi gateway", version="0.1.0", lifespan=lifespan,

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -88,12 +89,15 @@ def capture_relay(settings: Settings) -> Iterator[None]:
 @contextmanager
 def worker_environment(settings: Settings) -> Iterator[None]:
     """What the workers of one gateway must share beyond its settings: a session secret (an admin cookie signed by
-    one worker is read by another), one Prometheus directory (``/metrics`` adds up every worker's series) and who
-    stores their journals (the supervisor: ``capture_relay``)."""
+    one worker is read by another), one Prometheus directory (``/metrics`` adds up every worker's series), the
+    rate-limit buckets (``gateway.worker_shared_dir``) and who stores their journals (the supervisor:
+    ``capture_relay``)."""
     import secrets
 
-    directory = tempfile.mkdtemp(prefix="hibachi-gateway-metrics-")
-    shared = {"PROMETHEUS_MULTIPROC_DIR": directory, "HIBACHI_GATEWAY__CAPTURE_WRITER": "supervisor"}
+    directory = Path(tempfile.mkdtemp(prefix="hibachi-gateway-workers-"))
+    (directory / "metrics").mkdir()
+    shared = {"PROMETHEUS_MULTIPROC_DIR": str(directory / "metrics"), "HIBACHI_GATEWAY__CAPTURE_WRITER": "supervisor",
+              "HIBACHI_GATEWAY__WORKER_SHARED_DIR": str(directory)}
     if settings.gateway.session_secret is None:
         shared["HIBACHI_GATEWAY__SESSION_SECRET"] = secrets.token_urlsafe(32)
     previous = {name: os.environ.get(name) for name in shared}

@@ -107,6 +107,9 @@ class GatewaySettings(BaseModel):
     # Who stores the journals in the database: each gateway process its own ("worker"), or the supervisor of
     # `hibachi gateway serve --workers N`, which sets "supervisor" for its workers (they then only append).
     capture_writer: Literal["worker", "supervisor"] = "worker"
+    # Files the workers of one `hibachi gateway serve --workers N` share (set by serve for them): the per-key
+    # rate-limit buckets, so rate_limit_per_minute holds for the gateway, not once per worker. None: in memory.
+    worker_shared_dir: Path | None = None
     migrate_on_start: bool = True
     # Resilience: a provider failing this many calls in a row gets no traffic for cooldown_s.
     breaker_failures: int = Field(default=3, ge=1)

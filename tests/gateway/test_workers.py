@@ -22,11 +22,12 @@ CHATS = 40
 
 
 @pytest.fixture
-def two_workers(sim, tmp_path):
+def two_workers(sim, tmp_path, request):
+    """The gateway under ``serve --workers 2``; indirect parametrization sets its per-key limit a minute."""
     port = free_port()
     env = {**os.environ, "HIBACHI_DATA_DIR": str(tmp_path / "data"), "HIBACHI_ENVIRONMENT": "development",
            "HIBACHI_CONFIG_FILE": str(tmp_path / "none.yaml"), "HIBACHI_LOG_LEVEL": "WARNING",
-           "HIBACHI_GATEWAY__RATE_LIMIT_PER_MINUTE": "100000",
+           "HIBACHI_GATEWAY__RATE_LIMIT_PER_MINUTE": str(getattr(request, "param", 100000)),
            "HIBACHI_PROVIDERS": json.dumps([provider(sim, "openai").model_dump(mode="json")])}
     for name in ("DATABASE_URL", "HIBACHI_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "HIBACHI_GATEWAY__SESSION_SECRET"):
         env.pop(name, None)
@@ -93,3 +94,18 @@ def test_two_workers_share_a_port_and_capture_every_answer_once(two_workers):
     with sqlite3.connect(data / "hibachi.db") as db:
         stored = {row[0] for row in db.execute("SELECT request_id FROM training_signals")}
     assert stored == request_ids
+
+
+@pytest.mark.parametrize("two_workers", [6], indirect=True)
+def test_the_per_key_rate_limit_holds_for_the_gateway_not_per_worker(two_workers):
+    url, process, data = two_workers
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:  # a connection each, many at once, so both workers take some
+        responses = list(pool.map(lambda i: _chat(url, i), range(40)))
+    elapsed = time.monotonic() - started
+    codes = [r.status_code for r in responses]
+    # 6 a minute: a burst of 6 for the gateway (a 7th only once a token has refilled, after 10 s), not 6 a worker.
+    assert 6 <= codes.count(200) <= 6 + int(elapsed // 10) and codes.count(429) == 40 - codes.count(200), codes
+    assert all(int(r.headers["retry-after"]) >= 1 for r in responses if r.status_code == 429)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
