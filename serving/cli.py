@@ -35,6 +35,7 @@ def command(
 ) -> None:
     """Serve a base Llama plus LoRA adapters: KServe v1/v2 predict and OpenAI chat at /openai/v1."""
     from hibachi.settings import get_settings
+    from hibachi.torch_threads import cpu_threads
     from serving.server import build_predictor, serve
 
     settings = get_settings().serving
@@ -43,14 +44,10 @@ def command(
         raise UserError(f"--base-model {base_model}: no config.json there (not a Hugging Face checkpoint; "
                         "on the embedded default `hibachi base-model` builds the stand-in)")
     adapters = _adapter_names(list(adapter or []), list(adapter_name or []))
-    if settings.cpu_threads:
-        import torch
-
-        if not torch.cuda.is_available():
-            torch.set_num_threads(settings.cpu_threads)
-    predictor = build_predictor(name or settings.model_name, base_model, adapters, merge=merge,
-                                max_tokens_limit=settings.max_tokens_limit, max_batch=settings.max_batch)
-    # KServe's ModelServer binds every interface; there is no host to choose, so none is offered.
-    typer.echo(f"serving {predictor.name} ({', '.join(adapters) or 'base only'}) on port {port or settings.port}",
-               err=True)
-    serve(predictor, port or settings.port, settings.default_max_tokens)
+    with cpu_threads(settings.cpu_threads):
+        predictor = build_predictor(name or settings.model_name, base_model, adapters, merge=merge,
+                                    max_tokens_limit=settings.max_tokens_limit, max_batch=settings.max_batch)
+        # KServe's ModelServer binds every interface; there is no host to choose, so none is offered.
+        typer.echo(f"serving {predictor.name} ({', '.join(adapters) or 'base only'}) on port "
+                   f"{port or settings.port}", err=True)
+        serve(predictor, port or settings.port, settings.default_max_tokens)

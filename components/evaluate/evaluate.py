@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from components.evaluate.gate import GateDecision, ModelScores, Rate, decide, not_enough_data
 from components.filter.filter import read_examples
-from components.threads import cpu_threads
 from hibachi.lineage import lineage_settings, record_lineage
 from hibachi.queries import latest_deployment
 from hibachi.records import ModelVersion
 from hibachi.settings import Settings, get_settings
+from hibachi.torch_threads import cpu_threads
 
 # Prompts per generation call. Sorted by length, 32 per call answered 64 holdout prompts in 2.3 s where 8 in the
 # holdout's own order took 4.0 s (the stand-in on one CPU thread).

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from components.threads import cpu_threads
 from hibachi.errors import UserError
 from hibachi.jsonl import json_objects
 from hibachi.settings import PreferenceSettings, TrainingSettings
+from hibachi.torch_threads import cpu_threads
 
 
 def load_pairs(path: Path | str) -> list[dict]:

@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.threads import cpu_threads
 from hibachi.errors import UserError
 from hibachi.jsonl import json_objects
 from hibachi.prompt import QUOTE_HEADER
 from hibachi.settings import Settings, TrainingSettings, get_settings
+from hibachi.torch_threads import cpu_threads
 
 
 def resolve_base_model(base_model: Path | str | None) -> Path:

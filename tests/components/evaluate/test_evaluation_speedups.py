@@ -9,7 +9,7 @@ import pytest
 
 from components.evaluate import evaluate
 from components.evaluate.evaluate import generate_answers, similarities
-from components.threads import cpu_threads
+from hibachi.torch_threads import cpu_threads
 
 
 class EchoEngine:

@@ -1,4 +1,5 @@
-"""Torch's CPU threads for one step of a pipeline, as ``training.cpu_threads`` says."""
+"""Torch's CPU threads for a block of work (a pipeline step, the predictor), as `training.cpu_threads` or
+`serving.cpu_threads` says."""
 
 from __future__ import annotations
 
