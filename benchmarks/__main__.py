@@ -92,7 +92,8 @@ def render(rows: list[dict], machine: str, started: datetime, seconds: float,
         lines.append(f"CPU calibration (a fixed pure-Python workload, best / median of 7 in CPU-ms; lower is faster): "
                      f"{best_before:.0f} / {median_before:.0f} before the benchmarks, {best_after:.0f} / "
                      f"{median_after:.0f} after. Absolute figures (CPU-ms, latencies) from runs whose calibrations "
-                     "differ differ by about as much; the ratios are measured within one run.")
+                     "differ differ by about as much; the ratios are measured within one run. A slow spell during a "
+                     "run shows in the gateway's CPU rows (its machine speed control), not here.")
     lines += [
         "",
         "| " + " | ".join(COLUMNS) + " |",

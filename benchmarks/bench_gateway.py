@@ -178,24 +178,33 @@ def _compare(rig: Rig, port: int, rate: int, seconds: float, gateway: subprocess
     """Alternate short direct / gateway rounds, so a neighbour's load on this shared machine hits both alike.
 
     Also returns the gateway workers' CPU per request and their threads' wake-ups per request over the gateway
-    rounds (warm-up included in both)."""
+    rounds (warm-up included in both), and the simulated teacher's CPU per request over the direct rounds: a fixed
+    amount of work, so it is this run's measure of the machine's speed (on this VM it varies by a third between
+    consecutive runs, and the gateway's CPU per request moves with it)."""
     via_requests = _requests(port, "hibachi", "dev-customer-key")
     direct, via, gateway_sent, generator, cpu, wakeups = [], [], 0, [], 0.0, 0
+    teacher_cpu, direct_sent = 0.0, 0
     for _ in range(rounds):
+        teacher_before = _cpu_seconds(rig.sim)
         direct.append(run_open_loop("127.0.0.1", rig.sim_port, rig.direct, rate, seconds / rounds, warmup_s=0.5))
+        teacher_cpu += _cpu_seconds(rig.sim) - teacher_before
+        direct_sent += direct[-1].sent + int(rate * 0.5)
         before, switches = _cpu_seconds(gateway), _context_switches(gateway)
         via.append(run_open_loop("127.0.0.1", port, via_requests, rate, seconds / rounds, warmup_s=0.5))
         cpu += _cpu_seconds(gateway) - before
         wakeups += _context_switches(gateway) - switches
         gateway_sent += via[-1].sent + int(rate * 0.5)
         generator += [direct[-1].cpu_share, via[-1].cpu_share]
-    return direct, via, gateway_sent, max(generator), (cpu / gateway_sent * 1000, wakeups / gateway_sent)
+    return direct, via, gateway_sent, max(generator), (cpu / gateway_sent * 1000, wakeups / gateway_sent,
+                                                       teacher_cpu / direct_sent * 1000)
 
 
-def _cpu_row(label: str, rate: int, cost: tuple[float, float]) -> dict:
-    cpu_ms, wakeups = cost
+def _cpu_row(label: str, rate: int, cost: tuple[float, float, float]) -> dict:
+    cpu_ms, wakeups, teacher_ms = cost
     return {"benchmark": "gateway", "figure": f"gateway CPU per request at {rate} rps, {label} (capacity = 1000 / "
-            f"this, requests/s per free core; {wakeups:.1f} thread wake-ups per request)", "value": round(cpu_ms, 2),
+            f"this, requests/s per free core; {wakeups:.1f} thread wake-ups per request; machine speed control: "
+            f"the simulated teacher's fixed work took {teacher_ms:.3f} CPU-ms a request in the direct rounds)",
+            "value": round(cpu_ms, 2),
             "unit": "CPU-ms", "baseline": "", "ratio": "", "target": "", "meets": None}
 
 
