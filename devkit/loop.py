@@ -39,7 +39,9 @@ from hibachi.records import DeploymentState, ModelVersion, ShadowComparison, Tra
 from hibachi.settings import Settings
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_PIPELINE_PROGRESS = re.compile(r"Executing task|finished with status|'loss':|gate|Pipeline '|pipeline run")
+_PIPELINE_PROGRESS = re.compile(r"Executing task|finished with status|gate|Pipeline '|pipeline run")
+# The train and preference steps' log lines (components.train.progress): about twenty of each run are shown.
+_TRAINING_LOG = re.compile(r"\bstep (\d+)/(\d+)  loss ")
 _FILTERED = re.compile(r"Task 'filter-op' finished with status SUCCESS")
 
 # Teachers misbehave a little, as hosted models do; the critic must catch it.
@@ -48,6 +50,15 @@ TEACHER_HALLUCINATION = {"openai": 0.04, "anthropic": 0.03, "xai": 0.15}
 # plus generation). Without it the simulated teachers answered in a few ms and the canary analysis compared
 # the student's latency with a number no hosted model reaches.
 TEACHER_LATENCY_MS = {"openai": 1000, "anthropic": 1200, "xai": 800}
+
+
+def _shown_training_step(line: str) -> bool:
+    """One training log line in twenty steps' worth, and the last: the loss going down, not every step of it."""
+    match = _TRAINING_LOG.search(line)
+    if match is None:
+        return False
+    step, steps = int(match.group(1)), int(match.group(2))
+    return step == steps or step % max(1, steps // 20) == 0
 
 
 @dataclass(frozen=True)
@@ -260,7 +271,7 @@ class Loop:
             for line in child.stdout:
                 log.write(line)
                 plain = _ANSI.sub("", line.strip())
-                if _PIPELINE_PROGRESS.search(line):
+                if _PIPELINE_PROGRESS.search(line) or _shown_training_step(plain):
                     self.console.print("  " + plain[:160], highlight=False)
                 if self.config.sabotage and self._drill is None and _FILTERED.search(plain):
                     self.start_drill(supervisor)
