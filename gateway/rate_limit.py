@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hibachi.errors import UserError
+
 _SLOT = struct.Struct("<Qdd")  # key hash (0: free), tokens, last refill (monotonic seconds)
 SLOTS = 4096
 PROBES = 16  # slots a key may occupy past its home slot; beyond that the longest-idle bucket is reused
@@ -66,7 +68,11 @@ class _SharedTable:
 
     def __init__(self, path: Path, slots: int) -> None:
         self.slots = slots
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise UserError(f"gateway.worker_shared_dir: cannot open the rate-limit buckets {path}: "
+                            f"{exc.strerror}") from None
         size = slots * _SLOT.size
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:

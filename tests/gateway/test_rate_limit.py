@@ -9,6 +9,7 @@ import pytest
 
 from gateway import rate_limit
 from gateway.rate_limit import RateLimiter
+from hibachi.errors import UserError
 
 
 class Clock:
@@ -85,3 +86,8 @@ def test_processes_together_get_the_limit_once(tmp_path):
     for worker in workers:
         worker.join(10)
     assert sum(spent) == 10  # 24 attempts from three processes: the limit once, not 3 x 8
+
+
+def test_a_shared_directory_that_is_not_there_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="gateway.worker_shared_dir: cannot open .*missing.*No such file"):
+        RateLimiter(10, tmp_path / "missing" / "buckets")
