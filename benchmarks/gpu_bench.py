@@ -89,8 +89,8 @@ def require_cuda() -> str:
     return torch.cuda.get_device_name(0)
 
 
-def _random_model(directory: Path, config):
-    """Random bf16 weights initialised on the GPU, also saved as a checkpoint (``directory/base``) with the
+def _random_model(directory: Path, config, device: str):
+    """Random bf16 weights initialised on ``device``, also saved as a checkpoint (``directory/base``) with the
     stand-in's tokenizer (its ids fall inside the 128k vocabulary)."""
     import torch
     from transformers import LlamaForCausalLM
@@ -99,8 +99,8 @@ def _random_model(directory: Path, config):
 
     tokenizer_dir = build_tiny_model(directory / "tokenizer-source")
     torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    with torch.device(device):  # built in bf16 directly: an fp32 8B model would take 32 GB first
+        model = LlamaForCausalLM._from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(directory / "base", safe_serialization=True)
     from transformers import AutoTokenizer
 
@@ -108,22 +108,29 @@ def _random_model(directory: Path, config):
     return model
 
 
-def decode_row(model, name: str, new_tokens: int) -> dict:
+def _synchronize(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def decode_row(model, name: str, new_tokens: int, device: str = "cuda") -> dict:
     import torch
 
     _, bandwidth = device_peaks(name)
     model.eval()
-    ids = torch.randint(1000, 2000, (1, 32), device="cuda")
+    ids = torch.randint(1000, 2000, (1, 32), device=device)
     kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0,
                   attention_mask=torch.ones_like(ids))
     with torch.inference_mode():
         model.generate(ids, **{**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
         best = float("inf")
         for _ in range(3):
-            torch.cuda.synchronize()
+            _synchronize(device)
             start = time.perf_counter()
             model.generate(ids, **kwargs)
-            torch.cuda.synchronize()
+            _synchronize(device)
             best = min(best, time.perf_counter() - start)
     rate = new_tokens / best
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -162,11 +169,34 @@ def train_row(base: Path, workdir: Path, name: str, config, steps: int, seq_len:
     rate = metrics["tokens"] / metrics["runtime_s"]
     achieved = rate * lora_train_flops_per_token(config, seq_len)
     mfu = achieved / peak_flops if peak_flops else None
-    return {"figure": f"QLoRA train step (nf4 base, LoRA r={settings.lora_r} q/k/v/o, batch {batch}, max_length "
-            f"{seq_len}, {steps} steps, gradient checkpointing); peak "
-            f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB",
+    # The train step quantizes only on CUDA (bitsandbytes); elsewhere it trains LoRA over an fp32 base.
+    base_kind = "nf4 base" if metrics["device"] == "cuda" else f"{metrics['device']}: fp32 base, not QLoRA"
+    peak = f"; peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if metrics["device"] == "cuda" else ""
+    return {"figure": f"QLoRA train step ({base_kind}, LoRA r={settings.lora_r} q/k/v/o, batch {batch}, max_length "
+            f"{seq_len}, {steps} steps, gradient checkpointing){peak}",
             "value": round(rate, 1), "unit": "tokens/s", "baseline": round(peak_flops / 1e12) if peak_flops else "",
             "ratio": round(mfu, 3) if mfu else "", "target": "MFU (model FLOPs / peak bf16 TFLOP/s in baseline)"}
+
+
+def measure(config, device_name: str, workdir: Path, *, train_steps: int, decode_tokens: int, seq_len: int,
+            batch: int, device: str = "cuda") -> list[dict]:
+    """Both figures for ``config`` on ``device`` (``device_name`` looks up its peaks): decode first, on the
+    random checkpoint it builds, then the train step from that checkpoint on disk."""
+    import gc
+
+    import torch
+
+    started = time.perf_counter()
+    model = _random_model(workdir, config, device)
+    print(f"random checkpoint built and saved in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    rows = [decode_row(model, device_name, decode_tokens, device)]
+    del model
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    rows.append(train_row(workdir / "base", workdir, device_name, config, train_steps, seq_len, batch))
+    return rows
 
 
 def render(rows: list[dict], device: str) -> str:
@@ -188,23 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     except NoCuda as exc:
         print(f"gpu benchmark: {exc}", file=sys.stderr)
         return 2
-    import gc
-
-    import torch
-
-    config = llama_config()
-    rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hibachi-gpu-") as tmp:
-        workdir = Path(tmp)
-        model = _random_model(workdir, config)
-        print(f"random checkpoint built and saved in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        rows.append(decode_row(model, device, args.decode_tokens))
-        del model
-        gc.collect()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        rows.append(train_row(workdir / "base", workdir, device, config, args.train_steps, args.seq_len, args.batch))
+        rows = measure(llama_config(), device, Path(tmp), train_steps=args.train_steps,
+                       decode_tokens=args.decode_tokens, seq_len=args.seq_len, batch=args.batch)
     print(render(rows, device))
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     return 0

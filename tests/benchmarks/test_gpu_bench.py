@@ -1,4 +1,5 @@
-"""The GPU benchmark's pieces that run anywhere: the Llama-3.1-8B config, its FLOP count, and the no-GPU exit."""
+"""The GPU benchmark's pieces that run anywhere: the Llama-3.1-8B config, its FLOP count, the no-GPU exit, and
+its whole measurement on a shrunken model on the CPU (so a lent GPU's minutes are not spent finding a broken call)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.gpu_bench import device_peaks, llama_config, lora_train_flops_per_token, matmul_params
+from benchmarks.gpu_bench import device_peaks, llama_config, lora_train_flops_per_token, matmul_params, measure
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(vocab_size=256, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
@@ -58,3 +59,17 @@ def test_gpu_sh_fails_fast_with_a_clear_message_without_cuda():
     assert "no CUDA device" in done.stderr and "benchmarks/gpu.sh measures a GPU" in done.stderr
     assert done.stdout == ""
     assert time.monotonic() - started < 90  # no model is built before the check
+
+
+def test_the_measurement_runs_end_to_end_on_a_shrunken_model(tmp_path, capsys):
+    """The same build / save / decode / train-from-disk path as on a GPU, on the CPU: no peaks are known for it, so
+    the rows carry throughput without a ratio, and the train row says it was not QLoRA."""
+    config = llama_config(**{**SMALL, "vocab_size": 2048})  # the stand-in tokenizer's ids, and decode's 1000-2000
+    rows = measure(config, "cpu", tmp_path, train_steps=2, decode_tokens=8, seq_len=64, batch=2, device="cpu")
+    decode, train = rows
+    assert decode["unit"] == "tokens/s" and decode["value"] > 0 and decode["ratio"] == ""
+    assert "8 tokens" in decode["figure"]
+    assert train["unit"] == "tokens/s" and train["value"] > 0 and train["ratio"] == ""
+    assert "cpu: fp32 base, not QLoRA" in train["figure"] and "2 steps" in train["figure"]
+    assert (tmp_path / "base" / "config.json").is_file() and (tmp_path / "run" / "adapter").is_dir()
+    assert "random checkpoint built and saved" in capsys.readouterr().err
