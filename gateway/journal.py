@@ -1,9 +1,10 @@
 """The local journal that makes capture loss-free: append-only JSONL segments, fsynced before a reply.
 
 Concurrent appends share one write and one fsync (group commit): a request waits for the flush
-that contains its line, never for every request before it one by one. A crash can only leave a
-torn last line, which was never acknowledged; each process start opens a new segment, so nothing
-is ever appended after a torn line; one live process per journal directory (gateway.outbox). The
+that contains its line, never for every request before it one by one. A crash, or a write that
+fails part way (a full disk), can only leave a torn last line, which was never acknowledged: each
+process start and each failed flush opens a new segment, so nothing is ever appended after a torn
+line; one live process per journal directory (gateway.outbox). The
 writer (gateway.signal_writer) reads segments from a checkpoint offset kept beside each one and deletes a
 segment once it is fully stored.
 """
@@ -48,13 +49,16 @@ class Journal:
         self._queue_lock = threading.Lock()  # nothing is queued after _CLOSE
         self._closed = False
         self.appended = threading.Event()  # set after each flush; the drainer waits on it
+        self.failure: OSError | None = None  # why the latest flush failed; None once one succeeds
+        self._file = None
         self._open_segment()
         self._thread = threading.Thread(target=self._flush_loop, name="journal-flush", daemon=True)
         self._thread.start()
 
     def _open_segment(self) -> None:
         self.active = self.directory / f"seg-{time.time_ns():020d}-{os.getpid()}.jsonl"
-        self._file = self.active.open("ab")
+        # Unbuffered: after a failed write no bytes of it linger in a buffer to be written behind a later line.
+        self._file = self.active.open("ab", buffering=0)
         self._size = 0
 
     async def append(self, record: dict) -> None:
@@ -102,18 +106,53 @@ class Journal:
     def _flush(self, batch: list) -> None:
         error: OSError | None = None
         try:
+            if self._file is None:  # the previous flush failed and left its segment behind
+                self._open_segment()
             data = b"".join(line for line, _ in batch)
-            self._file.write(data)
-            self._file.flush()
+            self._write(data)
             os.fsync(self._file.fileno())
             self._size += len(data)
         except OSError as exc:  # a full or broken disk: every waiting request learns it was not captured
             error = exc
+            self._close_segment()
+        self.failure = error
         _wake([waiter for _, waiter in batch], error)
         self.appended.set()
-        if self._size >= SEGMENT_BYTES:
+        if self._file is not None and self._size >= SEGMENT_BYTES:
             self._file.close()
             self._open_segment()
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # an unbuffered file may take less than all of it
+            view = view[self._file.write(view):]
+
+    def _close_segment(self) -> None:
+        """After a failed write the segment may end in part of a line: the next flush starts a new one (readers
+        stop at a torn last line and remove the segment once its writer has moved on)."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+
+    def writable(self) -> bool:
+        """Whether records can be journaled now: the directory is writable and, when the latest flush failed,
+        a small file can be written and synced there again (how readiness notices that a full disk has room)."""
+        if not (self.directory.is_dir() and os.access(self.directory, os.W_OK)):
+            return False
+        if self.failure is None:
+            return True
+        probe = self.directory / ".write-probe"
+        try:
+            with probe.open("wb", buffering=0) as handle:
+                handle.write(b"\0" * 4096)
+                os.fsync(handle.fileno())
+            probe.unlink()
+        except OSError:
+            return False
+        return True
 
     def close(self, *, keep_ownership: bool = False) -> None:
         """Stop appending (everything acknowledged is on disk). ``keep_ownership``: the caller still drains the
@@ -123,7 +162,7 @@ class Journal:
                 self._closed = True
                 self._queue.put(_CLOSE)
         self._thread.join(timeout=10)
-        self._file.close()
+        self._close_segment()
         if not keep_ownership:
             self.release()
 

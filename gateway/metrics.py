@@ -49,6 +49,9 @@ class GatewayMetrics:
                                  ["served_by", "adapter_version"], buckets=(1, 2, 3, 4, 5), registry=r)
         self.rate_limited = Counter("gateway_rate_limited_total", "Requests refused by the per-key rate limit.",
                                     registry=r)
+        self.capture_failures = Counter("gateway_capture_failures_total", "Records the journal could not confirm on "
+                                        "disk (a full or broken disk): the customer was answered all the same, the "
+                                        "record may be missing from the database.", ["type"], registry=r)
         self.signals_stored = Counter("gateway_signals_stored_total", "Journal records stored in the database.",
                                       registry=r)
         # Under several workers the most recent value wins: the backlog is measured over every worker's journal.

@@ -1,7 +1,9 @@
 """One customer turn end to end: grounding, traffic route, ensemble or local model, fallback, capture, shadow.
 
 ``ChatService.answer`` serves a complete reply; ``gateway.streaming`` serves the same turn as SSE.
-Either way the signal is appended to the journal (fsynced) before the customer gets the end of the reply.
+Either way the signal is appended to the journal (fsynced) before the customer gets the end of the reply. A
+journal that cannot be written (a full or broken disk) costs that signal, never the customer's answer: the loss is
+counted (``gateway_capture_failures_total``) and logged, and readiness reports the journal until it can write again.
 """
 
 from __future__ import annotations
@@ -160,12 +162,23 @@ class ChatService:
         """Capture the signal durably; for strict clients a failed turn is recorded and then raised."""
         if served.served_by == "safe_default" and turn.strict:
             status = self.failure_status(served.candidates)
-            await self.capture.record(self.signal_record(turn, served, stream_error=f"no answer: HTTP {status}"))
+            await self.record(self.signal_record(turn, served, stream_error=f"no answer: HTTP {status}"))
             self.count_request(turn, served, status=str(status))
             raise NoAnswer(status, "no provider could answer this request; retry later")
-        await self.capture.record(self.signal_record(turn, served, stream_error=stream_error))
+        await self.record(self.signal_record(turn, served, stream_error=stream_error))
         self.count_request(turn, served, status="error" if stream_error else "ok")
         return served
+
+    async def record(self, record: dict) -> bool:
+        """Journal a record (a signal or a shadow comparison); False when the journal could not take it."""
+        try:
+            await self.capture.record(record)
+        except OSError as exc:
+            self.metrics.capture_failures.labels(record["type"]).inc()
+            log.error("record not captured: the journal cannot be written", extra={
+                "type": record["type"], "session_id": record.get("session_id"), "error": str(exc)})
+            return False
+        return True
 
     def count_request(self, turn: Turn, served: Served, *, status: str) -> None:
         adapter = served.adapter_version or ""
@@ -231,7 +244,7 @@ class ChatService:
             if local.response is not None:
                 # Word-level, the measure the analysis judges "addresses the question" with (cheap: no model).
                 similarity = answer_similarity(local.response, served.text)
-            await self.capture.record({
+            await self.record({
                 "type": "shadow", "signal_id": served.signal_id, "provider": local.provider, "model": local.model,
                 "adapter_version": local.model if local.response is not None else None,
                 "local_response": local.response, "error": local.error, "teacher_response": served.text,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,7 @@ import pytest
 from gateway_harness import CUSTOMER, TRUE_ANSWER, chat, provider, set_faults, state_of, wait_stored
 from sqlalchemy import select
 
-from hibachi.records import Candidate, TrainingSignal
+from hibachi.records import Candidate, ChatSession, TrainingSignal
 
 pytestmark = pytest.mark.fault
 
@@ -205,3 +206,47 @@ def test_an_answer_with_a_lone_surrogate_still_reaches_the_customer(sim, make_se
     assert response.json()["choices"][0]["message"]["content"] == odd
     # Stored with the surrogate replaced (no database driver can encode it), not stuck in the journal for ever.
     assert [s.chosen_response for s in _signals(gateway)] == [odd.replace("\ud83d", "\ufffd")]
+
+
+def test_a_full_disk_under_the_journal_costs_signals_not_answers(sim, make_settings, start_gateway, fault_table,
+                                                                  monkeypatch):
+    gateway = start_gateway(make_settings([provider(sim, "steady")]))
+    assert chat(gateway, headers={"X-Session-Id": "before"}).status_code == 200
+    journal = state_of(gateway).capture.journal
+    write = journal._write
+
+    def disk_full(data: bytes) -> None:  # part of the batch reaches the file, then the disk is full
+        write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def no_sync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal, "_write", disk_full)
+    monkeypatch.setattr("gateway.journal.os.fsync", no_sync)  # readiness's probe write fails too
+    answered = chat(gateway, headers={"X-Session-Id": "during"})
+    assert answered.status_code == 200 and answered.json()["choices"][0]["message"]["content"] == TRUE_ANSWER
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    stream = client.chat.completions.create(model="hibachi", stream=True, extra_headers={"X-Session-Id": "during"},
+                                            messages=[{"role": "user", "content": "price?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TRUE_ANSWER
+    outcome = httpx.post(f"{gateway.url}/v1/sessions/before/outcome", json={"led_to_booking": True},
+                         headers=CUSTOMER)
+    assert outcome.status_code == 503 and outcome.headers["retry-after"] == "30"  # not accepted: send it again
+    ready = httpx.get(f"{gateway.url}/health/ready")
+    assert ready.status_code == 503 and ready.json()["journal_writable"] is False
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'gateway_capture_failures_total{type="signal"} 2.0' in metrics
+    assert 'gateway_capture_failures_total{type="outcome"} 1.0' in metrics
+
+    monkeypatch.undo()  # room on the disk again
+    assert httpx.get(f"{gateway.url}/health/ready").status_code == 200
+    assert chat(gateway, headers={"X-Session-Id": "after"}).status_code == 200
+    assert httpx.post(f"{gateway.url}/v1/sessions/before/outcome", json={"led_to_booking": True},
+                      headers=CUSTOMER).status_code == 202
+    # The torn lines were never acknowledged and nothing was appended behind them: the later records are intact.
+    assert sorted(s.session_id for s in _signals(gateway)) == ["after", "before"]
+    with state_of(gateway).sessions() as session:
+        assert session.get(ChatSession, "before").led_to_booking is True
+    fault_table.record("journal disk full (writes fail part way)", sent=3, answered=3, stored=1,
+                       note="answered; capture failures counted; readiness 503 until the disk has room")

@@ -24,9 +24,13 @@ async def record_outcome(session_id: Annotated[str, Path(pattern=ID_PATTERN)], o
         raise HTTPException(422, "send led_to_booking, customer_rating or both")
     if not state.capture.knows_session(session_id) and not await asyncio.to_thread(_in_database, state, session_id):
         raise HTTPException(404, f"no session {session_id!r}")
-    await state.capture.record({"type": "outcome", "session_id": session_id, "tenant": state.settings.tenant,
-                                "led_to_booking": outcome.led_to_booking,
-                                "customer_rating": outcome.customer_rating, "created_at": utcnow().isoformat()})
+    recorded = await state.service.record({
+        "type": "outcome", "session_id": session_id, "tenant": state.settings.tenant,
+        "led_to_booking": outcome.led_to_booking, "customer_rating": outcome.customer_rating,
+        "created_at": utcnow().isoformat()})
+    if not recorded:  # nothing was promised yet: the client can send it again
+        raise HTTPException(503, "the outcome could not be recorded now (the gateway's journal cannot be written); "
+                                 "retry later", headers={"Retry-After": "30"})
     arm = state.service.last_served.get(session_id) or await asyncio.to_thread(_last_arm, state, session_id)
     if outcome.led_to_booking is not None:
         state.metrics.bookings.labels(str(outcome.led_to_booking).lower(), *arm).inc()

@@ -2,12 +2,13 @@
 
 Readiness deliberately ignores the database (signals wait in the journal while it is down) and the
 providers (with every teacher cooling down a replica still gives the safe answer, and so would any
-other replica): it fails only when the journal cannot be written, since answers would then be lost.
+other replica): it fails only when the journal cannot be written, since training signals would then be lost
+(the replica still answers whoever reaches it).
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -26,8 +27,7 @@ async def live() -> dict:
 
 @router.get("/health/ready", summary="Ready for traffic (the database is reported, never required)")
 async def ready(state: State) -> JSONResponse:
-    directory = state.capture.journal.directory
-    journal_ok = directory.is_dir() and os.access(directory, os.W_OK)
+    journal_ok = await asyncio.to_thread(state.capture.journal.writable)
     teachers = [p for p in state.providers if p.config.role == "teacher"]
     body = {
         "status": "ready" if journal_ok else "not_ready",
