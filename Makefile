@@ -7,7 +7,7 @@ PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q -c constraint
 # PostgreSQL for the storage tests; `make test` skips them with a reason when nothing answers here.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo demo-quick test test-storage test-postgres test-cluster bench bench-gpu faults lint lock clean
+.PHONY: venv demo demo-quick test test-storage test-postgres test-cluster bench bench-gpu gpu-wheels faults lint lock clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,15 @@ bench: venv
 # Only on a machine with a CUDA GPU (never in CI): Llama-3.1-8B-architecture QLoRA MFU and decode vs bandwidth.
 bench-gpu: venv
 	PYTHON=$(PY) benchmarks/gpu.sh
+
+# For an offline GPU machine: the wheels benchmarks/gpu.sh needs beyond a CUDA PyTorch image, at the locked versions,
+# for its Python (GPU_PYTHON) on x86-64 Linux, into .gpu-wheels/ (then: GPU_WHEELS=.gpu-wheels benchmarks/gpu.sh).
+GPU_PYTHON ?= 3.12
+gpu-wheels: venv
+	$(PY) -m pip download --no-deps --only-binary=:all: --disable-pip-version-check -d .gpu-wheels \
+	  --python-version $(GPU_PYTHON) --implementation cp --platform manylinux_2_28_x86_64 \
+	  --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -c constraints.txt -r benchmarks/gpu-requirements.txt
 
 # The fuzz test draws a fresh seed here (printed in the fault table); `make faults FUZZ_SEED=<seed>` replays one.
 FUZZ_SEED ?= random

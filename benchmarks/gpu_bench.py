@@ -17,6 +17,7 @@ downloaded weights; throughput does not need trained ones. Two figures, one tabl
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -40,8 +41,23 @@ DEVICES = [
 ]
 
 
-class NoCuda(RuntimeError):
-    """No CUDA device: this benchmark measures a GPU and has nothing to say without one."""
+class NotRunnable(RuntimeError):
+    """No CUDA device, or a package the run needs is missing: this benchmark has nothing to say here."""
+
+
+# What the run imports (the train step's stack); a missing dependency of one is reported under its own name.
+NEEDED_MODULES = ("transformers", "accelerate", "bitsandbytes", "peft", "trl", "datasets", "pydantic_settings")
+
+
+def missing_modules(names: tuple[str, ...] = NEEDED_MODULES) -> list[str]:
+    """Each of ``names`` that does not import, with the reason."""
+    missing = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            missing.append(f"{name} ({exc})")
+    return missing
 
 
 def llama_config(**overrides):
@@ -73,19 +89,20 @@ def device_peaks(name: str) -> tuple[float | None, float | None]:
 
 
 def require_cuda() -> str:
-    """The CUDA device's name, or ``NoCuda`` with what to do instead."""
+    """The CUDA device's name, or ``NotRunnable`` with what to do instead (before any model is built)."""
     try:
         import torch
     except ImportError as exc:
-        raise NoCuda(f"torch is not importable ({exc}); install the project with a CUDA build of torch") from None
+        raise NotRunnable(f"torch is not importable ({exc}); install the project with a CUDA build of torch") from None
     if not torch.cuda.is_available():
-        raise NoCuda(f"no CUDA device visible to torch {torch.__version__} (CUDA build: {torch.version.cuda or 'no'}); "
-                     "benchmarks/gpu.sh measures a GPU: run it on a machine with one (CPU figures: make bench)")
-    for module in ("bitsandbytes", "peft", "trl"):
-        try:
-            __import__(module)
-        except ImportError as exc:
-            raise NoCuda(f"{module} is not importable ({exc}); QLoRA needs the project's training extras") from None
+        raise NotRunnable(f"no CUDA device visible to torch {torch.__version__} (CUDA build: "
+                          f"{torch.version.cuda or 'no'}); benchmarks/gpu.sh measures a GPU: run it on a machine with "
+                          "one (CPU figures: make bench)")
+    missing = missing_modules()
+    if missing:
+        raise NotRunnable(f"not importable: {'; '.join(missing)}. QLoRA needs the project's training stack; on an "
+                          "offline machine carry it as wheels (make gpu-wheels, then GPU_WHEELS=<dir> "
+                          "benchmarks/gpu.sh)")
     return torch.cuda.get_device_name(0)
 
 
@@ -215,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         device = require_cuda()
-    except NoCuda as exc:
+    except NotRunnable as exc:
         print(f"gpu benchmark: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()

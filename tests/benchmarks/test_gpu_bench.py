@@ -3,13 +3,23 @@ its whole measurement on a shrunken model on the CPU (so a lent GPU's minutes ar
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from benchmarks.gpu_bench import device_peaks, llama_config, lora_train_flops_per_token, matmul_params, measure
+from benchmarks.gpu_bench import (
+    device_peaks,
+    llama_config,
+    lora_train_flops_per_token,
+    matmul_params,
+    measure,
+    missing_modules,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(vocab_size=256, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
@@ -48,11 +58,15 @@ def test_device_peaks_by_name(name, flops, bandwidth):
     assert device_peaks(name) == (flops, bandwidth)
 
 
-def test_gpu_sh_fails_fast_with_a_clear_message_without_cuda():
+def _skip_with_cuda():
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present: the script would run the benchmark")
+
+
+def test_gpu_sh_fails_fast_with_a_clear_message_without_cuda():
+    _skip_with_cuda()
     started = time.monotonic()
     done = subprocess.run([str(ROOT / "benchmarks" / "gpu.sh")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
@@ -73,3 +87,48 @@ def test_the_measurement_runs_end_to_end_on_a_shrunken_model(tmp_path, capsys):
     assert "cpu: fp32 base, not QLoRA" in train["figure"] and "2 steps" in train["figure"]
     assert (tmp_path / "base" / "config.json").is_file() and (tmp_path / "run" / "adapter").is_dir()
     assert "random checkpoint built and saved" in capsys.readouterr().err
+
+
+def test_missing_modules_names_each_with_its_reason():
+    [missing] = missing_modules(("json", "hibachi_no_such_module"))
+    assert missing.startswith("hibachi_no_such_module (") and "No module named" in missing
+
+
+def _wheel(directory: Path) -> Path:
+    """A minimal pure-Python wheel (one module), as pip builds them."""
+    path = directory / "hibachi_gpu_probe-1.0-py3-none-any.whl"
+    info = "hibachi_gpu_probe-1.0.dist-info"
+    files = {"hibachi_gpu_probe.py": "VALUE = 1\n",
+             f"{info}/METADATA": "Metadata-Version: 2.1\nName: hibachi-gpu-probe\nVersion: 1.0\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_gpu_sh_installs_carried_wheels_for_the_run_only(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels)
+    # The benchmark itself replaced by an import of what the wheel holds: is it there for the run?
+    python = tmp_path / "python"
+    probe = "import hibachi_gpu_probe; print('probe', hibachi_gpu_probe.VALUE)"
+    python.write_text(f"""#!/bin/sh
+if [ "$2" = benchmarks.gpu_bench ]; then exec {sys.executable} -c "{probe}"; fi
+exec {sys.executable} "$@"
+""")
+    python.chmod(0o755)
+    env = {**os.environ, "GPU_WHEELS": str(wheels), "PYTHON": str(python), "TMPDIR": str(tmp_path)}
+    done = subprocess.run([str(ROOT / "benchmarks" / "gpu.sh")], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "probe 1\n" and f"installed 1 wheels from {wheels}" in done.stderr
+    assert not list(tmp_path.glob("hibachi-gpu-site-*"))  # removed after the run
+    assert subprocess.run([sys.executable, "-c", "import hibachi_gpu_probe"], capture_output=True).returncode == 1
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = subprocess.run([str(ROOT / "benchmarks" / "gpu.sh")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "GPU_WHEELS": str(empty)})
+    assert done.returncode == 2 and "holds no .whl files" in done.stderr
