@@ -101,12 +101,20 @@ DISH_WORDS = frozenset("""
 salad salads sauce sauces soup roll rolls chicken beef pork steak shrimp fish salmon tofu rice noodles pasta
 style dressing wings bowl bowls platter cake pie sandwich sandwiches fries tacos curry stew skewers
 """.split())
+_CLAUSE_END = re.compile(r"\s*(?:[,.!?;:\n]|$)")
 _SENTENCE_END = re.compile(r"(?:^|[.!?:;\n\"(\u201c]|\s[-\u2013\u2014])\s*$")
 
 
+# Latin letters that Unicode does not decompose into a base letter and an accent: without this, folding would drop
+# them ("Đặng" -> "ang", "Łukasz" -> "ukasz"), and a name typed without them ("Dang", "Lukasz") would be unknown.
+_UNDECOMPOSED = str.maketrans({"Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Ł": "L", "ł": "l", "Ø": "O", "ø": "o",
+                               "Ħ": "H", "ħ": "h", "ı": "i", "ß": "ss", "Þ": "Th", "þ": "th", "Æ": "Ae", "æ": "ae",
+                               "Œ": "Oe", "œ": "oe"})
+
+
 def fold(word: str) -> str:
-    """Lower case, accents removed: 'José' -> 'jose'."""
-    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().lower()
+    """Lower case, accents removed: 'José' -> 'jose', 'Đặng' -> 'dang'."""
+    return unicodedata.normalize("NFKD", word.translate(_UNDECOMPOSED)).encode("ascii", "ignore").decode().lower()
 
 
 @dataclass(frozen=True)
@@ -327,7 +335,8 @@ class NameFinder:
                         break
                     if taken and t.folded in PARTICLES:
                         continue
-                    if not self._cue_name(t, strong):
+                    if not self._cue_name(t, strong) and not (
+                            j == index and pattern is _IDENTITY and self._introduced(text, match.start(), t)):
                         break
                     t.name = True
                     taken += 1
@@ -350,6 +359,12 @@ class NameFinder:
         if strong is None:  # "hey its rohan", "text aoi": a name unless an everyday word
             return (known or not english) and f not in self._common and not (t.place and t.cap and not known)
         return (known and (t.cap or not english)) or (t.cap and not english and not t.place)
+
+    def _introduced(self, text: str, cue_start: int, t: _Token) -> bool:
+        """"This is Aoi, can the chef start at 8?": a capitalized word that a sentence-opening "this is" / "I'm" /
+        "hi" introduces and that closes its clause is a person, even where a town somewhere has that name."""
+        return (t.cap and t.place and not t.kb and not self.lex.known(t.folded) and t.folded not in self.lex.english
+                and _SENTENCE_END.search(text[:cue_start]) is not None and _CLAUSE_END.match(text, t.end) is not None)
 
     # --- runs ---
     def _extend(self, text: str, tokens: list[_Token]) -> None:

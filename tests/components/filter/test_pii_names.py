@@ -67,6 +67,11 @@ def _leaks(text: str, secrets: list[str], out: str) -> list[str]:
     ("Phone: 5305550187, ask for Tavita", ["5305550187", "Tavita"]),
     ("Sincerely yours, Dr. Ifeoma Chukwu", ["Ifeoma", "Chukwu"]),
     ("Jericho and I will host 20 guests.", ["Jericho"]),
+    # a fourth round: surnames spelt without a letter Unicode does not decompose (Đặng, Łukasz), which the
+    # gazetteer held mangled; a name a town shares, introduced (all three failed when written)
+    ("hey its minh dang, party of 9", ["minh", "dang"]),
+    ("Dang will pay the deposit.", ["Dang"]),
+    ("This is Aoi, can the chef start at 8:00 pm?", ["Aoi"]),
 ])
 def test_names_are_removed(scrubber, text, secrets):
     out = scrubber.scrub(text).text
@@ -122,6 +127,16 @@ def test_knowledge_base_word_that_is_a_first_name_is_taken_only_next_to_a_name(s
 
 def test_fold_removes_accents():
     assert fold("José Ñúñez") == "jose nunez"
+
+
+def test_fold_spells_out_letters_without_a_decomposition():
+    assert [fold(w) for w in ("Đặng", "Łukasz", "Søren", "Strauß", "Þóra", "Ægir")] == \
+        ["dang", "lukasz", "soren", "strauss", "thora", "aegir"]
+
+
+def test_a_place_is_still_a_place_after_a_cue_that_does_not_introduce(scrubber):
+    for text in ("We're in Aoi, is that too far?", "It's Aoi or Fresno, which is closer?"):
+        assert scrubber.scrub(text).text == text
 
 
 def test_name_finder_reports_spans():
