@@ -170,7 +170,7 @@ class ChatService:
         return served
 
     async def record(self, record: dict) -> bool:
-        """Journal a record (a signal or a shadow comparison); False when the journal could not take it."""
+        """Journal a record (a signal, a shadow comparison, an outcome); False when the journal could not take it."""
         try:
             await self.capture.record(record)
         except OSError as exc:
