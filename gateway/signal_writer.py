@@ -61,6 +61,7 @@ class SignalWriter:
             self._set_db_state(False, exc)
             return False
         self._migrated = True
+        self._set_db_state(True)  # readiness and /metrics say so from the start, not after the first signal
         return True
 
     def swap_engine(self, engine: Engine) -> Engine:

@@ -119,6 +119,12 @@ def test_sigkill_under_load_loses_no_answered_request(sim, tmp_path, fault_table
     assert "gateway stopped" in (tmp_path / "second.log").read_text()
 
 
+def test_a_reachable_database_is_reported_up_before_the_first_signal(sim, make_settings, start_gateway):
+    gateway = start_gateway(make_settings([provider(sim, "openai")]))
+    assert httpx.get(f"{gateway.url}/health/ready").json()["database_up"] is True
+    assert "gateway_database_up 1.0" in httpx.get(f"{gateway.url}/metrics").text
+
+
 def test_database_outage_keeps_answering_and_catches_up(sim, make_settings, start_gateway, tmp_path, fault_table):
     down = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # nothing listens on port 1: refused at once
     gateway = start_gateway(make_settings([provider(sim, "openai")], database_url=down,
