@@ -1,4 +1,5 @@
-"""`hibachi rollout status | deploy | set | promote | rollback | analyze`: the rollout from the command line."""
+"""`hibachi rollout status | deploy | set | promote | rollback | analyze | queries`: the rollout from the command
+line."""
 
 from __future__ import annotations
 
@@ -145,3 +146,37 @@ def analyze_command(
             typer.echo(f"applied: {decision.action}, recorded by {actor}")
         elif apply:
             typer.echo("nothing to apply: the decision is hold")
+
+
+@app.command("queries")
+def queries_command(
+    version: Annotated[str | None, typer.Option(help="Adapter version (default: the current canary, else stable).")]
+    = None,
+    window: Annotated[str, typer.Option(help="PromQL range, e.g. 30m, 24h.")] = "24h",
+    name: NameOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {metric: query} as JSON.")] = False,
+) -> None:
+    """The canary analysis's metrics as PromQL over the gateway's /metrics, for Prometheus alerts or a Flagger
+    MetricTemplate; the ones only the analysis over the records can judge are listed with why."""
+    import json
+
+    from hibachi.monitoring.promql import NOT_EXPORTED, analysis_queries
+    from hibachi.queries import latest_deployment
+
+    if version is None:
+        with cli_session() as session:
+            state = latest_deployment(session, _name(name))
+            version = state and (state.canary_version or state.stable_version)
+        if not version:
+            raise UserError(f"no adapter deployed on {_name(name)!r}: pass --version")
+    try:
+        queries = analysis_queries(version, window)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(queries, indent=2))
+        return
+    for metric, query in queries.items():
+        typer.echo(f"# {metric}\n{query}\n")
+    for metric, why in NOT_EXPORTED.items():
+        typer.echo(f"# {metric}: not from /metrics: {why}")

@@ -22,13 +22,17 @@ QUERIES = {
                        '{{served_by="local",adapter_version="{v}"}}[{w}])))'),
     "latency_p95_ms": ('1000 * histogram_quantile(0.95, sum by (le) (rate(gateway_request_latency_seconds_bucket'
                        '{{served_by="local",adapter_version="{v}"}}[{w}])))'),
+    # Per session: the gateway counts an outcome once, for whoever served the session's last turn; the analysis
+    # over the records counts it for each turn the adapter served in that session.
+    "booking_loss_rate": ('sum(increase(gateway_outcomes_total'
+                          '{{served_by="local",adapter_version="{v}",led_to_booking="false"}}[{w}])) / '
+                          'sum(increase(gateway_outcomes_total{{served_by="local",adapter_version="{v}"}}[{w}]))'),
 }
 
 NOT_EXPORTED = {
-    "hallucination_rate": "violations are counted only as critic rejections; a counter of violations by "
-                          "category and adapter_version (e.g. gateway_violations_total{role,adapter_version,"
-                          "category}) is needed",
-    "booking_loss_rate": "gateway_outcomes_total has no adapter_version label (the outcome arrives later, per session)",
+    "hallucination_rate": "gateway_violations_total{role,adapter_version,category} counts violations, so an answer "
+                          "with two counts twice; the rate is of answers with at least one (in "
+                          "analysis.hallucination_categories), which needs a counter of such answers by category",
     "non_answer_rate": "judged in the analysis over stored answers (similarity to the teacher's answer, claims the "
                        "question needs), never in the gateway's hot path; no series exists",
 }

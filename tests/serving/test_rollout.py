@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -219,3 +220,11 @@ def test_cli_prints_state_and_kubectl_and_refuses_bad_percent(db_url: str, tmp_p
     assert refused.returncode == 2 and "0-100" in refused.stderr and "Traceback" not in refused.stderr
     status = cli("status")
     assert status.returncode == 0 and "by dee: try it" in status.stdout
+    queries = cli("queries", "--window", "1h", "--json")  # the current canary's
+    assert queries.returncode == 0, queries.stderr
+    booking = json.loads(queries.stdout)["booking_loss_rate"]
+    assert 'adapter_version="v1"' in booking and "[1h]" in booking
+    listed = cli("queries", "--version", "v2")
+    assert "# fallback_rate" in listed.stdout and "# hallucination_rate: not from /metrics" in listed.stdout
+    refused = cli("queries", "--version", 'v1"} or vector(1)')
+    assert refused.returncode == 2 and "bad adapter version" in refused.stderr
