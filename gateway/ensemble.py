@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.metrics import GatewayMetrics
 from gateway.providers import Completion, Provider, ProviderError
+from hibachi.monitoring.arms import is_hallucination
 
 
 @dataclass
@@ -61,9 +62,10 @@ class Judge:
     INLINE_BUDGET_S = 0.002  # CPU seconds per check
     BLOCKING_BUDGET_S = 0.005  # seconds per check spent waiting rather than computing
 
-    def __init__(self, critic: Any, metrics: GatewayMetrics) -> None:
+    def __init__(self, critic: Any, metrics: GatewayMetrics, hallucination_categories: list[str] | None = None) -> None:
         self.critic = critic
         self.metrics = metrics
+        self.hallucination_categories = list(hallucination_categories or [])
         self.average_s: float | None = None  # CPU per check (moving average)
         self.average_wait_s: float | None = None  # wall minus CPU per check
 
@@ -103,6 +105,8 @@ class Judge:
                                            violation.get("category", "other")).inc()
         if not candidate.critic_passed:
             self.metrics.critic_rejections.labels(candidate.provider, candidate.role, adapter).inc()
+        if is_hallucination(candidate.violations, self.hallucination_categories):  # as the canary analysis counts
+            self.metrics.hallucinations.labels(candidate.provider, candidate.role, adapter).inc()
         return candidate
 
 

@@ -42,6 +42,9 @@ class GatewayMetrics:
         self.shadow = Counter("gateway_shadow_total", "Shadow comparisons by result.", ["result"], registry=r)
         self.violations = Counter("gateway_violations_total", "Critic violations, by category and who made them.",
                                   ["provider", "role", "adapter_version", "category"], registry=r)
+        self.hallucinations = Counter("gateway_hallucinated_answers_total", "Answers with at least one violation of "
+                                      "analysis.hallucination_categories (of any category when none are set), by "
+                                      "who gave them.", ["provider", "role", "adapter_version"], registry=r)
         self.bookings = Counter("gateway_outcomes_total", "Session outcomes reported through feedback, by who "
                                 "last served the session.", ["led_to_booking", "served_by", "adapter_version"],
                                 registry=r)

@@ -15,6 +15,8 @@ _ATTEMPTS = ('(sum(increase(gateway_requests_total{{served_by="local",adapter_ve
 QUERIES = {
     "critic_failure_rate": ('sum(increase(gateway_critic_rejections_total'
                             '{{role="student",adapter_version="{v}"}}[{w}])) / ' + _ATTEMPTS),
+    "hallucination_rate": ('sum(increase(gateway_hallucinated_answers_total'
+                           '{{role="student",adapter_version="{v}"}}[{w}])) / ' + _ATTEMPTS),
     "fallback_rate": 'sum(increase(gateway_fallbacks_total{{adapter_version="{v}"}}[{w}])) / ' + _ATTEMPTS,
     "error_rate": ('sum(increase(gateway_requests_total{{served_by="local",adapter_version="{v}",status!="ok"}}[{w}]))'
                    ' / sum(increase(gateway_requests_total{{served_by="local",adapter_version="{v}"}}[{w}]))'),
@@ -30,9 +32,6 @@ QUERIES = {
 }
 
 NOT_EXPORTED = {
-    "hallucination_rate": "gateway_violations_total{role,adapter_version,category} counts violations, so an answer "
-                          "with two counts twice; the rate is of answers with at least one (in "
-                          "analysis.hallucination_categories), which needs a counter of such answers by category",
     "non_answer_rate": "judged in the analysis over stored answers (similarity to the teacher's answer, claims the "
                        "question needs), never in the gateway's hot path; no series exists",
 }

@@ -113,6 +113,19 @@ def test_the_critic_rejected_teacher_is_not_served(sim, make_settings, start_gat
     metrics = httpx.get(f"{gateway.url}/metrics").text
     assert 'gateway_violations_total{adapter_version="",category="not_offered",provider="liar",role="teacher"} 3.0' \
         in metrics
+    # No hallucination categories configured: any violation makes the answer one, as the canary analysis counts.
+    assert 'gateway_hallucinated_answers_total{adapter_version="",provider="liar",role="teacher"} 3.0' in metrics
+    assert 'gateway_hallucinated_answers_total{adapter_version="",provider="honest"' not in metrics
+
+
+def test_only_the_configured_hallucination_categories_count_as_hallucinations(sim, make_settings, start_gateway):
+    set_faults(sim, "liar-model", answer=FALSE_ANSWER)
+    gateway = start_gateway(make_settings([provider(sim, "liar"), provider(sim, "honest", kind="anthropic")],
+                                          analysis={"hallucination_categories": ["price"]}))
+    chat(gateway)
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'gateway_violations_total{adapter_version="",category="not_offered",provider="liar"' in metrics
+    assert 'gateway_hallucinated_answers_total{adapter_version="",provider="liar"' not in metrics
 
 
 def test_all_teachers_rejected_gives_the_safe_answer_or_503_in_strict_mode(sim, make_settings, start_gateway):

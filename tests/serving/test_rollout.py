@@ -225,6 +225,6 @@ def test_cli_prints_state_and_kubectl_and_refuses_bad_percent(db_url: str, tmp_p
     booking = json.loads(queries.stdout)["booking_loss_rate"]
     assert 'adapter_version="v1"' in booking and "[1h]" in booking
     listed = cli("queries", "--version", "v2")
-    assert "# fallback_rate" in listed.stdout and "# hallucination_rate: not from /metrics" in listed.stdout
+    assert "# hallucination_rate\n" in listed.stdout and "# non_answer_rate: not from /metrics" in listed.stdout
     refused = cli("queries", "--version", 'v1"} or vector(1)')
     assert refused.returncode == 2 and "bad adapter version" in refused.stderr
