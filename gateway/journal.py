@@ -128,8 +128,9 @@ class Journal:
             view = view[self._file.write(view):]
 
     def _close_segment(self) -> None:
-        """After a failed write the segment may end in part of a line: the next flush starts a new one (readers
-        stop at a torn last line and remove the segment once its writer has moved on)."""
+        """Close the active segment (at close, or after a failed write, which may have left part of a line: the
+        next flush then starts a new segment; readers stop at a torn last line and remove the segment once its
+        writer has moved on)."""
         if self._file is not None:
             try:
                 self._file.close()

@@ -164,11 +164,12 @@ def queries_command(
     from hibachi.queries import latest_deployment
 
     if version is None:
+        isvc = _name(name)
         with cli_session() as session:
-            state = latest_deployment(session, _name(name))
+            state = latest_deployment(session, isvc)
             version = state and (state.canary_version or state.stable_version)
         if not version:
-            raise UserError(f"no adapter deployed on {_name(name)!r}: pass --version")
+            raise UserError(f"no adapter deployed on {isvc!r}: pass --version")
     try:
         queries = analysis_queries(version, window)
     except ValueError as exc:
