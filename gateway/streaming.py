@@ -1,11 +1,13 @@
 """Serving a turn as OpenAI-style SSE: ``data: {chunk}`` lines and a final ``data: [DONE]``.
 
-A stream starts only once its first token is in hand, so every failure before that point can still
-fall back to the next teacher (or, for strict clients, become a proper 503/504). Once tokens have
-reached the customer a failure cannot be undone: the stream ends with an explicit error event and
-the turn is stored with ``trainable=False``. An upstream that goes silent is cut off after the
-provider's timeout. Streams are served by the first healthy teacher (the ensemble needs whole
-answers); its answer is judged by the critic once complete and the verdict is stored with it.
+Two modes (``gateway.stream_mode``). "verified" (the default) answers exactly as a plain reply does (ensemble,
+critic, fallback, capture) and then streams the chosen answer, so a streaming customer gets only answers the
+critic passed. "relay" trades that for time to first token: the first healthy teacher's tokens go out as they
+arrive. A relayed stream starts only once its first token is in hand, so every failure before that point can
+still fall back to the next teacher (or, for strict clients, become a proper 503/504). Once tokens have reached
+the customer a failure cannot be undone: the stream ends with an explicit error event and the turn is stored
+with ``trainable=False``. An upstream that goes silent is cut off after the provider's timeout. The critic
+judges a relayed answer once complete and the verdict is stored with it.
 """
 
 from __future__ import annotations
@@ -36,21 +38,21 @@ async def open_teacher_stream(service: ChatService, turn: Turn, system: str,
                               candidates: list[CandidateResult]) -> TeacherStream | None:
     """Try healthy teachers in order until one yields a first token.
 
-    All attempts share one deadline (the longest teacher timeout), so a silent upstream costs at most
-    that long in total, never the sum of every teacher's timeout.
+    All attempts share one deadline (the longest teacher timeout), so silent upstreams cost at most that long in
+    total, never the sum of every teacher's timeout. Each attempt gets an even share of what is left, so a
+    stalled first teacher cannot use it all and leave the next healthy one untried.
     """
     teachers = service.ensemble.available_teachers()
     deadline = time.perf_counter() + max((t.config.timeout_s for t in teachers), default=0.0)
-    for provider in teachers:
+    for tried, provider in enumerate(teachers):
         started = time.perf_counter()
-        budget = min(provider.config.timeout_s, deadline - started)
+        budget = min(provider.config.timeout_s, (deadline - started) / (len(teachers) - tried))
         if budget <= 0:
             break
         usage = StreamUsage()
         iterator = provider.stream(turn.messages, system, usage).__aiter__()
         try:
             first = await asyncio.wait_for(anext(iterator), budget)
-            provider.breaker.record_success()
             return TeacherStream(provider, iterator, first, usage, started)
         except (ProviderError, TimeoutError, StopAsyncIteration) as exc:
             await _close(iterator)
@@ -75,18 +77,30 @@ async def _close(iterator: AsyncIterator[str]) -> None:
             pass
 
 
-async def prepare_stream(service: ChatService, turn: Turn, model: str, include_usage: bool) -> AsyncIterator[bytes]:
-    """Decide who answers (raising NoAnswer before any byte for strict clients), then return the body."""
+async def prepare_stream(service: ChatService, turn: Turn, model: str,
+                         include_usage: bool) -> tuple[AsyncIterator[bytes], str | None]:
+    """Decide who answers (raising NoAnswer before any byte for strict clients); the body, and who served it
+    when that is known before the first byte (always, except for a relayed teacher stream)."""
+    writer = ChunkWriter(f"chatcmpl-{turn.request_id}", model)
+    if service.settings.gateway.stream_mode == "verified":
+        served = await service.answer(turn)
+        shadow = service.route(turn.session_id) == "shadow"
+        return _replay(service, turn, served, writer, include_usage, recorded=True, shadow=shadow), served.served_by
+    return await _prepare_relay(service, turn, writer, include_usage)
+
+
+async def _prepare_relay(service: ChatService, turn: Turn, writer: ChunkWriter,
+                         include_usage: bool) -> tuple[AsyncIterator[bytes], str | None]:
     system = await service.system_prompt(turn.question)
     route = service.route(turn.session_id)
     candidates: list[CandidateResult] = []
     served_by = "teacher"
-    writer = ChunkWriter(f"chatcmpl-{turn.request_id}", model)
     if route == "local":
         local = await service.ask_student(turn, system)
         candidates.append(local)
         if local.passed:
-            return _replay(service, turn, service.choose(local, candidates, "local"), writer, include_usage)
+            served = service.choose(local, candidates, "local")
+            return _replay(service, turn, served, writer, include_usage), served.served_by
         service.count_fallback(local)
         served_by = "fallback"
     opened = await open_teacher_stream(service, turn, system, candidates)
@@ -95,21 +109,24 @@ async def prepare_stream(service: ChatService, turn: Turn, model: str, include_u
         if turn.strict:
             await service.finish(turn, served)  # records the failure and raises NoAnswer
             raise NoAnswer(503, "unreachable")  # pragma: no cover - finish always raises here
-        return _replay(service, turn, served, writer, include_usage)
-    return _relay(service, turn, opened, candidates, served_by, writer, include_usage, route)
+        return _replay(service, turn, served, writer, include_usage), served.served_by
+    return _relay(service, turn, opened, candidates, served_by, writer, include_usage, route), None
 
 
-async def _replay(service: ChatService, turn: Turn, served: Served, writer: ChunkWriter,
-                  include_usage: bool) -> AsyncIterator[bytes]:
-    """Stream an answer that is already complete (the local model's, or the safe answer)."""
+async def _replay(service: ChatService, turn: Turn, served: Served, writer: ChunkWriter, include_usage: bool, *,
+                  recorded: bool = False, shadow: bool = False) -> AsyncIterator[bytes]:
+    """Stream an answer that is already complete (verified, the local model's, or the safe answer)."""
     yield writer.chunk({"role": "assistant", "content": ""})
     for piece in split_text(served.text):
         yield writer.chunk({"content": piece})
-    await service.finish(turn, served)
+    if not recorded:
+        await service.finish(turn, served)
     yield writer.chunk({}, "stop")
     if include_usage:
         yield writer.chunk({}, usage=usage(served.input_tokens, served.output_tokens))
     yield DONE
+    if shadow:  # after the last byte, as for a plain reply: the shadow call can never delay or change it
+        service.schedule_shadow(turn, served)
 
 
 async def _relay(service: ChatService, turn: Turn, opened: TeacherStream, candidates: list[CandidateResult],
@@ -164,10 +181,12 @@ async def _settle(service: ChatService, turn: Turn, opened: TeacherStream, candi
     candidate.latency_ms = (time.perf_counter() - opened.started) * 1000
     candidate.input_tokens, candidate.output_tokens = opened.usage.input_tokens, opened.usage.output_tokens
     candidate.cost_usd = provider.cost(candidate.input_tokens, candidate.output_tokens)
-    if error:
+    if error:  # a stream that keeps breaking part way opens the breaker like any other failure
         candidate.error = error
         provider.breaker.record_failure()
         service.metrics.stream_errors.labels(provider.name).inc()
+    else:
+        provider.breaker.record_success()
     service.ensemble.observe(candidate)
     await service.ensemble.judge.judge(turn.question, candidate)
     served = service.choose(candidate, candidates, served_by)

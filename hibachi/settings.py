@@ -111,6 +111,11 @@ class GatewaySettings(BaseModel):
     # rate-limit buckets, so rate_limit_per_minute holds for the gateway, not once per worker. None: in memory.
     worker_shared_dir: Path | None = None
     migrate_on_start: bool = True
+    # Streamed replies (`stream: true`). "verified": the ensemble answers and the critic judges as for a plain reply,
+    # then the chosen answer is streamed, so a streaming customer never sees an answer the critic failed (the first
+    # token waits for the whole answer). "relay": the first healthy teacher's tokens are relayed as they arrive and
+    # judged only once complete (a failed answer has already been read by then; it is stored with its verdict).
+    stream_mode: Literal["verified", "relay"] = "verified"
     # Resilience: a provider failing this many calls in a row gets no traffic for cooldown_s.
     breaker_failures: int = Field(default=3, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)

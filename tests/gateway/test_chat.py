@@ -95,6 +95,35 @@ def test_signals_store_the_grounding_the_turn_was_answered_with(sim, make_settin
         assert signal.grounding_version == prompt.PROMPT_VERSION
 
 
+def test_a_streamed_answer_is_verified_by_the_critic_before_its_first_byte(sim, make_settings, start_gateway):
+    """The first teacher answers wrongly and fastest: a plain reply skips it, and so must a streamed one."""
+    set_faults(sim, "liar-model", answer=FALSE_ANSWER)
+    set_faults(sim, "honest-model", latency_ms=150)
+    gateway = start_gateway(make_settings([provider(sim, "liar"), provider(sim, "honest", kind="anthropic")]))
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="hibachi", stream=True, messages=[{"role": "user", "content": "How much per adult?"}])
+    assert raw.headers["x-served-by"] == "teacher"
+    assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == TRUE_ANSWER
+    [signal] = _signals(gateway)
+    assert signal.chosen_provider == "honest" and signal.critic_passed and signal.trainable
+    assert signal.stream_error is None
+
+
+def test_a_relayed_stream_is_judged_once_complete(sim, make_settings, start_gateway):
+    """stream_mode relay: the first healthy teacher streams unchecked; the verdict is stored with the turn."""
+    set_faults(sim, "liar-model", answer=FALSE_ANSWER)
+    gateway = start_gateway(make_settings([provider(sim, "liar"), provider(sim, "honest", kind="anthropic")],
+                                          gateway={"stream_mode": "relay"}))
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="hibachi", stream=True, messages=[{"role": "user", "content": "How much per adult?"}])
+    assert "x-served-by" not in raw.headers  # not known before the first byte
+    assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == FALSE_ANSWER
+    [signal] = _signals(gateway)
+    assert signal.chosen_provider == "liar" and not signal.critic_passed
+
+
 def test_raw_stream_ends_with_done(gateway):
     with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers=CUSTOMER, timeout=10, json={
             "messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
@@ -190,9 +219,9 @@ def test_cors_is_off_by_default_and_configurable(sim, make_settings, start_gatew
     assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
 
 
-def test_a_client_leaving_mid_stream_still_leaves_an_untrainable_signal(sim, make_settings, start_gateway):
+def test_a_client_leaving_a_relayed_stream_still_leaves_an_untrainable_signal(sim, make_settings, start_gateway):
     set_faults(sim, "slow-model", chunk_delay_ms=100)
-    gateway = start_gateway(make_settings([provider(sim, "slow")]))
+    gateway = start_gateway(make_settings([provider(sim, "slow")], gateway={"stream_mode": "relay"}))
     with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers=CUSTOMER, timeout=10, json={
             "messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
         for line in response.iter_lines():

@@ -110,19 +110,21 @@ def test_silent_upstream_gives_safe_answer_or_504_within_timeout_plus_one(sim, m
     assert sorted(s.stream_error or "" for s in signals) == ["", "no answer: HTTP 504", "no answer: HTTP 504"]
 
 
-def test_stream_breaking_before_the_first_token_falls_back(sim, make_settings, start_gateway, fault_table):
+@pytest.mark.parametrize("stream_mode", ["verified", "relay"])
+def test_stream_breaking_before_the_first_token_falls_back(sim, make_settings, start_gateway, fault_table,
+                                                           stream_mode):
     set_faults(sim, "down-model", error_rate=1.0)
     set_faults(sim, "slow-model", latency_ms=3000)
     gateway = start_gateway(make_settings([provider(sim, "down", max_retries=0),
                                            provider(sim, "slow", timeout_s=0.4, max_retries=0),
                                            provider(sim, "steady", kind="anthropic")],
-                                          gateway={"breaker_failures": 1000}))
+                                          gateway={"breaker_failures": 1000, "stream_mode": stream_mode}))
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
     stream = client.chat.completions.create(model="hibachi", stream=True,
                                             messages=[{"role": "user", "content": "price?"}])
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TRUE_ANSWER
     [signal] = _signals(gateway)
-    fault_table.record("stream fails before first token", sent=1, answered=1, stored=1)
+    fault_table.record(f"stream fails before first token ({stream_mode})", sent=1, answered=1, stored=1)
     assert signal.chosen_provider == "steady" and signal.trainable
     assert _candidate_errors(gateway, "down") and "timeout" in _candidate_errors(gateway, "slow")[0]
 
@@ -131,7 +133,7 @@ def test_stream_breaking_before_the_first_token_falls_back(sim, make_settings, s
 def test_stream_breaking_mid_answer_ends_with_an_error_event(sim, make_settings, start_gateway, fault_table, fault):
     set_faults(sim, "midway-model", **fault)
     gateway = start_gateway(make_settings([provider(sim, "midway", timeout_s=0.5, max_retries=0),
-                                           provider(sim, "steady")]))
+                                           provider(sim, "steady")], gateway={"stream_mode": "relay"}))
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
     received = []
     started = time.perf_counter()
@@ -145,6 +147,36 @@ def test_stream_breaking_mid_answer_ends_with_an_error_event(sim, make_settings,
     fault_table.record(f"stream breaks mid-answer ({next(iter(fault))})", sent=1, answered=1, stored=1,
                        note="error event; trainable=False")
     assert signal.trainable is False and signal.stream_error and signal.chosen_response == "Adults are $60 "
+
+
+def test_a_stalled_first_teacher_leaves_time_for_the_next_when_relaying(sim, make_settings, start_gateway):
+    set_faults(sim, "stalled-model", hang_rate=1.0, hang_s=5)
+    gateway = start_gateway(make_settings([provider(sim, "stalled", timeout_s=1.0, max_retries=0),
+                                           provider(sim, "steady", timeout_s=1.0)],
+                                          gateway={"breaker_failures": 1000, "stream_mode": "relay"}))
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    started = time.perf_counter()
+    stream = client.chat.completions.create(model="hibachi", stream=True,
+                                            messages=[{"role": "user", "content": "price?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TRUE_ANSWER
+    assert time.perf_counter() - started < 1.0 + 0.5  # the stalled teacher had half the deadline, not all of it
+    [signal] = _signals(gateway)
+    assert signal.chosen_provider == "steady" and "timeout" in _candidate_errors(gateway, "stalled")[0]
+
+
+def test_streams_that_keep_breaking_part_way_open_the_breaker(sim, make_settings, start_gateway):
+    set_faults(sim, "midway-model", break_after_chunks=3)
+    gateway = start_gateway(make_settings([provider(sim, "midway", max_retries=0), provider(sim, "steady")],
+                                          gateway={"breaker_failures": 2, "stream_mode": "relay"}))
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    for _ in range(2):
+        with pytest.raises(openai.APIError, match="interrupted"):
+            list(client.chat.completions.create(model="hibachi", stream=True,
+                                                messages=[{"role": "user", "content": "price?"}]))
+    stream = client.chat.completions.create(model="hibachi", stream=True,
+                                            messages=[{"role": "user", "content": "price?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TRUE_ANSWER
+    assert sim.app.state.simulator.requests["midway-model"] == 2  # cooling down after two broken streams
 
 
 def test_a_provider_in_cooldown_gets_no_traffic_until_it_expires(sim, make_settings, start_gateway, fault_table):
@@ -179,18 +211,21 @@ def test_a_cooling_student_is_skipped_straight_to_the_teacher(sim, make_settings
     assert httpx.get(f"{gateway.url}/health/ready").status_code == 200
 
 
-def test_silent_teachers_share_one_deadline_when_streaming(sim, make_settings, start_gateway, fault_table):
+@pytest.mark.parametrize("stream_mode", ["verified", "relay"])
+def test_silent_teachers_share_one_deadline_when_streaming(sim, make_settings, start_gateway, fault_table,
+                                                           stream_mode):
     for name in ("mute1", "mute2", "mute3"):
         set_faults(sim, f"{name}-model", hang_rate=1.0, hang_s=5)
     gateway = start_gateway(make_settings([provider(sim, n, timeout_s=0.5, max_retries=0)
                                            for n in ("mute1", "mute2", "mute3")],
-                                          gateway={"breaker_failures": 1000}))
+                                          gateway={"breaker_failures": 1000, "stream_mode": stream_mode}))
     started = time.perf_counter()
     with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers=CUSTOMER, timeout=10,
                       json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
         lines = [line for line in response.iter_lines() if line]
     elapsed = time.perf_counter() - started
-    fault_table.record("three silent teachers, streamed", sent=1, answered=1, stored=len(_signals(gateway)),
+    fault_table.record(f"three silent teachers, streamed ({stream_mode})", sent=1, answered=1,
+                       stored=len(_signals(gateway)),
                        note="safe answer within timeout + 1 s")
     assert response.status_code == 200 and lines[-1] == "data: [DONE]"
     assert elapsed < 0.5 + 1.0  # not 3 x 0.5 s

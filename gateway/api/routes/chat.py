@@ -56,7 +56,9 @@ async def chat_completions(
     try:
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            stream = await prepare_stream(service, turn, body.model, include_usage)
+            stream, served_by = await prepare_stream(service, turn, body.model, include_usage)
+            if served_by is not None:
+                headers["X-Served-By"] = served_by
             return StreamingResponse(stream, media_type="text/event-stream",
                                      headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         served = await service.answer(turn)
