@@ -2,24 +2,29 @@
 
 Every number a caller may send has bounds and every text field a length limit, so input out of range is
 a 422 at the edge and never an error deeper in (an unbounded integer once overflowed SQLite: a 500).
-Text the database would refuse (a NUL character, which PostgreSQL cannot store) is refused here too.
+Text the database or a provider's SDK would refuse (a NUL character, an unpaired surrogate) is refused here too.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+# NUL: PostgreSQL cannot store it. An unpaired UTF-16 surrogate (valid as a JSON escape, "\udc80") is not
+# Unicode text: no provider SDK or database driver can encode it, and it once failed every teacher call.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
-def _no_nul(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
+
+def _storable(text: str) -> str:
+    if _UNSTORABLE.search(text):
+        raise ValueError("text may not contain NUL characters or unpaired UTF-16 surrogates")
     return text
 
 
-StoredText = Annotated[str, AfterValidator(_no_nul)]  # text that ends up in the database
+StoredText = Annotated[str, AfterValidator(_storable)]  # text that ends up in the database
 # Session and signal ids: what the gateway issues and accepts (X-Session-Id, 'user', uuid hex).
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
 

@@ -56,7 +56,8 @@ async def open_teacher_stream(service: ChatService, turn: Turn, system: str,
             return TeacherStream(provider, iterator, first, usage, started)
         except (ProviderError, TimeoutError, StopAsyncIteration) as exc:
             await _close(iterator)
-            provider.breaker.record_failure()
+            if not isinstance(exc, ProviderError) or exc.provider_at_fault:
+                provider.breaker.record_failure()
             error = exc if isinstance(exc, ProviderError) else ProviderError(
                 "timeout" if isinstance(exc, TimeoutError) else "bad_response",
                 f"{provider.name} sent no first token" + (f" within {budget:.3g}s"

@@ -6,23 +6,9 @@ from collections.abc import AsyncIterator
 
 import anthropic
 
-from gateway.providers.base import Completion, Provider, ProviderError, StreamUsage
+from gateway.providers.base import Completion, Provider, ProviderError, StreamUsage, translate_sdk_error
 
 MAX_TOKENS = 1024
-
-
-def _translate(exc: Exception, name: str) -> ProviderError:
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderError("timeout", f"{name} timed out", retryable=True)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderError("connection", f"{name} unreachable: {exc}", retryable=True)
-    if isinstance(exc, anthropic.RateLimitError):
-        return ProviderError("rate_limited", f"{name} returned 429", retryable=True)
-    if isinstance(exc, anthropic.APIStatusError):
-        retryable = exc.status_code >= 500
-        return ProviderError("server" if retryable else "rejected", f"{name} returned {exc.status_code}",
-                             retryable=retryable)
-    return ProviderError("bad_response", f"{name} sent an unreadable response ({type(exc).__name__})")
 
 
 class AnthropicProvider(Provider):
@@ -54,7 +40,7 @@ class AnthropicProvider(Provider):
         except ProviderError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, self.name) from None
+            raise translate_sdk_error(exc, self.name, anthropic) from None
 
     async def _stream(self, messages: list[dict], system: str, usage: StreamUsage) -> AsyncIterator[str]:
         system_text, turns = self._split(messages, system)
@@ -74,4 +60,4 @@ class AnthropicProvider(Provider):
         except ProviderError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, self.name) from None
+            raise translate_sdk_error(exc, self.name, anthropic) from None

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -17,12 +18,35 @@ from hibachi.settings import ProviderConfig
 
 
 class ProviderError(Exception):
-    """A provider gave no usable answer; ``kind`` is timeout | rate_limited | server | connection | bad_response."""
+    """A provider gave no usable answer; ``kind`` is timeout | rate_limited | server | rejected | connection |
+    bad_response | invalid_request."""
 
     def __init__(self, kind: str, message: str, *, retryable: bool = False) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.retryable = retryable
+
+    @property
+    def provider_at_fault(self) -> bool:
+        """False when the request itself could not be sent: that says nothing of the provider's health."""
+        return self.kind != "invalid_request"
+
+
+def translate_sdk_error(exc: Exception, name: str, sdk: Any) -> ProviderError:
+    """An ``openai`` or ``anthropic`` SDK exception (both SDKs share the class names) as a typed ProviderError."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderError("timeout", f"{name} timed out", retryable=True)
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderError("connection", f"{name} unreachable: {exc}", retryable=True)
+    if isinstance(exc, sdk.RateLimitError):
+        return ProviderError("rate_limited", f"{name} returned 429", retryable=True)
+    if isinstance(exc, sdk.APIStatusError):
+        retryable = exc.status_code >= 500
+        return ProviderError("server" if retryable else "rejected", f"{name} returned {exc.status_code}",
+                             retryable=retryable)
+    if isinstance(exc, UnicodeEncodeError):  # text the request could not be encoded with (never the provider's)
+        return ProviderError("invalid_request", f"the request to {name} could not be encoded ({exc.reason})")
+    return ProviderError("bad_response", f"{name} sent an unreadable response ({type(exc).__name__})")
 
 
 @dataclass
@@ -92,8 +116,9 @@ class Provider:
         except TimeoutError:
             self.breaker.record_failure()
             raise ProviderError("timeout", f"{self.name} gave no answer within {timeout:g}s") from None
-        except ProviderError:
-            self.breaker.record_failure()
+        except ProviderError as exc:
+            if exc.provider_at_fault:
+                self.breaker.record_failure()
             raise
         if not result.text.strip():
             self.breaker.record_failure()

@@ -8,7 +8,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from gateway.middleware import new_id
-from gateway.providers.base import Completion, Provider, ProviderError, StreamUsage
+from gateway.providers.base import Completion, Provider, ProviderError, StreamUsage, translate_sdk_error
 
 # The SDK describes the caller's machine to the provider on every request (OS, CPU, Python build, SDK version).
 # The gateway does not: it is nobody's business outside, and each header is parsed, merged and copied several
@@ -16,20 +16,6 @@ from gateway.providers.base import Completion, Provider, ProviderError, StreamUs
 OMITTED_HEADERS = {name: openai.omit for name in (
     "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS", "X-Stainless-Arch", "X-Stainless-Runtime",
     "X-Stainless-Runtime-Version", "X-Stainless-Async")}
-
-
-def _translate(exc: Exception, name: str) -> ProviderError:
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError("timeout", f"{name} timed out", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderError("connection", f"{name} unreachable: {exc}", retryable=True)
-    if isinstance(exc, openai.RateLimitError):
-        return ProviderError("rate_limited", f"{name} returned 429", retryable=True)
-    if isinstance(exc, openai.APIStatusError):
-        retryable = exc.status_code >= 500
-        return ProviderError("server" if retryable else "rejected", f"{name} returned {exc.status_code}",
-                             retryable=retryable)
-    return ProviderError("bad_response", f"{name} sent an unreadable response ({type(exc).__name__})")
 
 
 def _count(usage: dict, name: str) -> int:
@@ -92,7 +78,7 @@ class OpenAIChatProvider(Provider):
         except ProviderError:
             raise
         except Exception as exc:  # noqa: BLE001 - every SDK or decoding failure becomes a typed provider error
-            raise _translate(exc, self.name) from None
+            raise translate_sdk_error(exc, self.name, openai) from None
 
     async def _stream(self, messages: list[dict], system: str, usage: StreamUsage) -> AsyncIterator[str]:
         try:
@@ -110,4 +96,4 @@ class OpenAIChatProvider(Provider):
         except ProviderError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, self.name) from None
+            raise translate_sdk_error(exc, self.name, openai) from None

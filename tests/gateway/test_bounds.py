@@ -1,4 +1,4 @@
-"""Out-of-range numbers and text the database cannot hold are a 422 on every route, on SQLite and PostgreSQL."""
+"""Out-of-range numbers and text the database or a provider cannot take: a 422 on every route (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ CASES = [
     ("POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "price\x00?"}]}}),
     ("POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": [
         {"type": "text", "text": "price\x00?"}]}]}}),
+    # An unpaired surrogate is valid JSON but not text; it once failed every teacher call (and opened their breakers).
+    ("POST", "/v1/chat/completions", {"content": b'{"messages": [{"role": "user", "content": "hi \\udc80"}]}'}),
+    ("POST", "/admin/api/signals/abc/corrections", {"content": b'{"corrected_response": "a \\ud83d b"}'}),
 ]
+JSON_BODY = {**ADMIN, "Content-Type": "application/json"}  # raw `content` bodies are JSON too
 
 
 @pytest.fixture
@@ -48,10 +52,12 @@ def client(sim, make_settings, db_url):
 
 
 def test_out_of_range_input_is_a_422_everywhere(client):
-    answers = {f"{method} {url} {kwargs}"[:120]: client.request(method, url, headers=ADMIN, **kwargs)
+    answers = {f"{method} {url} {kwargs}"[:120]: client.request(method, url, headers=JSON_BODY, **kwargs)
                for method, url, kwargs in CASES}
     wrong = {case: (r.status_code, r.text[:160]) for case, r in answers.items() if r.status_code != 422}
     assert not wrong
+    # Refused for what the case is about, not because the body was never read as JSON.
+    assert not [case for case, r in answers.items() if "valid dictionary" in r.text]
     assert all(r.json()["error"]["type"] == "invalid_request_error" for r in answers.values())
 
 

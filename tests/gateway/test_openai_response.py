@@ -71,3 +71,24 @@ async def test_the_request_goes_to_the_configured_path_without_the_sdk_platform_
     assert seen[0].headers["Authorization"] == "Bearer sk-test"
     assert headers & {name.lower() for name in OMITTED_HEADERS} == set()
     assert "x-stainless-os" not in headers and "x-stainless-runtime-version" not in headers
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_a_request_that_cannot_be_encoded_is_not_held_against_the_provider(kind, monkeypatch):
+    """The route refuses such text (422); should any still reach a provider, its breaker must not open for it."""
+    from devkit.processes import free_port
+    from gateway.providers import build_provider
+    from hibachi.settings import GatewaySettings, ProviderConfig
+
+    monkeypatch.setenv("HIBACHI_TEST_KEY", "sk-test")
+    config = ProviderConfig(name=kind, kind=kind, model="m", api_key_env="HIBACHI_TEST_KEY",
+                            base_url=f"http://127.0.0.1:{free_port()}/v1", timeout_s=2, max_retries=0)
+    provider = build_provider(config, GatewaySettings(breaker_failures=1))
+    try:
+        for _ in range(3):
+            with pytest.raises(ProviderError) as raised:
+                await provider.complete([{"role": "user", "content": "hi \udc80"}], "")
+            assert raised.value.kind == "invalid_request" and not raised.value.provider_at_fault
+    finally:
+        await provider.aclose()
+    assert provider.breaker.available()
