@@ -97,16 +97,39 @@ def same_site_request(headers: dict[str, str] | object, host_origin: str) -> boo
 class LoginThrottle:
     """Failed key checks per client; after ``free`` failures each attempt waits twice as long as the last.
 
+    While a client waits, keys are refused unchecked (so guessing cannot go on), except the keys that have already
+    worked from that address: one misconfigured or hostile client behind the same NAT or proxy must not lock every
+    other customer out, and a key that worked before tells a guesser nothing new.
+
     ``wait(client)`` is a dict lookup, cheap enough for every authenticated request. At most ``max_clients``
     clients are remembered (the oldest forgotten first), so a flood of addresses cannot exhaust memory.
     """
+
+    MAX_KEYS_PER_CLIENT = 16
 
     def __init__(self, free: int, base_s: float, max_s: float, *, max_clients: int = 100_000,
                  clock=time.monotonic) -> None:
         self.free, self.base_s, self.max_s, self.max_clients = free, base_s, max_s, max_clients
         self._clock = clock
         self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # client -> (count, blocked until)
+        self._worked: OrderedDict[str, set[str]] = OrderedDict()  # client -> ids of keys that worked from it
         self._lock = threading.Lock()
+
+    def proven(self, client: str, key_id: str) -> bool:
+        """Whether this key has already worked from this client (it is let through while the client waits)."""
+        ids = self._worked.get(client)
+        return ids is not None and key_id in ids
+
+    def worked(self, client: str, key_id: str) -> None:
+        if self.proven(client, key_id):  # the common case: a dict and a set lookup, no lock
+            return
+        with self._lock:
+            ids = self._worked.pop(client, set())
+            if len(ids) < self.MAX_KEYS_PER_CLIENT:
+                ids.add(key_id)
+            self._worked[client] = ids
+            while len(self._worked) > self.max_clients:
+                self._worked.popitem(last=False)
 
     def wait(self, client: str) -> float:
         """Seconds this client must still wait before its next attempt (0: go ahead)."""

@@ -24,6 +24,8 @@ from gateway.deps import (
     State,
     client_address,
     identify,
+    key_digest,
+    key_id,
     require_admin_page,
 )
 from gateway.state import retry_after_header
@@ -109,7 +111,7 @@ def login(request: Request, state: State, key: Annotated[str, Form(max_length=51
         raise HTTPException(403, "cross-site login refused")
     client = client_address(request)
     wait = state.throttle.wait(client)
-    if wait:
+    if wait and not state.throttle.proven(client, key_id(key_digest(key))):
         return _login_page(request, next_path=next, status=429, headers=retry_after_header(wait),
                            error=f"Too many wrong keys from this address. Try again in {max(1, round(wait))} s.")
     caller = identify(state.settings, key)
@@ -118,6 +120,7 @@ def login(request: Request, state: State, key: Annotated[str, Form(max_length=51
         log.warning("admin login refused", extra={"client": client, "backoff_s": delay})
         return _login_page(request, next_path=next, status=401, error="That is not an admin key.")
     state.throttle.succeeded(client)
+    state.throttle.worked(client, caller.key_id)
     value, _ = state.admin_sessions.issue(caller.key_id)
     response = RedirectResponse(_safe_next(next), status_code=303, headers=NO_STORE)
     response.set_cookie(**state.admin_sessions.cookie_args(value))

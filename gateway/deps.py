@@ -55,6 +55,11 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_id(digest: str) -> str:
+    """A key's public name (in records, logs and sessions): the start of its digest, never the key."""
+    return digest[:12]
+
+
 def _matches(digest: str, hashes: list[str]) -> bool:
     return any(hmac.compare_digest(digest, h.lower()) for h in hashes)
 
@@ -72,7 +77,7 @@ def _accepted_hashes(settings: Settings) -> tuple[list[str], list[str]]:
 
 def admin_key_ids(settings: Settings) -> frozenset[str]:
     """Fingerprints of the admin keys configured now (a session of a removed key is no longer accepted)."""
-    return frozenset(h.strip().lower()[:12] for h in _accepted_hashes(settings)[0])
+    return frozenset(key_id(h.strip().lower()) for h in _accepted_hashes(settings)[0])
 
 
 def identify(settings: Settings, key: str) -> Caller | None:
@@ -80,9 +85,9 @@ def identify(settings: Settings, key: str) -> Caller | None:
     digest = key_digest(key)
     admin, customer = _accepted_hashes(settings)
     if _matches(digest, admin):
-        return Caller(key_id=digest[:12], is_admin=True)
+        return Caller(key_id=key_id(digest), is_admin=True)
     if _matches(digest, customer):
-        return Caller(key_id=digest[:12], is_admin=False)
+        return Caller(key_id=key_id(digest), is_admin=False)
     return None
 
 
@@ -110,13 +115,14 @@ async def authenticate(request: Request, state: State) -> Caller:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", headers=BEARER)
     client = client_address(request)
     wait = state.throttle.wait(client)
-    if wait:
+    if wait and not state.throttle.proven(client, key_id(key_digest(key))):
         raise too_many_failures(wait)
     caller = identify(state.settings, key)
     if caller is None:
         state.throttle.failed(client)
         raise HTTPException(401, "invalid API key", headers={**BEARER, "WWW-Authenticate":
                                                               'Bearer realm="hibachi-gateway", error="invalid_token"'})
+    state.throttle.worked(client, caller.key_id)
     request.state.caller = caller
     return caller
 

@@ -60,6 +60,17 @@ def test_repeated_wrong_keys_are_slowed_down_per_client(client):
     assert client.get("/admin/api/traffic", headers=ADMIN).status_code == 429
 
 
+def test_a_key_that_worked_from_an_address_keeps_working_while_that_address_waits(client):
+    """Customers behind one NAT: a client sending wrong keys must not lock out the ones whose keys work."""
+    customer = {"Authorization": "Bearer dev-customer-key"}
+    assert client.get("/v1/models", headers=customer).status_code == 200
+    for _ in range(4):
+        client.get("/v1/models", headers={"Authorization": "Bearer nope"})
+    assert client.get("/v1/models", headers={"Authorization": "Bearer guess"}).status_code == 429
+    assert client.get("/v1/models", headers=customer).status_code == 200
+    assert client.get("/admin/api/traffic", headers=ADMIN).status_code == 429  # never worked from here: waits
+
+
 def test_bearer_failures_count_toward_the_same_backoff(client):
     for _ in range(3):
         assert client.get("/admin/api/traffic", headers={"Authorization": "Bearer nope"}).status_code == 401

@@ -115,3 +115,22 @@ def test_the_throttle_remembers_a_bounded_number_of_clients():
         throttle.failed(f"10.0.{i // 256}.{i % 256}")
     assert len(throttle._failures) == 100
     assert throttle.wait("10.0.3.231") == 10.0 and throttle.wait("10.0.0.0") == 0.0  # newest kept, oldest gone
+
+
+def test_keys_that_worked_from_a_client_are_let_through_while_it_waits():
+    throttle = LoginThrottle(free=0, base_s=10.0, max_s=10.0, clock=Clock())
+    throttle.worked("nat", "good-key")
+    throttle.failed("nat")
+    assert throttle.wait("nat") == 10.0
+    assert throttle.proven("nat", "good-key") and not throttle.proven("nat", "new-key")
+    assert not throttle.proven("elsewhere", "good-key")  # per address: a key is proven where it worked
+
+
+def test_the_keys_remembered_per_client_are_bounded():
+    throttle = LoginThrottle(free=0, base_s=1.0, max_s=1.0, max_clients=2, clock=Clock())
+    for i in range(100):
+        throttle.worked("a", f"key-{i}")
+    assert len(throttle._worked["a"]) == LoginThrottle.MAX_KEYS_PER_CLIENT
+    for client in ("b", "c"):
+        throttle.worked(client, "k")
+    assert list(throttle._worked) == ["b", "c"]
