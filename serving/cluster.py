@@ -173,9 +173,13 @@ def read(api, namespace: str, name: str) -> dict:
         raise translate(exc, api, "get", namespace, name) from exc
 
 
-def last_writer(obj: dict) -> str:
-    """Who last wrote the split, from managedFields: 'kubectl-patch (Update at 2026-...)', or 'someone'."""
-    entries = [e for e in (obj.get("metadata") or {}).get("managedFields") or [] if e.get("manager") != FIELD_MANAGER]
+def changed_by(obj: dict) -> str:
+    """Who changed the split, from managedFields: 'changed outside hibachi by kubectl-patch (Update at 2026-...)'.
+
+    hibachi's own field manager counts too: when it wrote last, a `hibachi rollout` step changed the server and
+    could not record it (the database failed after the patch), which running that step again records.
+    """
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
 
     def owns_split(entry: dict) -> bool:
         fields = entry.get("fieldsV1") or {}
@@ -183,11 +187,13 @@ def last_writer(obj: dict) -> str:
         labels = fields.get("f:metadata", {}).get("f:labels", {})
         return "f:canaryTrafficPercent" in predictor or f"f:{VERSION_LABEL}" in labels
 
-    owners = [e for e in entries if owns_split(e)] or entries
+    owners = [e for e in entries if owns_split(e)] or [e for e in entries if e.get("manager") != FIELD_MANAGER]
     if not owners:
-        return "someone"
+        return "changed outside hibachi by someone"
     entry = max(owners, key=lambda e: e.get("time") or "")
-    return f"{entry.get('manager')} ({entry.get('operation')} at {entry.get('time')})"
+    if entry.get("manager") == FIELD_MANAGER:
+        return f"changed by a `hibachi rollout` step that was not recorded (at {entry.get('time')})"
+    return f"changed outside hibachi by {entry.get('manager')} ({entry.get('operation')} at {entry.get('time')})"
 
 
 def drift_error(obj: dict, namespace: str, name: str, recorded: Split, record_id: int | None) -> ClusterError:
@@ -199,7 +205,7 @@ def drift_error(obj: dict, namespace: str, name: str, recorded: Split, record_id
     else:
         accept = "run the `hibachi rollout` step that leads to what the server serves"
     return ClusterError(
-        f"InferenceService {namespace}/{name} was changed outside hibachi by {last_writer(obj)}: the server serves "
+        f"InferenceService {namespace}/{name} was {changed_by(obj)}: the server serves "
         f"{server}, the rollout record #{record_id} says {recorded}; {accept}, or restore the recorded split "
         "with kubectl and run the command again (compare: hibachi rollout status)")
 
@@ -239,4 +245,4 @@ def compare(api, namespace: str, name: str, state) -> str:
     if server.matches(record):
         return f"cluster: InferenceService {namespace}/{name} serves {server}, as recorded"
     return (f"cluster: InferenceService {namespace}/{name} serves {server}, but the record #{state.id} says {record}: "
-            f"changed outside hibachi by {last_writer(obj)}")
+            f"{changed_by(obj)}")

@@ -3,20 +3,24 @@
 A new adapter version enters as the newest revision with ``canaryTrafficPercent`` (0 = shadow);
 ``set_percent`` moves that share; ``promote`` removes the field so the new revision takes all traffic;
 ``rollback`` pins the previous stable adapter with ``canaryTrafficPercent: 0`` in one step. Every
-change validates first, then applies (a merge patch through the kubernetes client when
-``settings.rollout.use_cluster``, see serving.cluster; else the live manifest files), then appends a
-``DeploymentState`` row (who, why, previous). Invalid requests and cluster errors raise ``UserError``
-and record nothing.
+change validates first, stages its ``DeploymentState`` row (who, why, previous), applies (a merge patch
+through the kubernetes client when ``settings.rollout.use_cluster``, see serving.cluster; else the live manifest
+files) and then commits the row. Staging the row first means a database that cannot take it (locked, down)
+stops the change before anything is served differently, and a change recorded by someone else in the meantime
+(two operators, or an operator and the analysis) is refused instead of forking the history. Invalid requests and
+cluster errors raise ``UserError`` and record nothing.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hibachi.errors import UserError
@@ -49,6 +53,17 @@ history = deployment_history
 def manifests_root(settings: Settings) -> Path:
     """Where file-mode rollouts write: settings.serving.manifests_dir, else data_dir/manifests."""
     return settings.serving.manifests_dir or settings.data_dir / "manifests"
+
+
+# An InferenceService name is a Kubernetes DNS-1035 label; it also names the live manifest folder.
+ISVC_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def check_isvc_name(isvc: str) -> str:
+    if not isinstance(isvc, str) or not ISVC_NAME.match(isvc):
+        raise UserError(f"InferenceService name {isvc!r} is not valid: lowercase letters, digits and '-', starting "
+                        "with a letter, at most 63 characters")
+    return isvc
 
 
 def _check_percent(percent: int) -> None:
@@ -88,6 +103,21 @@ def _previous_stable(session: Session, current: DeploymentState) -> str | None:
         if row.stable_version and row.stable_version != current.stable_version:
             return row.stable_version
     return None
+
+
+def _last_change_check(session: Session, isvc: str, previous: DeploymentState | None, staged: DeploymentState) -> None:
+    """Refuse when another change to ``isvc`` was recorded after ``previous`` was read (concurrent commands).
+
+    Called with the new row flushed: SQLite then holds its write lock, and on PostgreSQL ``previous`` is locked
+    (FOR UPDATE), so a second command waits here for the first to commit and then sees its row.
+    """
+    newest = session.scalar(select(func.max(DeploymentState.id)).where(
+        DeploymentState.isvc_name == isvc, DeploymentState.id != staged.id))
+    if newest != (previous.id if previous else None):
+        other = session.get(DeploymentState, newest)
+        raise UserError(f"{isvc} changed while this command ran (#{other.id} {other.action} by {other.actor}: "
+                        f"{other.reason}); nothing was changed by this one: check `hibachi rollout status` and run "
+                        "it again if it still applies")
 
 
 def _apply(session: Session, settings: Settings, isvc: str, version: str, percent: int | None,
@@ -139,14 +169,18 @@ def _write_live(settings: Settings, isvc: str, adapter_uri: str, version: str, p
     return written
 
 
-def _record(session: Session, previous: DeploymentState | None, isvc: str, *, stable: str | None,
-            canary: str | None, percent: int | None, stage: str, action: str, actor: str,
-            reason: str) -> DeploymentState:
+def _stage(session: Session, previous: DeploymentState | None, isvc: str, *, stable: str | None,
+           canary: str | None, percent: int | None, stage: str, action: str, actor: str,
+           reason: str) -> DeploymentState:
+    """The new state row, flushed but not committed (see the module docstring)."""
+    if previous is not None:
+        session.execute(select(DeploymentState.id).where(DeploymentState.id == previous.id).with_for_update())
     row = DeploymentState(isvc_name=isvc, stable_version=stable, canary_version=canary, canary_percent=percent,
                           stage=stage, action=action, actor=actor.strip(), reason=reason.strip(),
                           previous_id=previous.id if previous else None)
     session.add(row)
-    session.commit()
+    session.flush()
+    _last_change_check(session, isvc, previous, row)
     return row
 
 
@@ -154,11 +188,18 @@ def _change(session: Session, settings: Settings | None, isvc: str, previous: De
             serve_version: str, serve_percent: int | None, api=None, **row) -> RolloutResult:
     settings = settings or get_settings()
     try:
+        state = _stage(session, previous, isvc, **row)
         kubectl, written = _apply(session, settings, isvc, serve_version, serve_percent, api, previous)
-        state = _record(session, previous, isvc, **row)
     except BaseException:
         session.rollback()
         raise
+    try:
+        session.commit()
+    except Exception as exc:  # applied, not recorded: say so; running the same command again records it
+        session.rollback()
+        raise UserError(f"{isvc} now serves {serve_version} at "
+                        f"{'100' if serve_percent is None else serve_percent}% but the record could not be written "
+                        f"({type(exc).__name__}); run the same command again to record it") from exc
     return RolloutResult(state, kubectl, written)
 
 
@@ -172,10 +213,12 @@ def deploy(session: Session, isvc: str, version: str, adapter_uri: str | None = 
     """
     actor = actor or default_actor()
     _check_text(actor, reason)
+    check_isvc_name(isvc)
     if entry not in ("shadow", "canary"):
         raise UserError(f"entry must be shadow or canary, got {entry!r}")
     _check_percent(percent)
-    percent = 0 if entry == "shadow" else percent
+    if entry == "shadow" and percent:
+        raise UserError(f"a shadow entry serves no customers (0%), got --percent {percent}; use --entry canary")
     if entry == "canary" and percent == 0:
         raise UserError("a canary entry needs a percent above 0 (use entry shadow for 0%)")
     row = _model_version(session, version)
@@ -236,6 +279,10 @@ def rollback(session: Session, isvc: str, actor: str | None = None, reason: str 
     _check_text(actor, reason)
     current = _require(session, isvc)
     percent: int | None = 0
+    if current.action == "rollback":  # a retried rollback must not undo the one before it
+        raise UserError(f"{isvc} is already rolled back (#{current.id} by {current.actor}: {current.reason}; stable "
+                        f"{current.stable_version or '- (the teachers answer)'}); to return to an older version, "
+                        "deploy it")
     if current.canary_version:
         target = current.stable_version
         if target is None:
@@ -253,14 +300,13 @@ def rollback(session: Session, isvc: str, actor: str | None = None, reason: str 
 def apply_decision(session: Session, decision: Decision, actor: str, settings: Settings | None = None):
     """Perform a canary analysis decision, recorded like a manual step; a hold changes nothing.
 
-    Rolling back a first adapter (no stable one to return to) takes it to 0% instead, so the teachers
-    answer again. Returns the new state and the equivalent kubectl command, or None for a hold.
+    A rollback is the manual one: a first adapter (no stable one to return to) is taken out of service, so the
+    teachers answer again and a later analysis has no canary to advance. Returns the new state and the
+    equivalent kubectl command, or None for a hold.
     """
     reason = f"canary analysis: {decision.reason}"
     options = {"actor": actor, "reason": reason, "settings": settings}
     if decision.action == "rollback":
-        if decision.stable_version is None:
-            return set_percent(session, decision.isvc, 0, **options)
         return rollback(session, decision.isvc, **options)
     if decision.action == "promote":
         if decision.next_percent is not None and decision.next_percent < 100:

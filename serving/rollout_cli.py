@@ -21,8 +21,9 @@ ReasonOption = Annotated[str, typer.Option(help="Why; recorded with the change."
 
 def _name(name: str | None) -> str:
     from hibachi.settings import get_settings
+    from serving.rollout import check_isvc_name
 
-    return name or get_settings().rollout.isvc_name
+    return check_isvc_name(name or get_settings().rollout.isvc_name)
 
 
 def _describe(state) -> str:
@@ -131,7 +132,7 @@ def analyze_command(
 
     settings = get_settings()
     span = parse_duration(window) if window else timedelta(hours=settings.analysis.window_hours)
-    isvc = name or settings.rollout.isvc_name
+    isvc = _name(name)
     with cli_session() as session:
         decision = canary.analyze(session, isvc, span, settings)
         if as_json:
@@ -140,12 +141,13 @@ def analyze_command(
             typer.echo(f"{isvc}: {decision.summary()}")
             for c in decision.comparisons:
                 typer.echo(f"  [{c.verdict:>12}] {c.describe()}")
+        # With --json, stdout stays one JSON document; what was applied goes to stderr.
         if apply and decision.action != "hold":
-            rollout.apply_decision(session, decision, actor)
-            session.commit()
-            typer.echo(f"applied: {decision.action}, recorded by {actor}")
+            result = rollout.apply_decision(session, decision, actor)
+            typer.echo(f"applied: {decision.action}, recorded as #{result.state.id} by {result.state.actor}",
+                       err=as_json)
         elif apply:
-            typer.echo("nothing to apply: the decision is hold")
+            typer.echo("nothing to apply: the decision is hold", err=as_json)
 
 
 @app.command("queries")

@@ -24,7 +24,7 @@ from hibachi.errors import UserError
 from hibachi.monitoring.addressed import answer_check
 from hibachi.monitoring.arms import TEACHER, Answer, collect_answers
 from hibachi.monitoring.stats import above_rate_p, larger_p, proportion_worse_p, quantile
-from hibachi.monitoring.windows import format_duration
+from hibachi.monitoring.windows import as_utc, format_duration
 from hibachi.queries import known_rollouts, latest_deployment
 from hibachi.settings import Settings
 
@@ -167,9 +167,17 @@ def next_step(current: int | None, steps: list[int]) -> int:
     return ahead[0] if ahead else 100
 
 
+def _since(start: datetime, end: datetime, step_began: datetime) -> str:
+    if start == step_began:
+        return f"since this step began ({format_duration(end - start)} ago)"
+    return f"in the last {format_duration(end - start)}"
+
+
 def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
             now: datetime | None = None) -> Decision:
-    """Compare canary and stable over the last ``window``; raises UserError for an unknown rollout."""
+    """Compare canary and stable over the last ``window``, but never before the current step began: a step is
+    judged on its own answers, not on those of the step before (or of an earlier rollout). Raises UserError for
+    an unknown rollout."""
     if window <= timedelta(0):
         raise UserError(f"analysis window must be positive, got {window}")
     state = latest_deployment(session, isvc)
@@ -177,7 +185,8 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
         known = known_rollouts(session)
         raise UserError(f"no rollout named {isvc!r}; known rollouts: {', '.join(known) or 'none yet'}")
     end = now or datetime.now(UTC)
-    start = end - window
+    step_began = as_utc(state.created_at)
+    start = max(end - window, step_began)
     cfg = settings.analysis
     base = dict(isvc=isvc, current_percent=state.canary_percent, stable_version=state.stable_version,
                 canary_version=state.canary_version, window_start=start, window_end=end)
@@ -191,7 +200,7 @@ def analyze(session: Session, isvc: str, window: timedelta, settings: Settings,
     label = "stable" if state.stable_version else "teacher (no stable adapter yet)"
     if len(canary) < cfg.min_samples or len(stable) < cfg.min_samples:
         return Decision(action="hold", next_percent=state.canary_percent, **base,
-                        reason=f"too few samples in the last {format_duration(window)}: canary "
+                        reason=f"too few samples {_since(start, end, step_began)}: canary "
                                f"{state.canary_version} has {len(canary)}, {label} has {len(stable)}; "
                                f"need {cfg.min_samples} each")
     ceilings = gate_ceilings(settings.gate)

@@ -10,9 +10,12 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 WRONG = [{"category": "not_offered", "claim": "we serve wagyu", "fact": "wagyu beef: not offered"}]
 
 
-def state(session, isvc="hibachi-llama", stable="v1", canary="v2", percent=10, stage="canary", action="deploy"):
+def state(session, isvc="hibachi-llama", stable="v1", canary="v2", percent=10, stage="canary", action="deploy",
+          began=None):
+    """The current rollout step; it began a day before NOW unless ``began`` says when (analysis starts there)."""
     row = DeploymentState(isvc_name=isvc, stable_version=stable, canary_version=canary, canary_percent=percent,
-                          stage=stage, action=action, actor="test", reason="test setup")
+                          stage=stage, action=action, actor="test", reason="test setup",
+                          created_at=began or NOW - timedelta(days=1))
     session.add(row)
     session.flush()
     return row

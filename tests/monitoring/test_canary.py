@@ -63,6 +63,23 @@ def test_last_step_promotes_fully(db, settings):
     assert decision.action == "promote" and decision.next_percent == 100
 
 
+def test_a_step_is_judged_only_on_answers_since_it_began(db, settings):
+    """Answers from before this step (the previous step, or before the canary existed) are not its evidence:
+    re-running the analysis must not walk 10 -> 50 -> 90 -> promoted on one step's answers."""
+    _, sessions = db
+    with sessions() as session:
+        state(session, percent=10, began=NOW - timedelta(minutes=30))
+        for version in ("v1", "v2"):
+            for _ in range(80):
+                local_turn(session, version, when=NOW - timedelta(hours=2))  # the step before
+        _arm(session, "v1", 10, seed=13)  # NOW - 1 h: also before this step began
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+    assert decision.action == "hold", decision.reason
+    assert "since this step began (30m ago)" in decision.reason and "v2 has 0" in decision.reason
+    assert decision.window_start == NOW - timedelta(minutes=30)
+
+
 def test_too_small_a_sample_holds_with_counts(db, settings):
     _, sessions = db
     with sessions() as session:

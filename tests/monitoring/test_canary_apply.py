@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from monitoring_rows import NOW, local_turn
+from monitoring_rows import local_turn
 
 from hibachi.monitoring.canary import analyze
 from hibachi.records import DeploymentState, ModelVersion
@@ -26,12 +26,15 @@ def _canary_at_10(session, settings):
                    settings=settings)
 
 
-def _traffic(session, canary_bad: bool):
+def _traffic(session, canary_bad: bool) -> datetime:
+    """Answers during the current step (it began when _canary_at_10 recorded it); returns when to analyze."""
+    when = datetime.now(UTC)
     for i in range(60):
-        local_turn(session, "v1", latency=100.0 + i % 7)
+        local_turn(session, "v1", latency=100.0 + i % 7, when=when)
         bad = canary_bad and i % 3 == 0
-        local_turn(session, "v2", passed=not bad, hallucinated=bad, latency=100.0 + i % 5)
+        local_turn(session, "v2", passed=not bad, hallucinated=bad, latency=100.0 + i % 5, when=when)
     session.commit()
+    return when + timedelta(minutes=1)
 
 
 def _newest(session) -> DeploymentState:
@@ -42,8 +45,8 @@ def test_apply_advances_a_good_canary_one_step_recorded_like_a_manual_change(db,
     _, sessions = db
     with sessions() as session:
         _canary_at_10(session, settings)
-        _traffic(session, canary_bad=False)
-        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+        now = _traffic(session, canary_bad=False)
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=now)
         assert decision.action == "promote" and decision.next_percent == 50
         result = apply(session, decision, actor="canary-analysis", settings=settings)
         state = _newest(session)
@@ -56,10 +59,33 @@ def test_apply_rolls_a_bad_canary_back_to_stable(db, settings):
     _, sessions = db
     with sessions() as session:
         _canary_at_10(session, settings)
-        _traffic(session, canary_bad=True)
-        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=NOW)
+        now = _traffic(session, canary_bad=True)
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=now)
         assert decision.action == "rollback"
         apply(session, decision, actor="canary-analysis", settings=settings)
         state = _newest(session)
     assert (state.stable_version, state.canary_version, state.stage) == ("v1", None, "rolled_back")
     assert "hallucination_rate" in state.reason
+
+
+def test_a_first_adapter_rolled_back_by_the_analysis_stays_out_of_service(db, settings):
+    """Not parked at 0% as a canary: a later analysis would have found it in shadow and promoted it again."""
+    _, sessions = db
+    with sessions() as session:
+        session.add(ModelVersion(id="v1", base_model="tiny", adapter_uri="file:///adapters/v1",
+                                 dataset_sha256="ef" * 32, gate_passed=True))
+        session.commit()
+        rollout.deploy(session, "hibachi-llama", "v1", entry="canary", percent=10, actor="lead", reason="first",
+                       settings=settings)
+        when = datetime.now(UTC)
+        for i in range(60):
+            local_turn(session, "v1", passed=i % 3 != 0, hallucinated=i % 3 == 0, when=when)
+            local_turn(session, "v1", teacher_served=True, when=when)
+        session.commit()
+        decision = analyze(session, "hibachi-llama", WINDOW, settings, now=when + timedelta(minutes=1))
+        assert decision.action == "rollback", decision.reason
+        apply(session, decision, actor="canary-analysis", settings=settings)
+        state = _newest(session)
+        assert (state.stable_version, state.canary_version, state.stage) == (None, None, "rolled_back")
+        later = analyze(session, "hibachi-llama", WINDOW, settings, now=when + timedelta(minutes=2))
+    assert later.action == "hold" and "no canary in progress" in later.reason

@@ -81,10 +81,17 @@ def test_hibachi_rollout_analyze_unknown_name_is_one_line_exit_2(cli, monkeypatc
 def test_analyze_apply_rolls_back_through_the_rollout_and_records_it(cli, tmp_path):
     result = CliRunner().invoke(cli, ["analyze", "--apply", "--actor", "night-watch"])
     assert result.exit_code == 0, result.output
-    assert "applied: rollback, recorded by night-watch" in result.output
+    assert "applied: rollback, recorded as #2 by night-watch" in result.output
     engine = make_engine(f"sqlite:///{tmp_path / 'canary.db'}")
     with session_factory(engine)() as session:
         newest = session.query(DeploymentState).order_by(DeploymentState.id.desc()).first()
     engine.dispose()
     assert (newest.stage, newest.stable_version, newest.actor) == ("rolled_back", "v1", "night-watch")
     assert newest.reason.startswith("canary analysis: canary is worse: critic_failure_rate")
+
+
+def test_analyze_json_apply_keeps_stdout_one_json_document(cli):
+    result = CliRunner().invoke(cli, ["analyze", "--json", "--apply", "--actor", "night-watch"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["action"] == "rollback"
+    assert "applied: rollback, recorded as #2 by night-watch" in result.stderr

@@ -173,3 +173,15 @@ def test_status_line_says_whether_the_server_matches_the_record() -> None:
     differs = cluster.compare(StandIn(isvc("v2", 40)), NS, NAME, state)
     assert differs.startswith("cluster: InferenceService hibachi/llama serves v2 at 40%, but the record #4 says v2 at "
                               "10%: changed outside hibachi by someone")
+
+
+def test_a_split_hibachi_wrote_but_did_not_record_is_named_as_such() -> None:
+    managers = [{"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-01-01T00:00:00Z",
+                 "fieldsV1": {"f:spec": {"f:predictor": {"f:canaryTrafficPercent": {}}}}},
+                {"manager": "hibachi-rollout", "operation": "Update", "time": "2026-01-02T00:00:00Z",
+                 "fieldsV1": {"f:spec": {"f:predictor": {"f:canaryTrafficPercent": {}}}}}]
+    with pytest.raises(ClusterError) as refused:
+        cluster.apply_split(StandIn(isvc("v2", 90, managers=managers)), NS, NAME, body("v2", 50), Split("v2", 50),
+                            Split("v2", 10), 12)
+    assert "was changed by a `hibachi rollout` step that was not recorded (at 2026-01-02T00:00:00Z)" in \
+        str(refused.value)

@@ -110,6 +110,10 @@ def test_invalid_requests_are_refused_and_change_nothing(session, rollout_settin
                                 settings=s), "registered with adapter"),
         (lambda: rollout.set_percent(session, ISVC, 20, actor=" ", reason="r", settings=s), "actor"),
         (lambda: rollout.promote(session, "other", actor="a", reason="r", settings=s), "no rollout"),
+        (lambda: rollout.deploy(session, "../../escaped Name_X", "v3", actor="a", reason="r", settings=s),
+         "name .* is not valid"),
+        (lambda: rollout.deploy(session, "other", "v3", entry="shadow", percent=50, actor="a", reason="r",
+                                settings=s), "shadow entry serves no customers"),
     ]
     for call, message in refusals:
         with pytest.raises(UserError, match=message):
@@ -131,8 +135,54 @@ def test_first_adapter_rolled_back_leaves_no_local_model_serving(session, rollou
     assert served(s) == ("v1", 0)
     with pytest.raises(UserError, match="no canary to promote"):
         rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
-    with pytest.raises(UserError, match="no earlier stable"):
+    with pytest.raises(UserError, match="already rolled back"):
         rollout.rollback(session, ISVC, actor="a", reason="r", settings=s)
+
+
+def test_a_repeated_rollback_is_refused_instead_of_undoing_the_first(session, rollout_settings) -> None:
+    s = rollout_settings
+    for version in ("v1", "v2"):
+        rollout.deploy(session, ISVC, version, entry="canary", percent=10, actor="a", reason="r", settings=s)
+        rollout.promote(session, ISVC, actor="a", reason="r", settings=s)
+    rollout.rollback(session, ISVC, actor="oncall", reason="v2 quotes wrong prices", settings=s)
+    assert served(s) == ("v1", None)
+    with pytest.raises(UserError, match="already rolled back .*v2 quotes wrong prices"):
+        rollout.rollback(session, ISVC, actor="oncall", reason="retry", settings=s)
+    assert served(s) == ("v1", None) and rollout.status(session, ISVC).stable_version == "v1"
+
+
+def test_a_change_recorded_meanwhile_is_refused_and_nothing_is_served_differently(session, rollout_settings) -> None:
+    """Two commands read the same state; the second to record is refused instead of forking the history."""
+    s = rollout_settings
+    rollout.deploy(session, ISVC, "v1", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    stale = rollout.status(session, ISVC)
+    rollout.set_percent(session, ISVC, 50, actor="cron", reason="next step", settings=s)
+    manifest = (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text()
+    with pytest.raises(UserError, match="changed while this command ran .*#2 set by cron"):
+        rollout._change(session, s, ISVC, stale, "v1", 0, stable=None, canary=None, percent=0,
+                        stage="rolled_back", action="rollback", actor="oncall", reason="bad")
+    assert session.scalar(select(func.count()).select_from(DeploymentState)) == 2
+    assert (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text() == manifest
+
+
+def test_a_record_that_cannot_be_written_leaves_what_is_served_unchanged(session, rollout_settings,
+                                                                         monkeypatch) -> None:
+    """A locked or unreachable database stops the change before the manifest (or the cluster) is touched."""
+    from sqlalchemy.exc import OperationalError
+
+    s = rollout_settings
+    rollout.deploy(session, ISVC, "v1", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    manifest = (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text()
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO deployment_states", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(session, "flush", locked)
+    with pytest.raises(OperationalError):
+        rollout.set_percent(session, ISVC, 90, actor="a", reason="r", settings=s)
+    monkeypatch.undo()
+    assert (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text() == manifest
+    assert rollout.status(session, ISVC).canary_percent == 10
 
 
 def merge_patch(target, patch):
