@@ -36,7 +36,13 @@ def make_engine(url: str, *, pool_size: int = 10, connect_timeout_s: int = 5) ->
         raise DatabaseError(f"database URL is not valid: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission: the user's to fix, not a traceback
+                reason = "a file of that name is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                raise DatabaseError(f"database {safe_url(url)}: cannot create its directory {folder}: "
+                                    f"{reason or exc}") from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

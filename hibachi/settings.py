@@ -12,18 +12,35 @@ below the configuration layer branches on the runtime.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+import yaml
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
+
+from hibachi.errors import UserError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_KNOWLEDGE_BASE = PACKAGE_DIR / "data" / "my-hibachi.yaml"
@@ -77,12 +94,43 @@ def _default_providers() -> list[ProviderConfig]:
     ]
 
 
+def _key_hash(value: str) -> str:
+    digest = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValueError("must be the sha256 hex digest of a key (64 characters 0-9, a-f; "
+                         "`hibachi keys hash KEY` prints one)")
+    return digest
+
+
+def _key_hashes_from_text(value: Any) -> Any:
+    """An environment variable holds text: one digest, several separated by commas, or a JSON list.
+
+    The YAML file and code give a list, which passes through.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            # The position only, never the text: the reader sees which variable from the setting's name.
+            raise ValueError(f"starts with '[' but is not a JSON list ({exc.msg} at character {exc.pos})") from None
+    return [part for part in re.split(r"[\s,]+", text) if part]
+
+
+# NoDecode: pydantic-settings would otherwise read a list from the environment as JSON only, and the plain digest
+# `hibachi keys hash` prints (what an operator puts in the Secret) crashed the gateway naming no setting.
+KeyHashes = Annotated[list[Annotated[str, AfterValidator(_key_hash)]], NoDecode,
+                      BeforeValidator(_key_hashes_from_text)]
+
+
 class GatewaySettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8900, ge=1, le=65535)
     # sha256 hex digests of the keys; `hibachi keys hash KEY` prints one. Plain keys are never stored.
-    customer_key_hashes: list[str] = Field(default_factory=list)
-    admin_key_hashes: list[str] = Field(default_factory=list)
+    customer_key_hashes: KeyHashes = Field(default_factory=list)
+    admin_key_hashes: KeyHashes = Field(default_factory=list)
     # Development only: plain keys accepted when no hashes are configured (refused in production).
     dev_customer_key: str = "dev-customer-key"
     dev_admin_key: str = "dev-admin-key"
@@ -375,11 +423,19 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = Path(os.environ.get("HIBACHI_CONFIG_FILE", "hibachi.yaml"))
+        config_file = config_file_path()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if config_file.is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_directory(cls, value: Path) -> Path:
+        # Checked here, not where each command first writes below it, so every command refuses it the same way.
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory (data_dir is created when missing)")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -453,9 +509,31 @@ class Settings(BaseSettings):
         return [p for p in self.providers if p.enabled and p.role == "student"]
 
 
+def config_file_path() -> Path:
+    return Path(os.environ.get("HIBACHI_CONFIG_FILE", "hibachi.yaml"))
+
+
+class InvalidSettingsError(UserError):
+    """The environment or the config file holds a setting that does not validate (a one-line CLI error)."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings every command and server reads; invalid ones are an InvalidSettingsError naming the setting,
+    where it was set and what is allowed, so each CLI prints one line instead of pydantic's traceback."""
+    from hibachi.settings_errors import describe_undecodable_environment, describe_validation_error
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettingsError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        raise InvalidSettingsError(describe_undecodable_environment(exc)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidSettingsError(f"config file {config_file_path()} is not valid YAML{where}: {reason}") from None
 
 
 def reset_settings_cache() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,9 +18,25 @@ def _adapter_names(adapters: list[Path], names: list[str]) -> dict[str, Path]:
     if len(set(chosen)) != len(chosen):
         raise UserError(f"adapter names must be unique, got {chosen}; name them with --adapter-name")
     for path in adapters:
-        if not (path / "adapter_config.json").is_file():
-            raise UserError(f"--adapter {path}: no adapter_config.json there (not a PEFT adapter directory)")
+        _check_adapter_config(path / "adapter_config.json")
     return dict(zip(chosen, adapters, strict=True))
+
+
+def _check_adapter_config(config: Path) -> None:
+    """Read the adapter's config before the base model loads, so a broken one is an error naming the file
+    (peft would fail only after the weights are in memory, with a JSON traceback)."""
+    if not config.is_file():
+        raise UserError(f"--adapter {config.parent}: no adapter_config.json there (not a PEFT adapter directory)")
+    try:
+        text = config.read_bytes()
+    except OSError as exc:
+        raise UserError(f"--adapter {config.parent}: {config} cannot be read ({exc.strerror})") from None
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for bytes that are no text
+        raise UserError(f"--adapter {config.parent}: {config} is not valid JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise UserError(f"--adapter {config.parent}: {config} must hold a JSON object, not {type(parsed).__name__}")
 
 
 def command(
@@ -28,7 +45,9 @@ def command(
     adapter: Annotated[list[Path] | None, typer.Option(help="LoRA adapter dir; repeat to serve several.")] = None,
     adapter_name: Annotated[list[str] | None, typer.Option(help="Version id per --adapter (default: dir name).")]
     = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port (default: settings.serving.port).")] = None,
+    # Checked when parsed: an out-of-range port otherwise failed only once the model had loaded.
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="HTTP port (default: settings.serving.port).")]
+    = None,
     merge: Annotated[bool, typer.Option(help="Merge a single adapter into the weights for speed.")] = True,
     name: Annotated[str | None, typer.Option(help="KServe model name (default: settings.serving.model_name).")]
     = None,
