@@ -320,6 +320,9 @@ class RolloutSettings(BaseModel):
     # Where the base checkpoint lives for KServe's storage initializer, and which predictor variant serves it.
     base_storage_uri: str = "pvc://hibachi-models/base"
     variant: Literal["cpu", "gpu", "vllm"] = "cpu"
+    # Each step on isvc_name (the gateway's student) also records the gateway's traffic policy, which every replica
+    # re-reads (serving.rollout.gateway_policy). False: the policy is set by hand (PUT /admin/api/traffic).
+    gateway_follows: bool = True
 
 
 class ServingSettings(BaseModel):

@@ -5,7 +5,10 @@ A new adapter version enters as the newest revision with ``canaryTrafficPercent`
 ``rollback`` pins the previous stable adapter with ``canaryTrafficPercent: 0`` in one step. Every
 change validates first, stages its ``DeploymentState`` row (who, why, previous), applies (a merge patch
 through the kubernetes client when ``settings.rollout.use_cluster``, see serving.cluster; else the live manifest
-files) and then commits the row. Staging the row first means a database that cannot take it (locked, down)
+files) and then commits the row. For the student's InferenceService (``settings.rollout.isvc_name``) the
+gateway's traffic policy is recorded in the same transaction (``gateway_policy``), so every gateway replica
+follows the rollout within ``gateway.policy_refresh_s``, whoever ran the step (an operator, the monitoring
+pipeline). Staging the row first means a database that cannot take it (locked, down)
 stops the change before anything is served differently, and a change recorded by someone else in the meantime
 (two operators, or an operator and the analysis) is refused instead of forking the history. Invalid requests and
 cluster errors raise ``UserError`` and record nothing.
@@ -26,7 +29,7 @@ from sqlalchemy.orm import Session
 from hibachi.errors import UserError
 from hibachi.monitoring.canary import Decision
 from hibachi.queries import deployment_history, known_rollouts, latest_deployment, model_version_ids
-from hibachi.records import DeploymentState, ModelVersion
+from hibachi.records import DeploymentState, ModelVersion, TrafficPolicyChange
 from hibachi.settings import Settings, get_settings
 from serving.builders import build_inference_service, canary_patch
 
@@ -184,11 +187,41 @@ def _stage(session: Session, previous: DeploymentState | None, isvc: str, *, sta
     return row
 
 
+def gateway_policy(state: DeploymentState) -> tuple[str, float]:
+    """The gateway's traffic policy (policy, split percent) for a rollout state of the student's InferenceService.
+
+    With a stable adapter the student answers every customer and KServe splits the student's calls between the
+    stable and the canary revision (``canaryTrafficPercent``). Before the first promotion the teachers are the
+    stable arm, which KServe cannot route to, so the gateway splits: shadow, then the canary's share of sessions.
+    """
+    if state.stable_version:
+        return "split", 100.0
+    if state.stage == "shadow":
+        return "shadow", 0.0
+    if state.stage == "canary":
+        return "split", float(state.canary_percent or 0)
+    return "teacher", 0.0  # a first adapter rolled back
+
+
+def _follow_in_gateway(session: Session, state: DeploymentState) -> None:
+    """Stage the gateway's traffic policy for ``state`` in the same transaction (every replica re-reads it)."""
+    policy, percent = gateway_policy(state)
+    newest = session.scalars(select(TrafficPolicyChange).order_by(TrafficPolicyChange.id.desc()).limit(1)).first()
+    if newest is not None and (newest.policy, newest.split_percent) == (policy, percent):
+        return
+    session.add(TrafficPolicyChange(policy=policy, split_percent=percent,
+                                    actor=f"{state.actor} (hibachi rollout #{state.id})"[:128],
+                                    reason=f"rollout {state.action} of {state.isvc_name}: {state.reason}"))
+    session.flush()
+
+
 def _change(session: Session, settings: Settings | None, isvc: str, previous: DeploymentState | None,
             serve_version: str, serve_percent: int | None, api=None, **row) -> RolloutResult:
     settings = settings or get_settings()
     try:
         state = _stage(session, previous, isvc, **row)
+        if settings.rollout.gateway_follows and isvc == settings.rollout.isvc_name:
+            _follow_in_gateway(session, state)
         kubectl, written = _apply(session, settings, isvc, serve_version, serve_percent, api, previous)
     except BaseException:
         session.rollback()

@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import func, select
 
 from hibachi.errors import UserError
-from hibachi.records import DeploymentState, ModelVersion
+from hibachi.records import DeploymentState, ModelVersion, TrafficPolicyChange
 from hibachi.settings import Settings
 from serving import rollout
 
@@ -183,6 +183,42 @@ def test_a_record_that_cannot_be_written_leaves_what_is_served_unchanged(session
     monkeypatch.undo()
     assert (s.serving.manifests_dir / "live" / ISVC / "inferenceservice.yaml").read_text() == manifest
     assert rollout.status(session, ISVC).canary_percent == 10
+
+
+def _gateway_policies(session) -> list[tuple[str, float, str]]:
+    rows = session.scalars(select(TrafficPolicyChange).order_by(TrafficPolicyChange.id)).all()
+    return [(r.policy, r.split_percent, r.actor) for r in rows]
+
+
+def test_the_gateway_traffic_policy_follows_the_students_rollout(session, rollout_settings) -> None:
+    """Whoever runs a step (an operator, the monitoring pipeline), every gateway replica follows it: the policy is
+    recorded with the step. Before the first promotion the gateway splits teacher/student; after it KServe splits
+    the student's calls between revisions and the gateway sends every customer to the student."""
+    s = rollout_settings
+    rollout.deploy(session, ISVC, "v1", actor="ana", reason="first", settings=s)
+    rollout.set_percent(session, ISVC, 10, actor="ana", reason="step", settings=s)
+    rollout.promote(session, ISVC, actor="ana", reason="good", settings=s)
+    rollout.deploy(session, ISVC, "v2", entry="canary", percent=10, actor="bo", reason="second", settings=s)
+    rollout.rollback(session, ISVC, actor="bo", reason="worse", settings=s)
+    assert _gateway_policies(session) == [("shadow", 0.0, "ana (hibachi rollout #1)"),
+                                          ("split", 10.0, "ana (hibachi rollout #2)"),
+                                          ("split", 100.0, "ana (hibachi rollout #3)")]  # v1 stays stable after
+    rollout.deploy(session, "drill", "v3", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    assert len(_gateway_policies(session)) == 3  # not the student's InferenceService
+
+
+def test_a_first_adapter_rolled_back_returns_customers_to_the_teachers(session, rollout_settings) -> None:
+    s = rollout_settings
+    rollout.deploy(session, ISVC, "v1", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    rollout.rollback(session, ISVC, actor="analysis", reason="worse", settings=s)
+    assert [p[:2] for p in _gateway_policies(session)] == [("split", 10.0), ("teacher", 0.0)]
+
+
+def test_the_gateway_policy_is_left_alone_when_told_to(session, tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "var", serving={"manifests_dir": str(tmp_path / "manifests")},
+                 rollout={"gateway_follows": False})
+    rollout.deploy(session, ISVC, "v1", entry="canary", percent=10, actor="a", reason="r", settings=s)
+    assert _gateway_policies(session) == []
 
 
 def merge_patch(target, patch):
