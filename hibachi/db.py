@@ -119,7 +119,17 @@ def cli_session(url: str | None = None) -> Iterator[Session]:
                 yield session
             except (OperationalError, ProgrammingError) as exc:
                 reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                raise DatabaseError(f"database {safe_url(url)} cannot be read ({reason}); run `hibachi db upgrade`") \
+                raise DatabaseError(f"database {safe_url(url)} cannot be used ({reason}); {_advice(reason)}") \
                     from None
     finally:
         engine.dispose()
+
+
+def _advice(reason: str) -> str:
+    """What to do about a failed statement: only a missing table or column is a missing migration."""
+    lowered = reason.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return "another process holds it (a long write); run the command again"
+    if any(word in lowered for word in ("no such table", "no such column", "does not exist", "undefinedtable")):
+        return "run `hibachi db upgrade`"
+    return "check that it is reachable and migrated (`hibachi db upgrade`)"

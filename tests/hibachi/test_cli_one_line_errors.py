@@ -58,3 +58,17 @@ def test_a_sqlite_directory_that_cannot_be_created_is_a_database_error(tmp_path:
         make_engine(f"sqlite:///{blocker / 'hibachi.db'}")
     with pytest.raises(DatabaseError, match="cannot create its directory .*: Not a directory"):
         make_engine(f"sqlite:///{blocker / 'sub' / 'hibachi.db'}")
+
+
+def test_a_failed_statement_advises_a_migration_only_when_one_is_missing(tmp_path: Path):
+    from sqlalchemy import select
+
+    from hibachi.db import _advice, cli_session
+    from hibachi.records import TrainingSignal
+
+    with pytest.raises(DatabaseError, match=r"cannot be used \(no such table: training_signals\); run `hibachi db "
+                                            r"upgrade`$"):
+        with cli_session(f"sqlite:///{tmp_path / 'empty.db'}") as session:
+            session.scalars(select(TrainingSignal)).all()
+    assert _advice("database is locked") == "another process holds it (a long write); run the command again"
+    assert "db upgrade" in _advice('relation "training_signals" does not exist')
