@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException  # FastAPI's is a subclass; Starlette raises its own (404, 405, 400)
 
 from gateway import dashboard
 from gateway.api.routes import admin, chat, feedback, health, lineage
@@ -30,6 +31,7 @@ from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.policy_store import PolicyFollower, default_policy
 from gateway.providers import build_provider
 from gateway.rate_limit import RateLimiter
+from gateway.schemas import UnsupportedParameter
 from gateway.service import ChatService
 from gateway.state import GatewayState
 from hibachi.db import make_engine, session_factory
@@ -37,15 +39,17 @@ from hibachi.settings import Settings, get_settings
 
 log = logging.getLogger("gateway.app")
 
-ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-               413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
-               503: "service_unavailable", 504: "timeout"}
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 405: "invalid_request_error", 413: "invalid_request_error",
+               422: "invalid_request_error", 429: "rate_limit_error", 503: "service_unavailable", 504: "timeout"}
 
 
-def _error_body(status: int, message: str) -> dict:
+def _error_body(status: int, message: str, *, param: str | None = None, code: str | None = None) -> dict:
     # Both shapes: FastAPI's ``detail`` and OpenAI's ``error`` object, which the openai SDK surfaces.
-    return {"detail": message, "error": {"message": message, "type": ERROR_TYPES.get(status, "api_error"),
-                                         "code": status}}
+    error = {"message": message, "type": ERROR_TYPES.get(status, "api_error"), "code": code or status}
+    if param is not None:
+        error["param"] = param
+    return {"detail": message, "error": error}
 
 
 def build_state(settings: Settings, *, critic: Any = None, retriever: Any = None, kb: Any = None) -> GatewayState:
@@ -137,6 +141,11 @@ def create_app(settings: Settings | None = None, *, critic: Any = None, retrieve
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(_error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code,
                             headers=exc.headers)
+
+    @app.exception_handler(UnsupportedParameter)
+    async def unsupported_parameter(request: Request, exc: UnsupportedParameter) -> JSONResponse:
+        return JSONResponse(_error_body(400, exc.message, param=exc.param, code="unsupported_parameter"),
+                            status_code=400)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -5,6 +5,10 @@
   SameSite=Strict, Secure in production, expiring after ``gateway.session_ttl_s``. It carries the
   admin key's fingerprint (never the key) and a random CSRF token; a session whose key is no longer
   configured is refused, so removing a key also ends its sessions.
+* **Logout.** Each session has a random id in its cookie; ``/admin/logout`` stores it in
+  ``revoked_admin_sessions`` until the cookie would have expired, and every replica refuses a revoked
+  session (one primary-key read per cookie-authenticated admin request; customer requests never look).
+  Fail closed: while the database cannot be read, no admin session is accepted (bearer admin keys are).
 * **Cross-site requests.** A request authenticated by the cookie that changes something (any method but
   GET/HEAD/OPTIONS) must carry the session's CSRF token (``X-CSRF-Token`` header, or the ``csrf_token``
   form field) and must not come from another site (``Sec-Fetch-Site`` / ``Origin``). SameSite=Strict
@@ -22,9 +26,13 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
 
+from hibachi.records import RevokedAdminSession, utcnow
 from hibachi.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,6 +44,7 @@ CSRF_FIELD = "csrf_token"
 class AdminSession:
     key_id: str  # the admin key's fingerprint
     csrf: str  # compared with the X-CSRF-Token header / csrf_token field of mutating requests
+    id: str  # random, what logout revokes (not the CSRF token: that one stays out of the database)
 
 
 class AdminSessions:
@@ -58,8 +67,8 @@ class AdminSessions:
         return cls(secret, gw.session_ttl_s, secure)
 
     def issue(self, key_id: str) -> tuple[str, AdminSession]:
-        session = AdminSession(key_id=key_id, csrf=secrets.token_urlsafe(24))
-        return self._signer.dumps({"k": session.key_id, "c": session.csrf}), session
+        session = AdminSession(key_id=key_id, csrf=secrets.token_urlsafe(24), id=secrets.token_urlsafe(16))
+        return self._signer.dumps({"k": session.key_id, "c": session.csrf, "i": session.id}), session
 
     def read(self, value: str | None) -> AdminSession | None:
         """The session in a cookie value, or None when absent, tampered with, malformed or expired."""
@@ -69,13 +78,28 @@ class AdminSessions:
             data = self._signer.loads(value, max_age=self.ttl_s)
         except BadSignature:  # SignatureExpired is a BadSignature too
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("k"), str) or not isinstance(data.get("c"), str):
+        # A cookie without an id (issued before logout could revoke) is refused: it could never be ended.
+        if not isinstance(data, dict) or not all(isinstance(data.get(name), str) for name in "kci"):
             return None
-        return AdminSession(key_id=data["k"], csrf=data["c"])
+        return AdminSession(key_id=data["k"], csrf=data["c"], id=data["i"])
 
     def cookie_args(self, value: str) -> dict:
         return {"key": self.cookie_name, "value": value, "max_age": self.ttl_s, "path": "/", "httponly": True,
                 "samesite": "strict", "secure": self.secure}
+
+
+def revoke(db: Session, session: AdminSession, ttl_s: int) -> None:
+    """End ``session`` for every replica (the caller commits). Its row lasts ``ttl_s`` from now, longer than the
+    cookie can still be valid; rows past that are purged here (logouts are rare, so this stays cheap)."""
+    now = utcnow()
+    db.execute(delete(RevokedAdminSession).where(RevokedAdminSession.expires_at < now))
+    db.merge(RevokedAdminSession(session_id=session.id, expires_at=now + timedelta(seconds=ttl_s)))
+
+
+def revoked(sessions: sessionmaker[Session], session: AdminSession) -> bool:
+    """Whether logout ended this session (on any replica). Raises SQLAlchemyError when the database cannot say."""
+    with sessions() as db:
+        return db.get(RevokedAdminSession, session.id) is not None
 
 
 def csrf_ok(session: AdminSession, presented: str | None) -> bool:

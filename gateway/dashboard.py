@@ -1,7 +1,7 @@
 """The admin dashboard at ``/admin``: server-rendered HTML with inline SVG charts (admin key required).
 
 A browser logs in at ``/admin/login`` with the admin key and gets a session cookie (``gateway.auth``);
-``/admin/logout`` ends it. Scripts may still send the key as a bearer token. Data comes from
+``/admin/logout`` ends it on every replica. Scripts may still send the key as a bearer token. Data comes from
 ``hibachi.monitoring.dashboard_data``; this module only renders it and serves saved reports.
 """
 
@@ -17,7 +17,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from gateway.auth import CSRF_FIELD, csrf_ok, same_site_request
+from gateway.auth import CSRF_FIELD, csrf_ok, revoke, same_site_request
 from gateway.deps import (
     Caller,
     DbSession,
@@ -128,14 +128,18 @@ def login(request: Request, state: State, key: Annotated[str, Form(max_length=51
     return response
 
 
-@login_router.post("/logout", summary="End the admin session (needs the session's CSRF token)")
-def logout(request: Request, state: State, csrf_token: Annotated[str | None, Form(max_length=128)] = None
-           ) -> RedirectResponse:
+@login_router.post("/logout", summary="End the admin session on every replica (needs the session's CSRF token)")
+def logout(request: Request, state: State, db: DbSession,
+           csrf_token: Annotated[str | None, Form(max_length=128)] = None) -> RedirectResponse:
     sessions = state.admin_sessions
     admin = sessions.read(request.cookies.get(sessions.cookie_name))
     if admin is not None:
         if not same_site_request(request.headers, _own_origin(request)) or not csrf_ok(admin, csrf_token):
             raise HTTPException(403, f"logout needs the session's {CSRF_FIELD} from a same-site form")
+        # Revoked before the cookie is dropped: deleting it alone would leave any copy valid for session_ttl_s.
+        # A revocation that cannot be stored is a 503 and the browser keeps its cookie to log out again.
+        revoke(db, admin, sessions.ttl_s)
+        db.commit()
         log.info("admin logged out", extra={"actor": f"admin-session:{admin.key_id}"})
     response = RedirectResponse("/admin/login", status_code=303, headers=NO_STORE)
     response.delete_cookie(sessions.cookie_name, path="/", secure=sessions.secure, httponly=True, samesite="strict")

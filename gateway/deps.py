@@ -7,6 +7,7 @@ CSRF token on anything that changes state. Wrong keys are slowed down per client
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Iterator
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.auth import CSRF_HEADER, SAFE_METHODS, csrf_ok, same_site_request
+from gateway.auth import CSRF_HEADER, SAFE_METHODS, csrf_ok, revoked, same_site_request
 from gateway.state import GatewayState, retry_after_header
 from hibachi.settings import Settings
 
@@ -34,6 +35,11 @@ class Caller:
     def actor(self) -> str:
         """How changes made by this caller are attributed in the records."""
         return f"admin:{self.key_id}" if self.via == "key" else f"admin-session:{self.key_id}"
+
+    def labelled(self, label: str | None) -> str:
+        """The actor with the caller's own label when it sent one ("ops (admin:<key id>)"): a label names, it never
+        replaces the credential, so no admin can record a change under another's name."""
+        return f"{label} ({self.actor})" if label else self.actor
 
 
 def get_gateway_state(request: Request) -> GatewayState:
@@ -127,8 +133,12 @@ async def authenticate(request: Request, state: State) -> Caller:
     return caller
 
 
-def session_caller(request: Request, state: GatewayState) -> Caller | None:
-    """The admin behind a valid session cookie, or None; a mutating request must pass the CSRF checks too."""
+async def session_caller(request: Request, state: GatewayState) -> Caller | None:
+    """The admin behind a valid session cookie, or None; a mutating request must pass the CSRF checks too.
+
+    A session ended by logout on any replica is refused: the database says so (read off the event loop, so
+    customers never wait on it). Fail closed: when it cannot be read, a 503 (bearer admin keys still work).
+    """
     session = state.admin_sessions.read(request.cookies.get(state.admin_sessions.cookie_name))
     if session is None or session.key_id not in state.admin_key_ids:
         return None
@@ -138,6 +148,13 @@ def session_caller(request: Request, state: GatewayState) -> Caller | None:
             raise HTTPException(403, "cross-site request refused")
         if not csrf_ok(session, request.headers.get(CSRF_HEADER)):
             raise HTTPException(403, "missing or wrong CSRF token: send the session's token as X-CSRF-Token")
+    try:
+        if await asyncio.to_thread(revoked, state.sessions, session):
+            return None
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "admin sessions cannot be checked while the database is unavailable; "
+                                 "try again shortly or use an admin key",
+                            headers=retry_after_header(state.settings.gateway.retry_after_s)) from exc
     return Caller(key_id=session.key_id, is_admin=True, via="session")
 
 
@@ -157,7 +174,7 @@ async def require_customer(request: Request) -> Caller:
 async def require_admin(request: Request, state: State) -> Caller:
     """An admin key as a bearer token, or (without one) the admin's session cookie."""
     if presented_key(request) is None:
-        caller = session_caller(request, state)
+        caller = await session_caller(request, state)
         if caller is not None:
             request.state.caller = caller
             return caller
@@ -178,7 +195,7 @@ async def require_admin_page(request: Request, state: State) -> Caller:
     """Like require_admin, but a browser without any credential is sent to the login form instead of a 401."""
     if presented_key(request) is not None:
         return await require_admin(request, state)
-    caller = session_caller(request, state)
+    caller = await session_caller(request, state)
     if caller is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     request.state.caller = caller

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.schemas import StoredText
+from gateway.schemas import ActorLabel, StoredText
 
 Route = Literal["teacher", "shadow", "local"]
 PolicyName = Literal["teacher", "shadow", "split"]
@@ -34,8 +34,8 @@ class TrafficPolicyUpdate(BaseModel):
     policy: PolicyName
     split_percent: float = Field(default=0.0, ge=0, le=100)
     reason: StoredText | None = Field(default=None, max_length=2_000, description="Why (stored with the change).")
-    updated_by: StoredText | None = Field(default=None, max_length=64,
-                                   description="A label for the actor, stored next to the admin key's fingerprint.")
+    updated_by: ActorLabel | None = Field(default=None, description=(
+        "A label for the actor, stored next to the admin credential's fingerprint: 'label (admin:<key id>)'."))
 
 
 def session_bucket(session_id: str) -> float:

@@ -49,11 +49,6 @@ def policy_history(session: Session, limit: int) -> list[TrafficPolicy]:
     return [_from_row(r) for r in rows]
 
 
-def actor_for(update: TrafficPolicyUpdate, credential: str) -> str:
-    """Who changed it: the authenticated credential, with the caller's own label when it sent one."""
-    return f"{update.updated_by} ({credential})" if update.updated_by else credential
-
-
 def record_change(session: Session, update: TrafficPolicyUpdate, actor: str) -> tuple[int, TrafficPolicy]:
     row = TrafficPolicyChange(policy=update.policy, split_percent=update.split_percent, actor=actor[:128],
                               reason=update.reason or "")

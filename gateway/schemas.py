@@ -25,8 +25,20 @@ def _storable(text: str) -> str:
 
 
 StoredText = Annotated[str, AfterValidator(_storable)]  # text that ends up in the database
-# Session and signal ids: what the gateway issues and accepts (X-Session-Id, 'user', uuid hex).
+# Session and signal ids: what the gateway issues and accepts (X-Session-Id, a 'user' of that form, uuid hex).
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
+# A caller's own label next to its authenticated credential ("label (admin:<key id>)"): short enough that the
+# credential always fits in the 128-character actor columns.
+ActorLabel = Annotated[StoredText, Field(max_length=64)]
+
+
+class UnsupportedParameter(Exception):
+    """A request asks for something the gateway cannot give (tool calls, JSON mode, several choices): a 400."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.message = message
 
 
 class TextPart(BaseModel):
@@ -59,8 +71,10 @@ class ChatCompletionRequest(BaseModel):
     messages: list[MessageIn] = Field(min_length=1, max_length=1_000)  # the configured limit is checked too
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = Field(default=None, max_length=256,
-                             description="Used as the session id when X-Session-Id is absent.")
+    # Any text (OpenAI's is a free string), as long as chat_sessions.customer_user holds.
+    user: StoredText | None = Field(default=None, max_length=256, description=(
+        "The client's id for its customer. Without X-Session-Id it names the session: as is when it is a valid "
+        "session id, else a stable id derived from it (sent back in X-Session-Id)."))
     # OpenAI's sampling fields, with OpenAI's own ranges; accepted and left to the providers' defaults.
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
@@ -70,6 +84,29 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    # Asking for something other than one text answer: refused with a 400 (unsupported_parameter) unless it
+    # amounts to one text answer (n=1, no tools, tool_choice "none", response_format text), which clients do send.
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
+    tool_choice: Any = None
+    function_call: Any = None
+    response_format: dict[str, Any] | None = None
+
+    def refuse_unsupported(self) -> None:
+        """Raise UnsupportedParameter when the answer could not be what was asked for (ignoring it once crashed
+        a client that asked for JSON and parsed the prose it got)."""
+        if self.n is not None and self.n > 1:
+            raise UnsupportedParameter("n", "n must be 1: the gateway answers with one choice")
+        for choice, tools in (("tool_choice", "tools"), ("function_call", "functions")):
+            if getattr(self, choice) not in (None, "none"):
+                raise UnsupportedParameter(choice, f"{choice} must be 'none' or absent: the gateway answers with "
+                                                   "text only and never calls tools")
+            if getattr(self, tools) and getattr(self, choice) is None:
+                raise UnsupportedParameter(tools, f"{tools} are not supported: the gateway answers with text only "
+                                                  f"and never calls tools (send no {tools}, or {choice}: 'none')")
+        if self.response_format is not None and self.response_format.get("type") != "text":
+            raise UnsupportedParameter("response_format", "response_format must be {\"type\": \"text\"} or "
+                                                          "absent: the gateway answers with text only")
 
     @field_validator("messages")
     @classmethod
@@ -93,8 +130,8 @@ class CorrectionIn(BaseModel):
 
     corrected_response: StoredText = Field(min_length=1, max_length=20_000)
     reason: StoredText | None = Field(default=None, max_length=2_000)
-    author: StoredText | None = Field(default=None, max_length=128,
-                                      description="Defaults to the admin key's fingerprint.")
+    author: ActorLabel | None = Field(default=None, description=(
+        "A label for the author, stored next to the admin credential's fingerprint: 'label (admin:<key id>)'."))
 
 
 class CorrectionOut(BaseModel):

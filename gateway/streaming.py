@@ -13,6 +13,7 @@ judges a relayed answer once complete and the verdict is stored with it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -20,6 +21,9 @@ from gateway.ensemble import CandidateResult
 from gateway.providers import Provider, ProviderError, StreamUsage
 from gateway.service import ChatService, NoAnswer, Served, Turn
 from hibachi.openai_sse import DONE, ChunkWriter, sse, usage
+
+log = logging.getLogger("gateway.streaming")
+STREAM_INTERRUPTED = "the answer was interrupted by an upstream error; please retry"
 
 
 def split_text(text: str, size: int = 24) -> list[str]:
@@ -157,7 +161,10 @@ async def _relay(service: ChatService, turn: Turn, opened: TeacherStream, candid
         served = await _settle(service, turn, opened, candidate, candidates, served_by, "".join(parts), error)
         finished = True
         if error:
-            yield sse({"error": {"message": f"the answer was interrupted: {error}", "type": "upstream_error",
+            # The customer learns only that it broke; which provider and why stay in the signal and this log line.
+            log.warning("relayed stream interrupted", extra={"provider": provider.name, "error": error,
+                                                             "session_id": turn.session_id})
+            yield sse({"error": {"message": STREAM_INTERRUPTED, "type": "upstream_error",
                                  "code": "stream_interrupted"}})
             return
         yield writer.chunk({}, "stop")

@@ -284,6 +284,19 @@ class TrafficPolicyChange(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RevokedAdminSession(Base):
+    """An admin browser session ended by logout: every gateway replica refuses its cookie from then on.
+
+    The cookie is signed and expires by itself (``gateway.session_ttl_s``); a row is kept until then
+    (``expires_at``) and purged by a later logout, so the table holds at most a few hours of logouts.
+    """
+
+    __tablename__ = "revoked_admin_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the random id in the cookie
+    expires_at: Mapped[datetime]
+
+
 class RetrainingDecision(Base):
     """One decision of the monitoring pipeline on whether to start a training run now, with its evidence.
 

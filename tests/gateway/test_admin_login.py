@@ -110,6 +110,49 @@ def test_logout_needs_the_token_and_ends_the_session(client):
     assert client.get("/admin", follow_redirects=False).status_code == 303
 
 
+def test_logout_revokes_the_session_so_a_copied_cookie_stops_working(client):
+    """Logout once only deleted the cookie: a copy of it stayed valid for session_ttl_s (8 h)."""
+    copied = login(client).cookies[COOKIE]
+    out = client.post("/admin/logout", data={"csrf_token": csrf_of(client)}, follow_redirects=False)
+    assert out.status_code == 303
+    thief = TestClient(client.app)
+    thief.cookies.set(COOKIE, copied)
+    assert thief.get("/admin", follow_redirects=False).status_code == 303
+    assert thief.get("/admin/api/traffic").status_code == 401
+    assert client.get("/admin/api/traffic", headers=ADMIN).status_code == 200  # admin keys are not sessions
+    login(client)
+    assert client.get("/admin/api/traffic").status_code == 200  # a new login is a new session
+
+
+def test_logout_on_one_replica_ends_the_session_on_every_replica(sim, make_settings, tmp_path):
+    settings = make_settings([provider(sim, "openai")], database_url=f"sqlite:///{tmp_path / 'shared.db'}",
+                             gateway={"session_secret": "s" * 40})
+    with TestClient(create_app(settings, critic=WagyuCritic(), retriever=FactsRetriever())) as a, \
+            TestClient(create_app(settings, critic=WagyuCritic(), retriever=FactsRetriever())) as b:
+        b.cookies.set(COOKIE, login(a).cookies[COOKIE])
+        assert b.get("/admin/api/traffic").status_code == 200  # one secret: the cookie works on every replica
+        a.post("/admin/logout", data={"csrf_token": csrf_of(a)}, follow_redirects=False)
+        assert b.get("/admin/api/traffic").status_code == 401
+
+
+def test_admin_sessions_fail_closed_while_the_database_is_down(sim, make_settings):
+    down = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # nothing listens on port 1: refused at once
+    settings = make_settings([provider(sim, "openai")], database_url=down)
+    with TestClient(create_app(settings, critic=WagyuCritic(), retriever=FactsRetriever())) as client:
+        login(client)
+        refused = client.get("/admin/api/traffic")
+        assert refused.status_code == 503 and "admin key" in refused.json()["detail"]
+        assert "retry-after" in refused.headers
+        assert client.get("/admin", follow_redirects=False).status_code == 503
+        assert client.get("/admin/api/traffic", headers=ADMIN).status_code == 200  # bearer admin keys still work
+        assert client.post("/v1/chat/completions", headers={"Authorization": "Bearer dev-customer-key"},
+                           json={"messages": [{"role": "user", "content": "price?"}]}).status_code == 200
+        # A logout that cannot be stored says so, and the browser keeps the cookie to log out again later.
+        csrf = client.app.state.gateway.admin_sessions.read(client.cookies[COOKIE]).csrf  # the page needs the db
+        out = client.post("/admin/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert out.status_code == 503 and "set-cookie" not in out.headers
+
+
 def test_a_tampered_cookie_is_no_session(client):
     value = login(client).cookies[COOKIE]
     client.cookies.clear()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
 
-from gateway.auth import AdminSessions, LoginThrottle, csrf_ok, same_site_request
+from gateway.auth import AdminSessions, LoginThrottle, csrf_ok, revoke, revoked, same_site_request
+from hibachi.records import RevokedAdminSession
 from hibachi.settings import Settings
 
 SECRET = "x" * 40
@@ -21,6 +23,31 @@ def test_a_session_round_trips_and_a_tampered_or_foreign_one_is_refused():
     forged = URLSafeTimedSerializer(SECRET, salt="hibachi.admin-session").dumps(["not", "a", "dict"])
     assert sessions.read(forged) is None
     assert sessions.issue("abc123abc123")[1].csrf != issued.csrf  # a new token per login
+    assert sessions.issue("abc123abc123")[1].id != issued.id and len(issued.id) >= 16  # and a new session id
+
+
+def test_a_cookie_without_a_session_id_is_refused():
+    """Cookies signed before logout could revoke carry no id: they could never be ended, so they are no session."""
+    old = URLSafeTimedSerializer(SECRET, salt="hibachi.admin-session").dumps({"k": "k" * 12, "c": "c" * 32})
+    assert AdminSessions(SECRET, ttl_s=3600, secure=False).read(old) is None
+
+
+@pytest.mark.storage
+def test_revoked_sessions_are_kept_until_their_cookie_expires_then_purged(db):
+    _, factory = db
+    sessions = AdminSessions(SECRET, ttl_s=3600, secure=False)
+    (_, expired), (_, ended), (_, live) = (sessions.issue("k" * 12) for _ in range(3))
+    with factory() as db_session:
+        revoke(db_session, expired, ttl_s=-1)  # a row whose cookie can no longer be valid anyway
+        db_session.commit()
+    assert revoked(factory, expired)
+    with factory() as db_session:
+        revoke(db_session, ended, ttl_s=3600)
+        revoke(db_session, ended, ttl_s=3600)  # logging out twice (two tabs) is one row
+        db_session.commit()
+    assert revoked(factory, ended) and not revoked(factory, live)
+    with factory() as db_session:
+        assert db_session.scalars(select(RevokedAdminSession.session_id)).all() == [ended.id]  # purged
 
 
 def test_a_session_expires_after_its_lifetime(monkeypatch):

@@ -21,6 +21,7 @@ CASES = [
     ("GET", "/admin/api/signals", {"params": {"session_id": "x" * 65}}),
     ("GET", "/admin/api/signals/a%00b", {}),
     ("POST", "/admin/api/signals/abc/corrections", {"json": {"corrected_response": "a\x00b"}}),
+    ("POST", "/admin/api/signals/abc/corrections", {"json": {"corrected_response": "a", "author": "x" * 65}}),
     ("GET", "/admin/api/traffic/history", {"params": {"limit": HUGE}}),
     ("PUT", "/admin/api/traffic", {"json": {"policy": "teacher", "split_percent": HUGE}}),
     ("PUT", "/admin/api/traffic", {"json": {"policy": "teacher", "split_percent": -1}}),
@@ -34,6 +35,8 @@ CASES = [
     ("POST", "/v1/chat/completions", {"json": {"messages": MESSAGES, "temperature": 3}}),
     ("POST", "/v1/chat/completions", {"json": {"messages": MESSAGES, "n": 0}}),
     ("POST", "/v1/chat/completions", {"json": {"messages": MESSAGES, "seed": 2**64}}),
+    ("POST", "/v1/chat/completions", {"json": {"messages": MESSAGES, "user": "x" * 257}}),
+    ("POST", "/v1/chat/completions", {"json": {"messages": MESSAGES, "user": "a\x00b"}}),
     ("POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "price\x00?"}]}}),
     ("POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": [
         {"type": "text", "text": "price\x00?"}]}]}}),

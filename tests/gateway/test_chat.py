@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -19,9 +20,11 @@ from gateway_harness import (
 )
 from sqlalchemy import select
 
+from gateway.api.routes.chat import session_id_for_user
 from gateway.ensemble import CandidateResult, Ensemble
+from gateway.schemas import ID_PATTERN
 from hibachi import prompt
-from hibachi.records import Candidate, ChatMessage, TrainingSignal
+from hibachi.records import Candidate, ChatMessage, ChatSession, TrainingSignal
 from hibachi.retraining import knowledge_sha256
 from hibachi.retrieval import Retriever
 
@@ -178,6 +181,69 @@ def test_session_id_from_header_wins_and_is_validated(gateway):
     assert len(generated) == 32
     bad = chat(gateway, headers={"X-Session-Id": "has spaces"})
     assert bad.status_code == 422 and "session id" in bad.json()["detail"]
+
+
+def test_any_openai_user_gets_an_answer_under_a_stable_session_id_that_does_not_contain_it(gateway):
+    """OpenAI's ``user`` is free text; it once had to be a session id, so these customers got a 422 and no answer."""
+    users = ["jane.doe+party@example.com", "jane@example.com", "Jane Doe", "user/42", "é", "x" * 65, "x" * 256]
+    ids = {}
+    for user in users:
+        first, again = chat(gateway, user=user), chat(gateway, user=user)
+        assert first.status_code == again.status_code == 200, (user, first.text[:200])
+        ids[user] = first.headers["x-session-id"]
+        assert again.headers["x-session-id"] == ids[user]  # the same customer stays on its sticky traffic arm
+        assert re.fullmatch(ID_PATTERN, ids[user]) and user not in ids[user] and "@" not in ids[user]
+        # The id the header gives is the one outcome reports use.
+        outcome = httpx.post(f"{gateway.url}/v1/sessions/{ids[user]}/outcome", headers=CUSTOMER,
+                             json={"led_to_booking": True}, timeout=10)
+        assert outcome.status_code == 202
+    assert len(set(ids.values())) == len(users)
+    assert chat(gateway, user="sess-2").headers["x-session-id"] == "sess-2"  # a session id stays as it is
+    wait_stored(gateway)
+    with state_of(gateway).sessions() as session:
+        stored = dict(session.execute(select(ChatSession.id, ChatSession.customer_user)).all())
+    assert {ids[user]: stored[ids[user]] for user in users} == {ids[user]: user for user in users}  # kept as sent
+    for refused in ("x" * 257, "a\x00b"):  # longer than the database keeps, or text it cannot store
+        assert chat(gateway, user=refused).status_code == 422
+
+
+def test_a_user_that_is_no_session_id_maps_to_one_stable_id_per_user():
+    assert session_id_for_user("sess-1") == "sess-1"
+    derived = session_id_for_user("Jane Doe")
+    assert derived == session_id_for_user("Jane Doe") != session_id_for_user("jane doe")
+    assert derived.startswith("user-") and len(derived) == 37 and re.fullmatch(ID_PATTERN, derived)
+    assert session_id_for_user("jane@example.com").startswith("user-")  # valid, but an address: not verbatim
+
+
+TOOL = {"type": "function", "function": {"name": "book", "parameters": {"type": "object", "properties": {}}}}
+
+
+def test_asking_for_more_than_one_text_answer_is_a_400_naming_the_parameter(gateway):
+    """These were accepted and ignored: one prose choice came back, and a client that asked for JSON crashed on it."""
+    refused = [({"n": 2}, "n"), ({"n": 3, "stream": True}, "n"), ({"tools": [TOOL]}, "tools"),
+               ({"tools": [TOOL], "tool_choice": "auto"}, "tool_choice"), ({"tool_choice": "required"}, "tool_choice"),
+               ({"tool_choice": {"type": "function", "function": {"name": "book"}}}, "tool_choice"),
+               ({"functions": [TOOL["function"]]}, "functions"), ({"function_call": "auto"}, "function_call"),
+               ({"response_format": {"type": "json_object"}}, "response_format"),
+               ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
+                "response_format")]
+    for body, param in refused:
+        response = chat(gateway, **body)
+        assert response.status_code == 400, (body, response.text[:200])
+        error = response.json()["error"]
+        assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param,
+                                                                  "unsupported_parameter"), body
+        assert "text only" in error["message"] or "one choice" in error["message"]
+    # What clients send when they want exactly one text answer keeps working.
+    for body in ({"n": 1}, {"tools": []}, {"functions": []}, {"tool_choice": "none"}, {"function_call": "none"},
+                 {"tools": [TOOL], "tool_choice": "none"}, {"response_format": {"type": "text"}},
+                 {"n": 1, "tools": [], "tool_choice": "none", "stream": True}):
+        assert chat(gateway, **body).status_code == 200, body
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as raised:  # the SDK surfaces the reason
+        client.chat.completions.create(model="hibachi", messages=[{"role": "user", "content": "price?"}],
+                                       response_format={"type": "json_object"})
+    assert raised.value.param == "response_format" and raised.value.code == "unsupported_parameter"
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,7 @@ import pytest
 from gateway_harness import CUSTOMER, TRUE_ANSWER, chat, provider, set_faults, state_of, wait_stored
 from sqlalchemy import select
 
+from gateway.streaming import STREAM_INTERRUPTED
 from hibachi.records import Candidate, ChatSession, TrainingSignal
 
 pytestmark = pytest.mark.fault
@@ -130,23 +132,29 @@ def test_stream_breaking_before_the_first_token_falls_back(sim, make_settings, s
 
 
 @pytest.mark.parametrize("fault", [{"stall_after_chunks": 3, "hang_s": 5}, {"break_after_chunks": 3}])
-def test_stream_breaking_mid_answer_ends_with_an_error_event(sim, make_settings, start_gateway, fault_table, fault):
+def test_stream_breaking_mid_answer_ends_with_an_error_event(sim, make_settings, start_gateway, fault_table, fault,
+                                                             capfd):
     set_faults(sim, "midway-model", **fault)
     gateway = start_gateway(make_settings([provider(sim, "midway", timeout_s=0.5, max_retries=0),
                                            provider(sim, "steady")], gateway={"stream_mode": "relay"}))
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="dev-customer-key", max_retries=0)
     received = []
     started = time.perf_counter()
-    with pytest.raises(openai.APIError, match="interrupted"):
+    with pytest.raises(openai.APIError, match="interrupted") as raised:
         for chunk in client.chat.completions.create(model="hibachi", stream=True,
                                                     messages=[{"role": "user", "content": "price?"}]):
             received.append(chunk.choices[0].delta.content or "")
     assert time.perf_counter() - started < 0.5 + 1.0
     assert "".join(received) == "Adults are $60 "  # three chunks reached the customer, then the error event
+    # The customer learns that it broke, not which provider or why (that once read "midway ...: <its error>").
+    assert raised.value.message == STREAM_INTERRUPTED
     [signal] = _signals(gateway)
     fault_table.record(f"stream breaks mid-answer ({next(iter(fault))})", sent=1, answered=1, stored=1,
                        note="error event; trainable=False")
-    assert signal.trainable is False and signal.stream_error and signal.chosen_response == "Adults are $60 "
+    assert signal.trainable is False and signal.chosen_response == "Adults are $60 "
+    assert "midway" in signal.stream_error  # the detail stays in the stored signal and the log
+    logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    assert [e["error"] for e in logged if e["msg"] == "relayed stream interrupted"] == [signal.stream_error]
 
 
 def test_a_stalled_first_teacher_leaves_time_for_the_next_when_relaying(sim, make_settings, start_gateway):

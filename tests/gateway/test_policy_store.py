@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
+from gateway.deps import Caller
 from gateway.policy import TrafficPolicy, TrafficPolicyUpdate
-from gateway.policy_store import PolicyFollower, actor_for, default_policy, policy_history, record_change, stored_policy
+from gateway.policy_store import PolicyFollower, default_policy, policy_history, record_change, stored_policy
 from hibachi.records import TrafficPolicyChange
 from hibachi.settings import Settings
 
@@ -43,9 +44,10 @@ def test_changes_are_appended_and_the_newest_is_the_policy(db):
 
 
 def test_actor_names_the_credential_and_the_callers_label():
-    assert actor_for(TrafficPolicyUpdate(policy="teacher"), "admin:abc") == "admin:abc"
-    assert actor_for(TrafficPolicyUpdate(policy="teacher", updated_by="hibachi demo"), "admin:abc") == \
-        "hibachi demo (admin:abc)"
+    key, session = Caller("abc", is_admin=True), Caller("abc", is_admin=True, via="session")
+    assert key.labelled(None) == key.labelled("") == "admin:abc"
+    assert key.labelled("hibachi demo") == "hibachi demo (admin:abc)"
+    assert session.labelled("ops") == "ops (admin-session:abc)"
 
 
 def test_default_policy_comes_from_settings():

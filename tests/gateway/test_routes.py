@@ -19,6 +19,9 @@ def gateway(sim, make_settings, start_gateway):
     return start_gateway(make_settings([provider(sim, "openai")], gateway={"rate_limit_per_minute": 1000}))
 
 
+ADMIN_KEY_ID = hashlib.sha256(b"dev-admin-key").hexdigest()[:12]
+
+
 def get(server, path, headers=None, **params):
     return httpx.get(f"{server.url}{path}", headers=headers, params=params, timeout=10)
 
@@ -36,6 +39,26 @@ def test_customer_key_on_admin_routes_is_403_and_admin_key_is_ok(gateway):
     assert get(gateway, "/admin/api/signals", CUSTOMER).status_code == 403
     assert get(gateway, "/admin/api/signals").status_code == 401
     assert get(gateway, "/admin/api/signals", ADMIN).status_code == 200
+
+
+def test_errors_raised_by_starlette_carry_the_openai_error_object_too(gateway):
+    """Unknown routes, wrong methods and unparseable bodies once came back as a bare ``{"detail": ...}``."""
+    url = f"{gateway.url}/v1/chat/completions"
+    json_body = {**CUSTOMER, "Content-Type": "application/json"}
+    cases = {
+        "unknown route": (get(gateway, "/v1/nope", CUSTOMER), 404, "not_found_error"),
+        "wrong method": (get(gateway, "/v1/chat/completions", CUSTOMER), 405, "invalid_request_error"),
+        "not UTF-8": (httpx.post(url, headers=json_body, content=b'{"messages": "\xff\xfe"}'), 400,
+                      "invalid_request_error"),
+        "nested too deeply": (httpx.post(url, headers=json_body, content=b"[" * 5000 + b"]" * 5000), 400,
+                              "invalid_request_error"),
+        "not JSON": (httpx.post(url, headers=json_body, content=b"{nope"), 422, "invalid_request_error"),
+    }
+    for case, (response, status, kind) in cases.items():
+        body = response.json()
+        assert response.status_code == status, case
+        assert body.get("error", {}).get("type") == kind and body["error"]["message"] == body["detail"], (case, body)
+    assert cases["wrong method"][0].headers["allow"] == "POST"  # Starlette's own headers are kept
 
 
 def test_hashed_keys_replace_the_development_keys(make_settings):
@@ -111,9 +134,14 @@ def test_admin_correction_is_recorded(gateway):
     signal_id = get(gateway, "/admin/api/signals", ADMIN).json()["items"][0]["id"]
     url = f"{gateway.url}/admin/api/signals/{signal_id}/corrections"
     created = httpx.post(url, headers=ADMIN, json={"corrected_response": "Adults are $60.", "reason": "shorter"})
-    assert created.status_code == 201 and created.json()["author"].startswith("admin:")
+    assert created.status_code == 201 and created.json()["author"] == f"admin:{ADMIN_KEY_ID}"
+    # A label names the author; the authenticated key stays in the audit trail (it once replaced it entirely).
+    labelled = httpx.post(url, headers=ADMIN, json={"corrected_response": "Adults: $60.", "author": "admin:0000"})
+    assert labelled.status_code == 201 and labelled.json()["author"] == f"admin:0000 (admin:{ADMIN_KEY_ID})"
+    assert httpx.post(url, headers=ADMIN, json={"corrected_response": "x", "author": "x" * 65}).status_code == 422
     detail = get(gateway, f"/admin/api/signals/{signal_id}", ADMIN).json()
-    assert [c["corrected_response"] for c in detail["corrections"]] == ["Adults are $60."]
+    assert [(c["corrected_response"], c["author"]) for c in detail["corrections"]] == [
+        ("Adults are $60.", f"admin:{ADMIN_KEY_ID}"), ("Adults: $60.", f"admin:0000 (admin:{ADMIN_KEY_ID})")]
     assert httpx.post(url, headers=ADMIN, json={"corrected_response": ""}).status_code == 422
     assert httpx.post(url, headers=CUSTOMER, json={"corrected_response": "x"}).status_code == 403
     missing = f"{gateway.url}/admin/api/signals/nope/corrections"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from gateway.deps import AdminCaller, DbSession, State
 from gateway.policy import TrafficPolicy, TrafficPolicyUpdate
-from gateway.policy_store import actor_for, policy_history, record_change
+from gateway.policy_store import policy_history, record_change
 from gateway.schemas import ID_PATTERN, CorrectionIn, CorrectionOut, SignalDetail, SignalPage, SignalSummary
 from hibachi.records import SERVED_BY, AdminCorrection, TrainingSignal
 
@@ -67,7 +67,7 @@ def get_signal(signal_id: SignalId, caller: AdminCaller, db: DbSession) -> Signa
 def add_correction(signal_id: SignalId, correction: CorrectionIn, caller: AdminCaller, db: DbSession) -> CorrectionOut:
     signal = _signal(db, signal_id)
     row = AdminCorrection(signal_id=signal.id, corrected_response=correction.corrected_response,
-                          author=correction.author or caller.actor, reason=correction.reason)
+                          author=caller.labelled(correction.author), reason=correction.reason)
     db.add(row)
     db.flush()
     log.info("admin correction recorded", extra={"signal_id": signal.id, "actor": row.author})
@@ -85,7 +85,7 @@ def get_traffic(caller: AdminCaller, state: State) -> TrafficPolicy:
 def put_traffic(update: TrafficPolicyUpdate, caller: AdminCaller, state: State, db: DbSession) -> TrafficPolicy:
     if update.policy != "teacher" and not state.service.ensemble.students:
         raise HTTPException(409, f"policy {update.policy!r} needs a provider with role 'student'; none is enabled")
-    version, policy = record_change(db, update, actor_for(update, caller.actor))
+    version, policy = record_change(db, update, caller.labelled(update.updated_by))
     db.commit()  # stored before it is followed: a change that cannot be stored is a 503, applied nowhere
     state.policy_follower.follow(version, policy)  # this replica at once; the others within policy_refresh_s
     return policy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -24,11 +25,21 @@ SESSION_ID = re.compile(ID_PATTERN)
 TRUE = {"1", "true", "yes", "on"}
 
 
+def session_id_for_user(user: str) -> str:
+    """The session of an OpenAI ``user`` (any text the client sends for its customer): the value itself when it is
+    a session id and no email address; otherwise an id derived from it, stable (the same customer keeps the same
+    sticky traffic arm) and without the text itself (an address must not spread to logs and every table)."""
+    if SESSION_ID.match(user) and "@" not in user:
+        return user
+    return "user-" + hashlib.sha256(b"hibachi.session-of-user:" + user.encode()).hexdigest()[:32]
+
+
 def _session_id(header: str | None, user: str | None) -> str:
-    session_id = header or user or uuid.uuid4().hex
-    if not SESSION_ID.match(session_id):
-        raise HTTPException(422, "session id (X-Session-Id or 'user') must be 1-64 letters, digits or ._:@-")
-    return session_id
+    if header:  # the gateway's own id format, which clients echo back: a wrong one is the client's bug
+        if not SESSION_ID.match(header):
+            raise HTTPException(422, "session id (X-Session-Id) must be 1-64 letters, digits or ._:@-")
+        return header
+    return session_id_for_user(user) if user else uuid.uuid4().hex
 
 
 @router.post("/v1/chat/completions", summary="Answer a customer (OpenAI chat-completions format, SSE with stream)")
@@ -39,6 +50,7 @@ async def chat_completions(
     x_session_id: Annotated[str | None, Header()] = None,
     x_hibachi_strict: Annotated[str | None, Header(description="'true': 503/504 instead of the safe answer")] = None,
 ):
+    body.refuse_unsupported()
     state = get_gateway_state(request)  # not a dependency: each one FastAPI resolves costs CPU on the busiest route
     limits = state.settings.gateway
     if len(body.messages) > limits.max_messages:
