@@ -69,7 +69,8 @@ def build_state(settings: Settings, *, critic: Any = None, retriever: Any = None
     providers = [build_provider(p, settings.gateway) for p in settings.providers if p.enabled]
     ensemble = Ensemble(teachers=[p for p in providers if p.config.role == "teacher"],
                         students=[p for p in providers if p.config.role == "student"],
-                        judge=Judge(critic, metrics, settings.analysis.hallucination_categories), metrics=metrics)
+                        judge=Judge(critic, metrics, settings.analysis.hallucination_categories), metrics=metrics,
+                        grace_s=settings.gateway.ensemble_grace_s)
     capture = Capture(settings.gateway.outbox_dir, settings.database_url,
                       batch_size=settings.gateway.capture_batch_size,
                       max_backoff_s=settings.gateway.capture_max_backoff_s,

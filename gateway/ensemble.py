@@ -128,11 +128,12 @@ def result_from(provider: Provider, completion: Completion | None, started: floa
 
 class Ensemble:
     def __init__(self, teachers: list[Provider], students: list[Provider], judge: Judge,
-                 metrics: GatewayMetrics) -> None:
+                 metrics: GatewayMetrics, grace_s: float | None = None) -> None:
         self.teachers = teachers
         self.students = students
         self.judge = judge
         self.metrics = metrics
+        self.grace_s = grace_s  # how long the others may still take once one answer passed (None: all)
 
     def available_teachers(self) -> list[Provider]:
         ready = [t for t in self.teachers if t.breaker.available()]
@@ -160,11 +161,38 @@ class Ensemble:
         self.metrics.cost.labels(candidate.provider).inc(candidate.cost_usd)
 
     async def ask_teachers(self, messages: list[dict], system: str, prompt: str) -> list[CandidateResult]:
-        """Every available teacher at once; each has its own hard timeout, so one slow teacher stalls nobody."""
+        """Every available teacher at once, each under its own hard timeout. Once one answer has passed the critic
+        the others get ``grace_s`` more and the rest are cancelled, so a teacher that is slow but never fails
+        (which its breaker cannot catch) does not add its latency to every customer's answer."""
         teachers = self.available_teachers()
         if len(teachers) == 1:  # the common single-teacher setup: no task and gather future per request
             return [await self.call(teachers[0], messages, system, prompt)]
-        return list(await asyncio.gather(*(self.call(t, messages, system, prompt) for t in teachers)))
+        if self.grace_s is None:
+            return list(await asyncio.gather(*(self.call(t, messages, system, prompt) for t in teachers)))
+        started = time.perf_counter()
+        tasks = [asyncio.ensure_future(self.call(t, messages, system, prompt)) for t in teachers]
+        pending: set[asyncio.Future] = set(tasks)
+        deadline: float | None = None
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break  # the grace period is over
+            if deadline is None and any(task.result().passed for task in done):
+                deadline = time.perf_counter() + self.grace_s
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return [self._cancelled(teacher, started) if task in pending else task.result()
+                for teacher, task in zip(teachers, tasks, strict=True)]
+
+    def _cancelled(self, provider: Provider, started: float) -> CandidateResult:
+        """A teacher still answering when the grace period ended: recorded (its latency a lower bound), not its
+        fault, so neither its breaker nor its error count moves."""
+        self.metrics.ensemble_cancelled.labels(provider.name).inc()
+        return result_from(provider, None, started, ProviderError(
+            "cancelled", f"{provider.name} was still answering {self.grace_s:g}s after an answer had passed"))
 
     @staticmethod
     def best(candidates: list[CandidateResult]) -> CandidateResult | None:

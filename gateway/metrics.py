@@ -28,6 +28,9 @@ class GatewayMetrics:
         self.provider_skipped = Counter("gateway_provider_skipped_total",
                                         "Calls not made because the provider was cooling down.", ["provider"],
                                         registry=r)
+        self.ensemble_cancelled = Counter("gateway_ensemble_cancelled_total",
+                                          "Teacher calls cancelled: still answering gateway.ensemble_grace_s after "
+                                          "another teacher's answer had passed the critic.", ["provider"], registry=r)
         self.fallbacks = Counter("gateway_fallbacks_total", "Local answers replaced by the teacher's, and why.",
                                  ["adapter_version", "reason"], registry=r)
         self.critic_rejections = Counter("gateway_critic_rejections_total", "Candidates the critic failed.",

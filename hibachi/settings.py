@@ -164,6 +164,10 @@ class GatewaySettings(BaseModel):
     # token waits for the whole answer). "relay": the first healthy teacher's tokens are relayed as they arrive and
     # judged only once complete (a failed answer has already been read by then; it is stored with its verdict).
     stream_mode: Literal["verified", "relay"] = "verified"
+    # Once one teacher's answer passed the critic, the others may take this much longer (then they are cancelled and
+    # recorded as such): a teacher that is slow but never fails would otherwise add its latency to every answer.
+    # None: always wait for every teacher (each still under its own timeout).
+    ensemble_grace_s: float | None = Field(default=1.0, ge=0)
     # Resilience: a provider failing this many calls in a row gets no traffic for cooldown_s.
     breaker_failures: int = Field(default=3, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)

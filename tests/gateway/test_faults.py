@@ -187,6 +187,28 @@ def test_streams_that_keep_breaking_part_way_open_the_breaker(sim, make_settings
     assert sim.app.state.simulator.requests["midway-model"] == 2  # cooling down after two broken streams
 
 
+def test_a_slow_teacher_that_never_fails_does_not_slow_every_answer(sim, make_settings, start_gateway, fault_table):
+    """Once an answer passed, the others get gateway.ensemble_grace_s; a slow but healthy teacher is cancelled
+    then, recorded as such, and neither its breaker nor its error count moves."""
+    set_faults(sim, "sluggish-model", latency_ms=3000)
+    gateway = start_gateway(make_settings([provider(sim, "sluggish", timeout_s=5, max_retries=0),
+                                           provider(sim, "steady")],
+                                          gateway={"ensemble_grace_s": 0.2, "breaker_failures": 1}))
+    started = time.perf_counter()
+    responses = [chat(gateway, headers={"X-Session-Id": f"s{i}"}) for i in range(3)]
+    elapsed = time.perf_counter() - started
+    assert [r.json()["choices"][0]["message"]["content"] for r in responses] == [TRUE_ANSWER] * 3
+    assert elapsed < 3 * (0.2 + 0.8)  # not 3 x 3 s
+    fault_table.record("one teacher slow (3 s) but healthy", sent=3, answered=3, stored=len(_signals(gateway)),
+                       note="cancelled after the grace period; answered by the other teacher")
+    errors = _candidate_errors(gateway, "sluggish")
+    assert len(errors) == 3 and all(e.startswith("cancelled: sluggish was still answering 0.2s") for e in errors)
+    assert state_of(gateway).service.ensemble.teachers[0].breaker.available()  # not held against it
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'gateway_ensemble_cancelled_total{provider="sluggish"} 3.0' in metrics
+    assert 'gateway_provider_errors_total{kind="cancelled"' not in metrics
+
+
 def test_a_provider_in_cooldown_gets_no_traffic_until_it_expires(sim, make_settings, start_gateway, fault_table):
     set_faults(sim, "down-model", error_rate=1.0)
     gateway = start_gateway(make_settings([provider(sim, "down", max_retries=0), provider(sim, "steady")],
