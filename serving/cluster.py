@@ -187,12 +187,17 @@ def changed_by(obj: dict) -> str:
         labels = fields.get("f:metadata", {}).get("f:labels", {})
         return "f:canaryTrafficPercent" in predictor or f"f:{VERSION_LABEL}" in labels
 
-    owners = [e for e in entries if owns_split(e)] or [e for e in entries if e.get("manager") != FIELD_MANAGER]
-    if not owners:
-        return "changed outside hibachi by someone"
-    entry = max(owners, key=lambda e: e.get("time") or "")
-    if entry.get("manager") == FIELD_MANAGER:
+    split_owners = [e for e in entries if owns_split(e)]
+    # Another manager owning part of the split changed it (its time has whole seconds only, so it may tie with
+    # hibachi's); hibachi alone owning the split means its own write was not recorded.
+    others = [e for e in split_owners if e.get("manager") != FIELD_MANAGER]
+    if split_owners and not others:
+        entry = max(split_owners, key=lambda e: e.get("time") or "")
         return f"changed by a `hibachi rollout` step that was not recorded (at {entry.get('time')})"
+    others = others or [e for e in entries if e.get("manager") != FIELD_MANAGER]
+    if not others:
+        return "changed outside hibachi by someone"
+    entry = max(others, key=lambda e: e.get("time") or "")
     return f"changed outside hibachi by {entry.get('manager')} ({entry.get('operation')} at {entry.get('time')})"
 
 

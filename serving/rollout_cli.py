@@ -70,12 +70,16 @@ def status_command(name: NameOption = None,
 def deploy_command(
     version: Annotated[str, typer.Option(help="A registered model version (its adapter is served).")],
     entry: Annotated[str, typer.Option(help="shadow (0%) or canary.")] = "shadow",
-    percent: Annotated[int, typer.Option(help="Canary share for --entry canary.")] = 10,
+    percent: Annotated[int | None, typer.Option(
+        help="Canary share for --entry canary (default: settings.rollout.entry_percent).")] = None,
     name: NameOption = None, actor: ActorOption = None, reason: ReasonOption = "new adapter version",
 ) -> None:
     """Start a rollout: the version enters as the newest revision (shadow or canary)."""
+    from hibachi.settings import get_settings
     from serving import rollout
 
+    if percent is None:
+        percent = get_settings().rollout.entry_percent if entry == "canary" else 0
     with cli_session() as session:
         _report(rollout.deploy(session, _name(name), version, entry=entry, percent=percent, actor=actor,
                                reason=reason))

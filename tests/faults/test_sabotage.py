@@ -75,20 +75,21 @@ def test_forced_poisoned_canary_is_rolled_back_and_no_customer_got_a_failed_answ
 
         # Customers during the forced canary: ~10% routed to the poisoned adapter; 70% of its answers fail.
         rng = random.Random(4)
-        now = datetime.now(UTC)
+        began = datetime.now(UTC)  # the forced step's own customers: the analysis judges only those
         for i in range(400):
             local = rng.random() < 0.1 or i % 10 == 0
-            _turn(session, now - timedelta(seconds=400 - i), local=local, poisoned_answer_passes=rng.random() < 0.3)
+            _turn(session, began + timedelta(seconds=i / 10), local=local, poisoned_answer_passes=rng.random() < 0.3)
         session.commit()
-        decision = analyze(session, DRILL, timedelta(minutes=10), settings, now=now + timedelta(seconds=1))
+        now = began + timedelta(seconds=41)
+        decision = analyze(session, DRILL, timedelta(minutes=10), settings, now=now)
         assert decision.action == "rollback", decision.reason
         assert "critic_failure_rate" in decision.reason
         applied = rollout.apply_decision(session, decision, actor="canary-analysis", settings=settings)
         assert applied.state.canary_percent == 0 and "canary analysis: canary is worse" in applied.state.reason
         history = deployment_history(session, DRILL)
-        assert [r.action for r in reversed(history)] == ["deploy", "set", "set"]
+        assert [r.action for r in reversed(history)] == ["deploy", "set", "rollback"]
         assert "gate overridden; it refused: hallucination 0.31" in history[-1].reason
-        signals = signals_between(session, now - timedelta(minutes=10), now + timedelta(seconds=1))
+        signals = signals_between(session, began, now)
         assert customers_served_failed(signals) == 0
         assert sum(s.served_by == "fallback" for s in signals) > 20  # the teacher answered instead
 

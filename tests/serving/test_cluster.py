@@ -176,8 +176,9 @@ def test_status_line_says_whether_the_server_matches_the_record() -> None:
 
 
 def test_a_split_hibachi_wrote_but_did_not_record_is_named_as_such() -> None:
-    managers = [{"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-01-01T00:00:00Z",
-                 "fieldsV1": {"f:spec": {"f:predictor": {"f:canaryTrafficPercent": {}}}}},
+    # kubectl created the object; hibachi alone owns the split (a field has one owner among Update managers).
+    managers = [{"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-01-03T00:00:00Z",
+                 "fieldsV1": {"f:spec": {"f:predictor": {"f:model": {}}}}},
                 {"manager": "hibachi-rollout", "operation": "Update", "time": "2026-01-02T00:00:00Z",
                  "fieldsV1": {"f:spec": {"f:predictor": {"f:canaryTrafficPercent": {}}}}}]
     with pytest.raises(ClusterError) as refused:
