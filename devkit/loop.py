@@ -444,8 +444,10 @@ class Loop:
                            f"trained in {prepared['train_seconds']:.0f} s alongside the pipeline")
         self.console.print(f"gate on the poisoned adapter: {'passed' if gate_passed else 'refused'} - "
                            f"{prepared['gate_reason']}", highlight=False)
+        # The drill borrows the gateway's student under its own InferenceService name; the demo moves the gateway's
+        # traffic itself (below), so the drill's rollout steps must not.
         settings = self.analysis_settings.model_copy(update={"rollout": self.settings.rollout.model_copy(
-            update={"isvc_name": drill})})
+            update={"isvc_name": drill, "gateway_follows": False})})
         client.set_policy("teacher", reason="sabotage drill: loading the poisoned adapter")
         for child in [c for c in supervisor.children if c.name == "predictor"]:
             supervisor.stop(child)
