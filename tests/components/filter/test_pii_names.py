@@ -143,3 +143,18 @@ def test_name_finder_reports_spans():
     finder = NameFinder(keep_words={"lobster"})
     text = "Lobster for Marguerite Okonjo please"
     assert [text[a:b] for a, b in finder.spans(text)] == ["Marguerite Okonjo"]
+
+
+def test_the_sentence_start_check_agrees_with_its_pattern_on_every_prefix():
+    """ends_sentence reads only a prefix's tail (a long text was quadratic); it must say what the pattern says."""
+    import random
+
+    from components.filter.names import _SENTENCE_END, ends_sentence
+
+    rng = random.Random(7)
+    alphabet = "ab .!?:;\n\"(\u201c-\u2013\u2014,\t\u00a0"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        for end in range(len(text) + 1):
+            assert ends_sentence(text, end) == (_SENTENCE_END.search(text[:end]) is not None), (text, end)
+
