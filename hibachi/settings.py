@@ -25,6 +25,7 @@ from pydantic import (
     AliasChoices,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -49,7 +50,14 @@ DEFAULT_KNOWLEDGE_BASE = PACKAGE_DIR / "data" / "my-hibachi.yaml"
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "dev-admin-key", "dev-customer-key", "secret"}
 
 
-class ProviderConfig(BaseModel):
+class Section(BaseModel):
+    """A settings section: an unknown key is an error, as at the top level. A typo such as gate.min_acuracy would
+    otherwise be dropped in silence and the gate keep its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderConfig(Section):
     """One LLM endpoint the gateway can call; the key is read from ``api_key_env`` at call time."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -125,7 +133,7 @@ KeyHashes = Annotated[list[Annotated[str, AfterValidator(_key_hash)]], NoDecode,
                       BeforeValidator(_key_hashes_from_text)]
 
 
-class GatewaySettings(BaseModel):
+class GatewaySettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8900, ge=1, le=65535)
     # sha256 hex digests of the keys; `hibachi keys hash KEY` prints one. Plain keys are never stored.
@@ -190,13 +198,13 @@ class GatewaySettings(BaseModel):
     login_max_backoff_s: float = Field(default=900.0, gt=0, le=86400)
 
 
-class TrafficSettings(BaseModel):
+class TrafficSettings(Section):
     policy: Literal["teacher", "shadow", "split"] = "teacher"
     split_percent: float = Field(default=0.0, ge=0, le=100)
     student_timeout_s: float = Field(default=10.0, gt=0)
 
 
-class GateSettings(BaseModel):
+class GateSettings(Section):
     """The evaluation gate: the strategy's targets, versioned here rather than in code branches."""
 
     min_accuracy: float = Field(default=0.85, ge=0, le=1)
@@ -210,7 +218,7 @@ class GateSettings(BaseModel):
     max_eval_samples: int = Field(default=200, ge=1)  # holdout rows scored per model (the first N)
 
 
-class FilterSettings(BaseModel):
+class FilterSettings(Section):
     min_quality: float = Field(default=0.9, ge=0, le=1)
     min_rating: int = Field(default=4, ge=1, le=5)
     require_outcome: bool = True
@@ -222,7 +230,7 @@ class FilterSettings(BaseModel):
     scrub_pii: bool = True
 
 
-class TrainingSettings(BaseModel):
+class TrainingSettings(Section):
     """The training step's whole configuration (the step takes this model itself, with CLI overrides)."""
 
     # A Hugging Face checkpoint directory; unset, the embedded default's stand-in under data_dir/models/base.
@@ -277,7 +285,7 @@ class TrainingSettings(BaseModel):
     resume: bool = True  # a rerun continues from the newest checkpoint in its output directory
 
 
-class PreferenceSettings(BaseModel):
+class PreferenceSettings(Section):
     """The preference step after SFT: DPO (trl) on the SFT adapter with pairs (chosen passed the critic)."""
 
     enabled: bool = True
@@ -290,7 +298,7 @@ class PreferenceSettings(BaseModel):
     seed: int = 13
 
 
-class RetrainingSettings(BaseModel):
+class RetrainingSettings(Section):
     """When the monitoring pipeline starts a training run (``hibachi.retraining.decide``)."""
 
     window_hours: float = Field(default=24.0, gt=0)
@@ -303,7 +311,7 @@ class RetrainingSettings(BaseModel):
     cooldown_hours: float = Field(default=24.0, ge=0)  # no new run this soon after the last triggered one
 
 
-class RetentionSettings(BaseModel):
+class RetentionSettings(Section):
     """How long raw conversations are kept (``hibachi data retention``); None keeps them for ever.
 
     Older transcripts (chat messages) are deleted, and sessions left with no signal; the training
@@ -313,7 +321,7 @@ class RetentionSettings(BaseModel):
     conversation_days: int | None = Field(default=None, ge=1)
 
 
-class RolloutSettings(BaseModel):
+class RolloutSettings(Section):
     isvc_name: str = "hibachi-llama"
     namespace: str = "hibachi"
     steps: list[int] = Field(default_factory=lambda: [10, 50, 90])
@@ -329,7 +337,7 @@ class RolloutSettings(BaseModel):
     gateway_follows: bool = True
 
 
-class ServingSettings(BaseModel):
+class ServingSettings(Section):
     """The local predictor (`hibachi serve`): where it listens and what a request may ask for."""
 
     model_name: str = "hibachi-llama"  # the KServe model name; requests naming it get the default adapter
@@ -346,7 +354,7 @@ class ServingSettings(BaseModel):
     manifests_dir: Path | None = None
 
 
-class PipelineSettings(BaseModel):
+class PipelineSettings(Section):
     """Compiling and submitting the Kubeflow pipelines (read when a pipeline is built, not by the steps)."""
 
     # The one image every step runs in (the project installed from constraints.txt).
@@ -360,7 +368,7 @@ class PipelineSettings(BaseModel):
     service_account: str | None = "hibachi-deployer"
 
 
-class AnalysisSettings(BaseModel):
+class AnalysisSettings(Section):
     """Canary analysis and monitoring thresholds (Flagger-style), versioned here rather than in code."""
 
     window_hours: float = Field(default=24.0, gt=0)

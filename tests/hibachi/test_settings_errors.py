@@ -35,6 +35,9 @@ def _error(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
         ({"HIBACHI_ROLLOUT": '{"variant": "tpu"}'}, "rollout.variant (environment variable HIBACHI_ROLLOUT): Input"),
         ({"HIBACHI_SERVING__PORT": "70000"},
          "serving.port (environment variable HIBACHI_SERVING__PORT): Input should be less than or equal to 65535"),
+        # A typo in a section is refused as at the top level: silently dropped, the gate kept its default.
+        ({"HIBACHI_GATE__MIN_ACCURACCY": "0.99"},
+         "gate.min_accuraccy (environment variable HIBACHI_GATE__MIN_ACCURACCY): no such setting"),
     ],
 )
 def test_an_invalid_environment_variable_is_named_with_what_is_allowed(monkeypatch, env, expected):
@@ -132,3 +135,10 @@ def test_key_hashes_in_yaml_and_code_are_checked_too():
     assert Settings(gateway={"admin_key_hashes": [DIGEST_A.upper()]}).gateway.admin_key_hashes == [DIGEST_A]
     with pytest.raises(ValueError, match="sha256 hex digest"):
         Settings(gateway={"admin_key_hashes": ["abc"]})
+
+
+def test_a_typo_in_a_config_file_section_is_refused(tmp_path, monkeypatch):
+    config = tmp_path / "hibachi.yaml"
+    config.write_text("gate:\n  min_acuracy: 0.99\n")
+    assert _error(monkeypatch, HIBACHI_CONFIG_FILE=str(config)) == \
+        f"invalid settings: gate.min_acuracy (config file {config}): no such setting"
