@@ -8,7 +8,7 @@ The triggers (each a setting in ``settings.retraining``):
 - the critic rejects too many of the student's answers (served or shadow, ``max_critic_failure_rate``);
 - the production prompts drifted away from the training set (the drift report's verdict);
 - enough new quality examples accumulated since the last export (``min_new_examples``);
-- the knowledge-base file changed since the production adapter (or the last export) was made.
+- the knowledge-base file changed since the production adapter (or the newest model version) was trained.
 
 ``gather_evidence`` reads those numbers from the records; ``record_decision`` stores the decision with
 them (``RetrainingDecision``), so every run, started or not, says why. Rates need at least
@@ -62,7 +62,7 @@ class Evidence:
     drift_detected: bool | None = None  # None: no drift verdict this time (too few prompts, no training set)
     drift_auc: float | None = None
     knowledge_sha256: str | None = None  # the facts now
-    trained_knowledge_sha256: str | None = None  # the facts the production adapter (or last export) was built on
+    trained_knowledge_sha256: str | None = None  # the facts the production adapter (or newest version) was built on
     trained_on: str | None = None  # which record that hash comes from
 
     @property
@@ -169,16 +169,20 @@ def last_export_end(session: Session) -> datetime | None:
 
 
 def trained_knowledge(session: Session, settings: Settings) -> tuple[str | None, str | None]:
-    """(hash, what it belongs to): the production adapter's facts, else the newest export's."""
+    """(hash, what it belongs to): the facts the production adapter was trained on, else the newest recorded model
+    version's (whatever the gate said: an adapter was trained on them).
+
+    Not an export's: a run that exported under new facts and then failed before evaluation trained nothing, so it
+    must not use up the facts trigger (the next run would say "facts unchanged" and never retrain)."""
     state = latest_deployment(session, settings.rollout.isvc_name)
     if state is not None and state.stable_version:
         version = session.get(ModelVersion, state.stable_version)
         if version is not None and version.knowledge_sha256:
             return version.knowledge_sha256, f"production adapter {version.id}"
-    row = session.execute(select(ExportRun.knowledge_sha256, ExportRun.id)
-                          .where(ExportRun.knowledge_sha256.is_not(None))
-                          .order_by(ExportRun.created_at.desc(), ExportRun.id.desc()).limit(1)).first()
-    return (row[0], f"export run {row[1]}") if row else (None, None)
+    row = session.execute(select(ModelVersion.knowledge_sha256, ModelVersion.id)
+                          .where(ModelVersion.knowledge_sha256.is_not(None))
+                          .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc()).limit(1)).first()
+    return (row[0], f"model version {row[1]}") if row else (None, None)
 
 
 @dataclass(frozen=True)

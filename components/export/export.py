@@ -7,7 +7,17 @@ candidates in the same order. Both stream plain rows (Core, no ORM identity map)
 Each row's grounding is the one the gateway stored with the turn while that still holds (``stored_grounding``),
 else rebuilt, with the same bytes either way. Rows are ordered by ``(created_at, id)`` and serialised with keys in a
 fixed order, so the same window always gives the same bytes; the sha256 of those bytes is recorded in ``ExportRun``
-with the window, and the next run starts where this one ended.
+with the window.
+
+The watermark (``last_watermark``): an incremental export starts where the newest export made before the newest
+version that *holds the watermark* ended. A version holds it when the gate did not refuse it (or it was deployed
+anyway), it is not trained on erased data, and it was trained on today's facts. So a run that died before
+evaluation, or whose version the gate refused ("not enough data"), leaves its window to be exported again with
+the next run's new rows, and a knowledge-base change re-exports every stored answer, re-judged under the new facts.
+
+A stored row the export cannot read (a JSON column that is not JSON, a conversation that is not a list of
+messages, a quality score that is not a number) is skipped, counted and logged with its signal id
+(``ExportResult.skipped_rows``, ``skipped``); every other row is exported and nothing stored is changed.
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
+import math
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -23,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Engine, Text, TypeDecorator, cast, func, select, type_coerce
+from sqlalchemy import JSON, Connection, Engine, Text, TypeDecorator, cast, func, or_, select, type_coerce, union
 from sqlalchemy.orm import Session
 
 from hibachi import fastjson
@@ -33,6 +45,7 @@ from hibachi.records import (
     AdminCorrection,
     Candidate,
     ChatSession,
+    DeploymentState,
     ExportRun,
     ModelLineage,
     ModelVersion,
@@ -40,6 +53,9 @@ from hibachi.records import (
 )
 
 BATCH_ROWS = 500
+SKIPPED_LISTED = 100  # skipped rows named in the result (all are counted and logged)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,8 @@ class ExportResult:
     pairs: int = 0  # preference pairs written (components.export.pairs)
     stale_rows: int = 0  # turns left out: answers the critic passed then, fails under today's facts
     knowledge_sha256: str | None = None
+    skipped_rows: int = 0  # stored rows that could not be read (malformed), left out; nothing stored is changed
+    skipped: tuple[dict[str, str], ...] = ()  # the first SKIPPED_LISTED of them: {"signal_id", "reason"}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,18 +106,38 @@ def _engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
     return make_engine(engine_or_url), True
 
 
-def last_watermark(session: Session) -> datetime | None:
-    """Where the next incremental export starts: the end of the newest window exported before the newest version.
+def last_watermark(session: Session, knowledge_sha256: str | None = None) -> datetime | None:
+    """Where the next incremental export starts: the end of the newest window exported before the newest version
+    that holds the watermark (``watermark_holders``); None (export everything) when no version holds it.
 
-    An export whose run died before evaluation recorded a version does not move the watermark, so
-    rerunning the pipeline exports that window again instead of training on nothing. A version trained
-    on erased data does not count either, so the next run retrains on its window without the erased rows.
+    An export whose run died before evaluation recorded a version does not move the watermark, nor does one whose
+    version the gate refused: the next run exports that window again with its own new rows, so a small business's
+    trickle of data accumulates until there is enough. A version trained on erased data does not count, so the next
+    run retrains on its window without the erased rows. With ``knowledge_sha256`` (today's facts), a version trained
+    on other facts does not count, so after a knowledge-base change the stored answers are exported again,
+    re-judged under the new facts.
     """
-    tainted = select(ModelLineage.version_id).where(ModelLineage.erased_data_at.is_not(None))
-    newest_version = select(func.max(ModelVersion.created_at)).where(ModelVersion.id.not_in(tainted)) \
+    newest_version = select(func.max(ModelVersion.created_at)).where(*watermark_holders(knowledge_sha256)) \
         .scalar_subquery()
     return _utc(session.scalar(select(func.max(ExportRun.window_end))
                                .where(ExportRun.created_at <= newest_version)))
+
+
+def watermark_holders(knowledge_sha256: str | None = None) -> list[Any]:
+    """The conditions for a model version to hold the export watermark.
+
+    Not refused by the gate (a version with no gate decision recorded counts) or deployed all the same; not
+    trained on erased data; trained on ``knowledge_sha256``'s facts when given (a version with no hash recorded
+    counts: it is not known to be built on other facts)."""
+    tainted = select(ModelLineage.version_id).where(ModelLineage.erased_data_at.is_not(None))
+    deployed = union(select(DeploymentState.stable_version).where(DeploymentState.stable_version.is_not(None)),
+                     select(DeploymentState.canary_version).where(DeploymentState.canary_version.is_not(None)))
+    holders = [ModelVersion.id.not_in(tainted),
+               or_(ModelVersion.gate_passed.is_(None), ModelVersion.gate_passed.is_(True),
+                   ModelVersion.id.in_(deployed))]
+    if knowledge_sha256:
+        holders.append(or_(ModelVersion.knowledge_sha256.is_(None), ModelVersion.knowledge_sha256 == knowledge_sha256))
+    return holders
 
 
 def _window_filter(stmt, since: datetime | None, until: datetime):
@@ -114,11 +152,24 @@ CANDIDATE_COLUMNS = ("signal_id", "provider", "model", "role", "response", "erro
                      "violations", "chosen", "latency_ms")
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A JSON column's stored text that is not JSON. Returned instead of raising, as the row is read inside the
+    cursor's fetch, where one raise would end the whole export; ``malformed`` skips the row."""
+
+    text: str | bytes
+
+
 def _loads_stored_json(value: Any) -> Any:
     """A JSON column's stored text as SQLAlchemy's SQLite JSON type reads it (``json.loads``), through
     ``hibachi.fastjson`` (orjson where it reads the same values). A value SQLite stored as a bare number comes
-    back as it is, as there."""
-    return fastjson.loads(value) if isinstance(value, str | bytes) else value
+    back as it is, as there; text that is not JSON comes back as ``Unreadable``."""
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return fastjson.loads(value)
+    except ValueError:  # both decoders' errors (and a bad UTF-8 byte string's) are ValueErrors
+        return Unreadable(value)
 
 
 class _StoredJSON(TypeDecorator):
@@ -231,6 +282,35 @@ def row_messages(s: dict[str, Any], retriever: Any = None) -> list[dict]:
             {"role": "assistant", "content": _text(s["chosen_response"]).strip()}]
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def malformed(s: dict[str, Any], candidates: list[dict]) -> str | None:
+    """Why a stored row cannot be exported (the prompt contract, the filter and the pairs would fail on it), or None.
+
+    Checked before the row is built, so a bad row is named and skipped instead of ending the export."""
+    conversation = s["conversation"]
+    if isinstance(conversation, Unreadable):
+        return "conversation is not JSON"
+    if conversation is not None and not (isinstance(conversation, list)
+                                         and all(isinstance(m, dict) for m in conversation)):
+        return f"conversation is not a list of messages (a {type(conversation).__name__})"
+    if not isinstance(s["prompt"], str) or not isinstance(s["chosen_response"], str | None):
+        return "prompt or chosen_response is not text"
+    if s["quality_score"] is not None and not _is_number(s["quality_score"]):
+        return f"quality_score is not a number ({s['quality_score']!r:.40})"
+    for c in candidates:
+        if isinstance(c["violations"], Unreadable):
+            return f"a candidate's violations are not JSON ({c['provider']})"
+        if c["violations"] is not None and not (isinstance(c["violations"], list)
+                                                and all(isinstance(v, dict) for v in c["violations"])):
+            return f"a candidate's violations are not a list of objects ({c['provider']})"
+        if c["quality_score"] is not None and not _is_number(c["quality_score"]):
+            return f"a candidate's quality_score is not a number ({c['provider']})"
+    return None
+
+
 def signal_record(s: dict[str, Any], candidates: list[dict], retriever: Any = None) -> dict[str, Any]:
     """One JSONL line: the conversation ending in the served answer, and everything known about it."""
     messages = row_messages(s, retriever)
@@ -272,8 +352,11 @@ def _plan_for_every_row(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
 
 
-def iter_records(engine: Engine, since: datetime | None, until: datetime) -> Iterator[dict[str, Any]]:
-    """Merge the two ordered streams (two connections): each signal with exactly its own candidates."""
+def iter_records(engine: Engine, since: datetime | None, until: datetime,
+                 on_skip: Any = None) -> Iterator[dict[str, Any]]:
+    """Merge the two ordered streams (two connections): each signal with exactly its own candidates.
+
+    A row ``malformed`` finds is not yielded: ``on_skip(signal_id, reason)`` is told (by default it is logged)."""
     from hibachi.retrieval import default_retriever
 
     retriever = default_retriever()  # the configured knowledge base, looked up once per export, not per row
@@ -288,7 +371,15 @@ def iter_records(engine: Engine, since: datetime | None, until: datetime) -> Ite
             while pending is not None and pending[0] == signal["id"]:
                 own.append(_candidate_dict(pending))
                 pending = next(candidates, None)
+            reason = malformed(signal, own)
+            if reason is not None:
+                (on_skip or _log_skip)(signal["id"], reason)
+                continue
             yield signal_record(signal, own, retriever)
+
+
+def _log_skip(signal_id: str, reason: str) -> None:
+    log.warning("export: skipped signal %s: %s", signal_id, reason)
 
 
 def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: datetime | str | None = None,
@@ -319,12 +410,22 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
         with Session(engine) as session, ExitStack() as files:
             start = _parse_time(since)
             if start is None and incremental:
-                start = last_watermark(session)
+                start = last_watermark(session, knowledge_sha256)
             end = _parse_time(until) or datetime.now(UTC)
             if start is not None and start >= end:
                 raise ValueError(f"export window is empty: since {_iso(start)} is not before until {_iso(end)}")
             digest, rows = hashlib.sha256(), 0
             pairs = stale_rows = 0
+            skipped: list[dict[str, str]] = []
+            skipped_rows = 0
+
+            def skip(signal_id: str, reason: str) -> None:
+                nonlocal skipped_rows
+                _log_skip(signal_id, reason)
+                skipped_rows += 1
+                if len(skipped) < SKIPPED_LISTED:
+                    skipped.append({"signal_id": signal_id, "reason": reason})
+
             tmp = out.with_suffix(out.suffix + ".partial")
             # Lineage (which signals this hash holds) is recorded once the hash is known: the ids wait in a
             # temporary file, not a list, so memory stays flat however many rows the window has.
@@ -341,7 +442,7 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                     digest.update(data)
                     chunk.clear()
 
-                for record_ in iter_records(engine, start, end):
+                for record_ in iter_records(engine, start, end, skip):
                     violations = stale_violations(record_, critic) if critic is not None else None
                     if violations is not None:  # built from facts that changed: out of the data, and listed
                         stale_rows += 1
@@ -373,7 +474,8 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                 run_id = run.id
         return ExportResult(path=str(out), rows=rows, dataset_sha256=digest.hexdigest(),
                             window_start=_iso(start), window_end=_iso(end) or "", export_run_id=run_id,
-                            pairs=pairs, stale_rows=stale_rows, knowledge_sha256=knowledge_sha256)
+                            pairs=pairs, stale_rows=stale_rows, knowledge_sha256=knowledge_sha256,
+                            skipped_rows=skipped_rows, skipped=tuple(skipped))
     finally:
         if owned:
             engine.dispose()

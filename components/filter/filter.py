@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -65,6 +66,16 @@ def _topic(record: dict) -> str:
     return classify_topic(record["messages"][-2]["content"])
 
 
+def _quality_score(value) -> float:
+    """The row's quality score; one that is not a number (a hand-edited or older JSONL) is no evidence of quality,
+    so it reads 0.0 and the row is dropped as low quality instead of ending the whole filter step."""
+    try:
+        score = float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return score if math.isfinite(score) else 0.0
+
+
 def _gate(record: dict, config: FilterSettings, critic) -> tuple[str | None, bool]:
     """The first rule the record fails (or None), and whether a correction replaced its answer."""
     meta = record["metadata"]
@@ -79,7 +90,7 @@ def _gate(record: dict, config: FilterSettings, critic) -> tuple[str | None, boo
         return "empty_answer", corrected
     # A human correction stands in for the quality and outcome signals of the answer it replaced.
     if not corrected:
-        if float(meta.get("quality_score") or 0.0) <= config.min_quality:
+        if _quality_score(meta.get("quality_score")) <= config.min_quality:
             return "low_quality", False
         rating = meta.get("customer_rating")
         good = bool(meta.get("led_to_booking")) or (rating is not None and rating >= config.min_rating)

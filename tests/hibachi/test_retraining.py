@@ -152,3 +152,34 @@ def test_evidence_from_records_triggers_once_then_cools_down_and_a_price_change_
         later = NOW + timedelta(hours=30)  # past the cool-down; the student's window is now quiet
         facts, _ = decide_and_record(session, changed, actor="test", now=later)
         assert facts.triggered and len(facts.reasons) == 1 and facts.reasons[0].startswith("knowledge base changed")
+
+
+@pytest.mark.storage
+def test_an_export_from_a_run_that_trained_nothing_does_not_use_up_the_facts_trigger(db, tmp_path):
+    """The facts a model version was trained on count, not an export's: a run that exported under new facts
+    and then failed before evaluation trained nothing, so the next decision still sees the facts changed."""
+    from hibachi.records import ExportRun, ModelVersion
+    from hibachi.retraining import decide_and_record, trained_knowledge
+    from hibachi.settings import Settings
+
+    engine, factory = db
+    old_kb, new_kb = _priced_kb(tmp_path, 60), _priced_kb(tmp_path, 65)
+    settings = Settings(data_dir=tmp_path / "var", knowledge_base=new_kb,
+                        retraining=CONFIG.model_copy(update={"min_new_examples": 1000}))
+    with factory() as session:
+        session.add(ModelVersion(id="v-old", base_model="b", adapter_uri="a", dataset_sha256="d" * 64,
+                                 gate_passed=False, created_at=NOW - timedelta(days=2),
+                                 knowledge_sha256=knowledge_sha256(old_kb)))
+        session.add(ExportRun(window_end=NOW - timedelta(hours=1), rows=0, dataset_sha256="e" * 64, path="x",
+                              created_at=NOW - timedelta(hours=1), knowledge_sha256=knowledge_sha256(new_kb)))
+        session.commit()
+        assert trained_knowledge(session, settings) == (knowledge_sha256(old_kb), "model version v-old")
+        decision, _ = decide_and_record(session, settings, actor="test", now=NOW)
+        assert decision.triggered and decision.reasons == [
+            f"knowledge base changed: model version v-old was built on facts {knowledge_sha256(old_kb)[:12]}, "
+            f"now {knowledge_sha256(new_kb)[:12]}"]
+
+        session.add(ModelVersion(id="v-new", base_model="b", adapter_uri="a", dataset_sha256="f" * 64,
+                                 gate_passed=False, created_at=NOW, knowledge_sha256=knowledge_sha256(new_kb)))
+        session.flush()  # a version trained on the new facts (whatever the gate said) answers the trigger
+        assert trained_knowledge(session, settings) == (knowledge_sha256(new_kb), "model version v-new")
