@@ -8,7 +8,7 @@ from kfp import dsl
 from components.image import COMPONENTS_IMAGE
 
 
-@dsl.component(base_image=COMPONENTS_IMAGE)
+@dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def monitor_op(summary: dsl.Output[dsl.Artifact], report: dsl.Output[dsl.HTML], metrics: dsl.Output[dsl.Metrics],
                database_url: str = "", data_dir: str = "", window_hours: float = 24.0, training_set: str = "",
                filter_summary: str = "", isvc: str = "", apply_decision: bool = False) -> str:
@@ -46,7 +46,7 @@ def monitor_op(summary: dsl.Output[dsl.Artifact], report: dsl.Output[dsl.HTML], 
     return action
 
 
-@dsl.component(base_image=COMPONENTS_IMAGE)
+@dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def retraining_op(monitor_summary: dsl.Input[dsl.Artifact], decision: dsl.Output[dsl.Artifact],
                   metrics: dsl.Output[dsl.Metrics], database_url: str = "", window_hours: float = 0.0,
                   run_name: str = "") -> str:

@@ -8,14 +8,15 @@ from components.image import COMPONENTS_IMAGE
 
 @dsl.component(base_image=COMPONENTS_IMAGE, install_kfp_package=False)
 def train_op(train: Input[Dataset], model: Output[Model], metrics: Output[Metrics], base_model: str = "",
-             max_steps: int = 0, checkpoint_dir: str = "") -> str:
-    """Checkpoints go to ``checkpoint_dir`` (a mounted volume on a cluster, so a retried pod resumes)."""
+             max_steps: int = 0, checkpoint_dir: str = "", run_id: str = "") -> str:
+    """Checkpoints go to ``checkpoint_dir/run_id`` (a mounted volume on a cluster, keyed by the pipeline run: a
+    retried pod of the same run resumes, another run starts fresh)."""
     import shutil
     from pathlib import Path
 
     from components.train.train import main, training_config
 
-    work = Path(checkpoint_dir) if checkpoint_dir else Path(model.path)
+    work = (Path(checkpoint_dir) / run_id if run_id else Path(checkpoint_dir)) if checkpoint_dir else Path(model.path)
     config = training_config(base_model=Path(base_model) if base_model else None, max_steps=max_steps or None)
     result = main(Path(train.path), work, config)
     if work != Path(model.path):

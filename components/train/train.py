@@ -5,13 +5,17 @@
 command-line overrides of any of its fields. Loss counts
 only the assistant turns (the chat template's ``{% generation %}`` markers). Checkpoints go to
 ``output_dir/checkpoints``; a rerun after a kill resumes from the newest one and ends at the same
-step. On CUDA the base loads in 4-bit nf4 (QLoRA) with bf16 or fp16 compute; on CPU in float32.
+step, but only when the checkpoints were written for the same training file and configuration
+(``checkpoints/fingerprint.json``): checkpoints of other data are removed and training starts fresh.
+On CUDA the base loads in 4-bit nf4 (QLoRA) with bf16 or fp16 compute; on CPU in float32.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -128,13 +132,49 @@ def _throughput_callback():
     return Throughput()
 
 
+# Fields that change how fast a run goes or how it is logged, not what it learns: a resumed run may differ in them.
+FINGERPRINT_IGNORES = ("resume", "cpu_threads", "logging_steps")
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+def training_fingerprint(train_file: Path, config: TrainingSettings) -> dict[str, str]:
+    """What the checkpoints in a directory were trained on: the training file's sha256 and the configuration's."""
+    digest = hashlib.sha256()
+    with open(train_file, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    settings = config.model_dump(mode="json", exclude=set(FINGERPRINT_IGNORES))
+    return {"train_sha256": digest.hexdigest(),
+            "config_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()}
+
+
+def checkpoint_to_resume(checkpoints: Path, fingerprint: dict[str, str], resume: bool) -> str | None:
+    """The newest checkpoint to resume from, or None to start fresh.
+
+    Checkpoints written for other data or another configuration (or by a run that recorded no fingerprint) are
+    removed, so they are neither resumed now nor mixed with this run's; the fingerprint is then written before
+    training starts, so a kill at any step still leaves checkpoints this run can resume.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    recorded_file = checkpoints / FINGERPRINT_FILE
+    recorded = json.loads(recorded_file.read_text()) if recorded_file.is_file() else None
+    stale = [path for path in checkpoints.glob("checkpoint-*") if path.is_dir()]
+    if stale and recorded != fingerprint:
+        why = "no fingerprint" if recorded is None else "another training file or configuration"
+        print(f"train: {len(stale)} checkpoint(s) in {checkpoints} were written for {why}; starting fresh")
+        for path in stale:
+            shutil.rmtree(path)
+    recorded_file.write_text(json.dumps(fingerprint, indent=2, sort_keys=True))
+    return get_last_checkpoint(str(checkpoints)) if resume else None
+
+
 def main(train_file: Path | str, output_dir: Path | str, config: TrainingSettings,
          callbacks: list | None = None) -> dict[str, Any]:
     """Train, save the adapter to ``output_dir/adapter`` and metrics to ``output_dir/metrics.json``."""
     import torch
     from peft import LoraConfig
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
 
     rows = load_examples(Path(train_file))
     examples = training_mix(rows, config.quote_repeats)
@@ -154,7 +194,7 @@ def main(train_file: Path | str, output_dir: Path | str, config: TrainingSetting
         torch.cuda.reset_peak_memory_stats()
     trainer = build_trainer(model, tokenizer, examples, config, checkpoints, peft_config=lora,
                             callbacks=[throughput, *(callbacks or [])])
-    resume_from = get_last_checkpoint(str(checkpoints)) if config.resume else None
+    resume_from = checkpoint_to_resume(checkpoints, training_fingerprint(Path(train_file), config), config.resume)
     with cpu_threads(config.cpu_threads):
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=resume_from)

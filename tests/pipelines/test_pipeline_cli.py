@@ -56,7 +56,7 @@ def test_schedule_creates_a_monthly_recurring_run(client):
     (_, experiment), (_, job) = client.calls
     assert experiment == {"name": "hibachi"}
     assert job["cron_expression"] == "0 0 3 1 * *" and job["experiment_id"] == "exp-1"
-    assert job["params"] == {"max_steps": "200"} and job["pipeline_name"] == "hibachi-training"
+    assert job["params"] == {"max_steps": 200} and job["pipeline_name"] == "hibachi-training"  # the declared int
     assert job["enable_caching"] is False
     assert job["service_account"] == "hibachi-deployer"  # the deploy step's least-privilege account
 
