@@ -25,7 +25,11 @@ def export_op(dataset: Output[Dataset], pairs: Output[Dataset], stale: Output[Ar
                             stale_path=stale.path, critic=get_critic())
     dataset.metadata.update({"rows": result.rows, "sha256": result.dataset_sha256,
                              "window_start": result.window_start or "", "window_end": result.window_end,
-                             "knowledge_sha256": result.knowledge_sha256 or ""})
+                             "knowledge_sha256": result.knowledge_sha256 or "",
+                             "skipped_rows": result.skipped_rows, "skipped": list(result.skipped)})
+    if result.skipped_rows:  # shown in the Kubeflow UI's log and the artifact's metadata, each with its signal id
+        print(f"export: {result.skipped_rows} stored rows could not be read and were left out: "
+              + "; ".join(f"{s['signal_id']} ({s['reason']})" for s in result.skipped[:5]))
     pairs.metadata.update({"pairs": result.pairs})
     stale.metadata.update({"stale_rows": result.stale_rows, "knowledge_sha256": result.knowledge_sha256 or ""})
     if result.stale_rows:
