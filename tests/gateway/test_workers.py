@@ -45,6 +45,13 @@ def two_workers(sim, tmp_path, request):
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
+    # One worker answering readiness says nothing of the other, which on a loaded machine may still be importing:
+    # until it has claimed its journal, the first worker takes every connection.
+    outbox = tmp_path / "data" / "outbox"
+    while not all((d / ".owner.lock").exists() for d in (outbox, outbox / "worker-1")):
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
     yield url, process, tmp_path / "data"
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
@@ -63,7 +70,7 @@ def test_two_workers_share_a_port_and_capture_every_answer_once(two_workers):
     assert [r.status_code for r in responses] == [200] * CHATS
     request_ids = {r.headers["x-request-id"] for r in responses}
 
-    # Each worker journals in its own directory, and both answered.
+    # Each worker journals in its own directory.
     journals = [data / "outbox", data / "outbox" / "worker-1"]
     assert all((d / ".owner.lock").exists() and list(d.glob("seg-*.jsonl")) for d in journals)
 
