@@ -52,7 +52,9 @@ from hibachi.records import (
     TrainingSignal,
 )
 
-BATCH_ROWS = 500
+BATCH_ROWS = 500  # rows per fetch from a database server: each fetch is a round trip
+SQLITE_BATCH_ROWS = 32  # in-process: a small batch's rows are still in the CPU cache when they become records
+WRITE_LINES = 64  # JSONL lines written and hashed at a time
 SKIPPED_LISTED = 100  # skipped rows named in the result (all are counted and logged)
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,13 @@ def _column(conn: Connection, column: Any) -> Any:
     return column
 
 
+def _fetch_rows(conn: Connection) -> int:
+    """Rows per fetch of the export's streaming cursors. SQLite reads in the process, so a batch only has to stay
+    small: fetching 500 rows before turning them into records made the export 10% slower than fetching 32
+    (``benchmarks/bench_export.py``); a server is asked once per batch, so there batches stay large."""
+    return SQLITE_BATCH_ROWS if conn.dialect.name == "sqlite" else BATCH_ROWS
+
+
 def _signal_rows(conn: Connection, since: datetime | None, until: datetime) -> Iterator[Any]:
     # The newest admin correction of each signal by an index lookup per signal (what row_number() = 1 over
     # (created_at desc, id desc) picked): joined to a window-function subquery, PostgreSQL's cursor plans filtered
@@ -221,7 +230,7 @@ def _signal_rows(conn: Connection, since: datetime | None, until: datetime) -> I
         .outerjoin(AdminCorrection, AdminCorrection.id == newest)
         .order_by(TrainingSignal.created_at, TrainingSignal.id)
     )
-    yield from conn.execution_options(yield_per=BATCH_ROWS).execute(_window_filter(stmt, since, until))
+    yield from conn.execution_options(yield_per=_fetch_rows(conn)).execute(_window_filter(stmt, since, until))
 
 
 def _candidate_rows(conn: Connection, since: datetime | None, until: datetime) -> Iterator[Any]:
@@ -231,7 +240,7 @@ def _candidate_rows(conn: Connection, since: datetime | None, until: datetime) -
         .join(TrainingSignal, TrainingSignal.id == Candidate.signal_id)
         .order_by(TrainingSignal.created_at, TrainingSignal.id, Candidate.id)
     )
-    yield from conn.execution_options(yield_per=BATCH_ROWS).execute(_window_filter(stmt, since, until))
+    yield from conn.execution_options(yield_per=_fetch_rows(conn)).execute(_window_filter(stmt, since, until))
 
 
 SIGNAL_KEYS = (*SIGNAL_COLUMNS, "led_to_booking", "customer_rating", "corrected_response", "correction_author",
@@ -434,7 +443,7 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                 handle = output.enter_context(tmp.open("wb"))
                 pairs_out = output.enter_context(open(pairs_path, "w", encoding="utf-8")) if pairs_path else None
                 stale_out = output.enter_context(open(stale_path, "w", encoding="utf-8")) if stale_path else None
-                chunk: list[bytes] = []  # lines written (and hashed) BATCH_ROWS at a time: the same bytes
+                chunk: list[bytes] = []  # lines written (and hashed) WRITE_LINES at a time: the same bytes
 
                 def write_chunk() -> None:
                     data = b"".join(chunk)
@@ -452,7 +461,7 @@ def export_signals(engine_or_url: Engine | str, out_path: Path | str, since: dat
                         continue
                     # Keys come in a fixed order from signal_record, so no sort is needed for stable bytes.
                     chunk.append(_json_line(record_))
-                    if len(chunk) == BATCH_ROWS:
+                    if len(chunk) == WRITE_LINES:
                         write_chunk()
                     rows += 1
                     signal_ids.write(record_["metadata"]["signal_id"] + "\n")
