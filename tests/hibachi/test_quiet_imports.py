@@ -1,4 +1,4 @@
-"""Importing the project quiets a third-party warning that every training, serving and report process printed."""
+"""Importing the project quiets third-party warnings that every training, serving and report process printed."""
 
 from __future__ import annotations
 
@@ -18,3 +18,23 @@ def test_bitsandbytes_cpu_kernel_warning_is_quieted_once_hibachi_is_imported():
     if WARNING not in _stderr("import peft, bitsandbytes"):
         pytest.skip("bitsandbytes does not warn on this CPU (it does only with AVX512-BF16)")
     assert WARNING not in _stderr("import components.train.train, peft, bitsandbytes")
+
+
+DEPRECATED_ALIAS = "`is_gradient_checkpointing` is deprecated"
+PEFT_WRAP = """
+from transformers import LlamaConfig, LlamaForCausalLM
+from peft import LoraConfig, get_peft_model
+import warnings
+model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, num_key_value_heads=2))
+get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"]))
+warnings.warn("another deprecation", FutureWarning)
+"""
+
+
+def test_peft_reading_the_deprecated_checkpointing_alias_is_quieted_and_other_future_warnings_still_show():
+    if DEPRECATED_ALIAS not in _stderr(PEFT_WRAP):
+        pytest.skip("this peft no longer reads transformers' deprecated is_gradient_checkpointing")
+    stderr = _stderr("import hibachi\n" + PEFT_WRAP)
+    assert DEPRECATED_ALIAS not in stderr
+    assert "another deprecation" in stderr
