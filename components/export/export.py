@@ -52,8 +52,8 @@ from hibachi.records import (
     TrainingSignal,
 )
 
-BATCH_ROWS = 500  # rows per fetch from a database server: each fetch is a round trip
-SQLITE_BATCH_ROWS = 32  # in-process: a small batch's rows are still in the CPU cache when they become records
+SERVER_FETCH_ROWS = 500  # rows per fetch from a database server: each fetch is a round trip
+SQLITE_FETCH_ROWS = 32  # in-process: a small batch's rows are still in the CPU cache when they become records
 WRITE_LINES = 64  # JSONL lines written and hashed at a time
 SKIPPED_LISTED = 100  # skipped rows named in the result (all are counted and logged)
 
@@ -201,7 +201,7 @@ def _fetch_rows(conn: Connection) -> int:
     """Rows per fetch of the export's streaming cursors. SQLite reads in the process, so a batch only has to stay
     small: fetching 500 rows before turning them into records made the export 10% slower than fetching 32
     (``benchmarks/bench_export.py``); a server is asked once per batch, so there batches stay large."""
-    return SQLITE_BATCH_ROWS if conn.dialect.name == "sqlite" else BATCH_ROWS
+    return SQLITE_FETCH_ROWS if conn.dialect.name == "sqlite" else SERVER_FETCH_ROWS
 
 
 def _signal_rows(conn: Connection, since: datetime | None, until: datetime) -> Iterator[Any]:
