@@ -6,7 +6,10 @@ import warnings
 # report process that imports peft or transformers, is noise; its errors still show.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
-# peft (wrapping a model in PeftModel) and trl still read transformers 5's deprecated `is_gradient_checkpointing`
-# alias, so every training, evaluation and serving process printed a FutureWarning the project cannot act on (its
-# own code passes the new name, `activation_checkpointing`). Other FutureWarnings still show.
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+# peft (wrapping a model in PeftModel, and preparing a 4-bit base for QLoRA) and trl still use transformers 5's
+# deprecated gradient-checkpointing names, so every training, evaluation and serving process printed a FutureWarning
+# the project cannot act on (its own code passes the new name, `activation_checkpointing`). Other FutureWarnings
+# still show.
+for _old_name in ("is_gradient_checkpointing", "gradient_checkpointing_enable"):
+    warnings.filterwarnings("ignore", message=f"`{_old_name}` is deprecated", category=FutureWarning)
+del _old_name

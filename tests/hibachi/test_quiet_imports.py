@@ -38,3 +38,24 @@ def test_peft_reading_the_deprecated_checkpointing_alias_is_quieted_and_other_fu
     stderr = _stderr("import hibachi\n" + PEFT_WRAP)
     assert DEPRECATED_ALIAS not in stderr
     assert "another deprecation" in stderr
+
+
+QLORA_ENABLE = "`gradient_checkpointing_enable` is deprecated"
+QLORA_PREPARE = """
+from transformers import LlamaConfig, LlamaForCausalLM
+from peft import prepare_model_for_kbit_training
+import warnings
+model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, num_key_value_heads=2))
+model.is_loaded_in_4bit = True  # the branch a 4-bit base takes on CUDA (the train step's QLoRA path)
+prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+warnings.warn("another deprecation", FutureWarning)
+"""
+
+
+def test_peft_enabling_checkpointing_by_its_deprecated_name_for_qlora_is_quieted():
+    if QLORA_ENABLE not in _stderr(QLORA_PREPARE):
+        pytest.skip("this peft no longer calls transformers' deprecated gradient_checkpointing_enable")
+    stderr = _stderr("import hibachi\n" + QLORA_PREPARE)
+    assert QLORA_ENABLE not in stderr
+    assert "another deprecation" in stderr
