@@ -3,7 +3,7 @@
 # batch-1 decode tokens/s as a share of the memory-bandwidth bound, printed as one table (see gpu_bench.py).
 # Only for a machine with a CUDA GPU; never in CI. Exits 2 at once, with the reason, when there is no GPU or a
 # package it needs is missing.
-# Usage: [GPU_WHEELS=<dir>] benchmarks/gpu.sh [--train-steps 20] [--decode-tokens 256] [--seq-len 1024] [--batch 4]
+# Usage: [GPU_WHEELS=<dir>] benchmarks/gpu.sh [--train-steps 30] [--warmup-steps 5] [--decode-tokens 256] [--seq-len 1024] [--batch 4]
 # GPU_WHEELS: wheels to install first, offline, for this run only (`make gpu-wheels` downloads the ones a CUDA
 # PyTorch image lacks, listed in benchmarks/gpu-requirements.txt).
 set -euo pipefail

@@ -11,13 +11,14 @@ downloaded weights; throughput does not need trained ones. Two figures, one tabl
 2. Batch-1 greedy decode of a bf16 copy through ``generate``: tokens/s as a share of the memory-bandwidth bound
    (peak HBM bytes/s over the bytes of weights read per token).
 
-    benchmarks/gpu.sh [--train-steps 20] [--decode-tokens 256] [--seq-len 1024] [--batch 4]
+    benchmarks/gpu.sh [--train-steps 30] [--warmup-steps 5] [--decode-tokens 256] [--seq-len 1024] [--batch 4]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import sys
 import tempfile
@@ -110,18 +111,20 @@ def _random_model(directory: Path, config, device: str):
     """Random bf16 weights initialised on ``device``, also saved as a checkpoint (``directory/base``) with the
     stand-in's tokenizer (its ids fall inside the 128k vocabulary)."""
     import torch
-    from transformers import LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
     from devkit.tiny_model import build_tiny_model
 
-    tokenizer_dir = build_tiny_model(directory / "tokenizer-source")
+    # The stand-in's tokenizer, told the architecture's context length, and the config told its special ids (so the
+    # trainer has nothing to realign and warn about).
+    tokenizer = AutoTokenizer.from_pretrained(str(build_tiny_model(directory / "tokenizer-source")),
+                                              model_max_length=config.max_position_embeddings)
+    config.bos_token_id, config.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     torch.manual_seed(0)
     with torch.device(device):  # built in bf16 directly: an fp32 8B model would take 32 GB first
         model = LlamaForCausalLM._from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(directory / "base", safe_serialization=True)
-    from transformers import AutoTokenizer
-
-    AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(directory / "base")
+    tokenizer.save_pretrained(directory / "base")
     return model
 
 
@@ -172,7 +175,33 @@ def _synthetic_chats(path: Path, rows: int, words: int) -> Path:
     return path
 
 
-def train_row(base: Path, workdir: Path, name: str, config, steps: int, seq_len: int, batch: int) -> dict:
+def _step_clock(device: str):
+    """A trainer callback that marks (seconds, input tokens seen) at the end of every optimizer step, once the
+    device has finished it."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.marks: list[tuple[float, int]] = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            _synchronize(device)
+            self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
+
+    return StepClock()
+
+
+def steady_rate(marks: list[tuple[float, int]], warmup_steps: int) -> float:
+    """Tokens/s from the end of step ``warmup_steps`` to the end of the last step: the first steps also pay for
+    CUDA's and the allocator's start, which a longer run spreads thinner."""
+    if not 1 <= warmup_steps < len(marks):
+        raise ValueError(f"need more steps ({len(marks)}) than warm-up steps ({warmup_steps}), and at least one")
+    (start, seen), (end, total) = marks[warmup_steps - 1], marks[-1]
+    return (total - seen) / (end - start)
+
+
+def train_row(base: Path, workdir: Path, name: str, config, steps: int, seq_len: int, batch: int,
+              warmup_steps: int, device: str = "cuda") -> dict:
     import torch
 
     from components.train.train import main, training_config
@@ -182,21 +211,27 @@ def train_row(base: Path, workdir: Path, name: str, config, steps: int, seq_len:
                                save_steps=10_000, logging_steps=max(1, steps // 4), resume=False,
                                quantize_4bit=True, gradient_checkpointing=True)
     train_file = _synthetic_chats(workdir / "train.jsonl", rows=steps * batch, words=seq_len)
-    metrics = main(train_file, workdir / "run", settings)
-    rate = metrics["tokens"] / metrics["runtime_s"]
+    clock = _step_clock(device)
+    metrics = main(train_file, workdir / "run", settings, callbacks=[clock])
+    rate = steady_rate(clock.marks, warmup_steps)
+    seconds = [end - start for (start, _), (end, _) in itertools.pairwise(clock.marks)]
+    print(f"train step seconds, steps 2-{len(clock.marks)}: " + " ".join(f"{s:.2f}" for s in seconds),
+          file=sys.stderr, flush=True)
+    whole_run = metrics["tokens"] / metrics["runtime_s"]
     achieved = rate * lora_train_flops_per_token(config, seq_len)
     mfu = achieved / peak_flops if peak_flops else None
     # The train step quantizes only on CUDA (bitsandbytes); elsewhere it trains LoRA over an fp32 base.
     base_kind = "nf4 base" if metrics["device"] == "cuda" else f"{metrics['device']}: fp32 base, not QLoRA"
     peak = f"; peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if metrics["device"] == "cuda" else ""
     return {"figure": f"QLoRA train step ({base_kind}, LoRA r={settings.lora_r} q/k/v/o, batch {batch}, max_length "
-            f"{seq_len}, {steps} steps, gradient checkpointing){peak}",
+            f"{seq_len}, gradient checkpointing); steps {warmup_steps + 1}-{steps} of {steps} "
+            f"(whole run with warm-up: {whole_run:.1f} tokens/s){peak}",
             "value": round(rate, 1), "unit": "tokens/s", "baseline": round(peak_flops / 1e12) if peak_flops else "",
             "ratio": round(mfu, 3) if mfu else "", "target": "MFU (model FLOPs / peak bf16 TFLOP/s in baseline)"}
 
 
 def measure(config, device_name: str, workdir: Path, *, train_steps: int, decode_tokens: int, seq_len: int,
-            batch: int, device: str = "cuda") -> list[dict]:
+            batch: int, warmup_steps: int = 5, device: str = "cuda") -> list[dict]:
     """Both figures for ``config`` on ``device`` (``device_name`` looks up its peaks): decode first, on the
     random checkpoint it builds, then the train step from that checkpoint on disk."""
     import gc
@@ -206,30 +241,54 @@ def measure(config, device_name: str, workdir: Path, *, train_steps: int, decode
     started = time.perf_counter()
     model = _random_model(workdir, config, device)
     print(f"random checkpoint built and saved in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    rows = [decode_row(model, device_name, decode_tokens, device)]
+    rows = [_reported(decode_row(model, device_name, decode_tokens, device))]
     del model
     gc.collect()
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    rows.append(train_row(workdir / "base", workdir, device_name, config, train_steps, seq_len, batch))
+    rows.append(_reported(train_row(workdir / "base", workdir, device_name, config, train_steps, seq_len, batch,
+                                  warmup_steps, device)))
     return rows
+
+
+def _reported(row: dict) -> dict:
+    """``row``, also printed at once (stderr): a run cut short by gpu.sh's time limit keeps what it measured."""
+    print(f"measured: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return row
+
+
+def stack_versions() -> str:
+    """The versions that decide these figures (the GPU image's own, or the carried wheels)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("torch", "transformers", "bitsandbytes", "peft", "trl", "accelerate"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} missing")
+    return ", ".join(found)
 
 
 def render(rows: list[dict], device: str) -> str:
     columns = ("figure", "value", "unit", "baseline", "ratio", "target")
-    lines = [f"GPU benchmark on {device}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [f"GPU benchmark on {device} ({stack_versions()})", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--train-steps", type=int, default=30)
+    parser.add_argument("--warmup-steps", type=int, default=5, help="train steps left out of tokens/s and MFU")
     parser.add_argument("--decode-tokens", type=int, default=256)
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args(argv)
+    if not 1 <= args.warmup_steps < args.train_steps:
+        parser.error(f"--warmup-steps must be at least 1 and below --train-steps ({args.train_steps})")
     try:
         device = require_cuda()
     except NotRunnable as exc:
@@ -238,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hibachi-gpu-") as tmp:
         rows = measure(llama_config(), device, Path(tmp), train_steps=args.train_steps,
-                       decode_tokens=args.decode_tokens, seq_len=args.seq_len, batch=args.batch)
+                       decode_tokens=args.decode_tokens, seq_len=args.seq_len, batch=args.batch,
+                       warmup_steps=args.warmup_steps)
     print(render(rows, device))
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     return 0

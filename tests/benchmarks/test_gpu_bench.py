@@ -19,6 +19,7 @@ from benchmarks.gpu_bench import (
     matmul_params,
     measure,
     missing_modules,
+    steady_rate,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,14 +80,31 @@ def test_the_measurement_runs_end_to_end_on_a_shrunken_model(tmp_path, capsys):
     """The same build / save / decode / train-from-disk path as on a GPU, on the CPU: no peaks are known for it, so
     the rows carry throughput without a ratio, and the train row says it was not QLoRA."""
     config = llama_config(**{**SMALL, "vocab_size": 2048})  # the stand-in tokenizer's ids, and decode's 1000-2000
-    rows = measure(config, "cpu", tmp_path, train_steps=2, decode_tokens=8, seq_len=64, batch=2, device="cpu")
+    rows = measure(config, "cpu", tmp_path, train_steps=3, warmup_steps=1, decode_tokens=8, seq_len=64, batch=2,
+                   device="cpu")
     decode, train = rows
     assert decode["unit"] == "tokens/s" and decode["value"] > 0 and decode["ratio"] == ""
     assert "8 tokens" in decode["figure"]
     assert train["unit"] == "tokens/s" and train["value"] > 0 and train["ratio"] == ""
-    assert "cpu: fp32 base, not QLoRA" in train["figure"] and "2 steps" in train["figure"]
+    assert "cpu: fp32 base, not QLoRA" in train["figure"] and "steps 2-3 of 3" in train["figure"]
     assert (tmp_path / "base" / "config.json").is_file() and (tmp_path / "run" / "adapter").is_dir()
     assert "random checkpoint built and saved" in capsys.readouterr().err
+
+
+def test_steady_rate_leaves_the_warm_up_steps_out():
+    # (seconds, input tokens seen) at each step's end: a slow first step, then 1,000 tokens every 0.5 s.
+    marks = [(4.0, 1000), (4.5, 2000), (5.0, 3000), (5.5, 4000)]
+    assert steady_rate(marks, 1) == 3000 / 1.5
+    assert steady_rate(marks, 2) == 2000 / 1.0
+    for warmup in (0, 4):
+        with pytest.raises(ValueError, match="warm-up steps"):
+            steady_rate(marks, warmup)
+
+
+def test_warm_up_steps_must_leave_steps_to_measure():
+    done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_bench", "--train-steps", "5", "--warmup-steps", "5"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2 and "--warmup-steps must be at least 1 and below --train-steps (5)" in done.stderr
 
 
 def test_missing_modules_names_each_with_its_reason():
