@@ -7,7 +7,8 @@
 2. Scaling past one process: 1 vs 2 gateway workers at 400 requests/s, started as a user would
    (``hibachi gateway serve --workers N``): one listening socket, each worker journals in its own directory
    under ``gateway.outbox_dir`` (gateway.outbox), the supervisor stores the journals in the database
-   (a ``SignalWriter`` over their journals), and the workers share that database, where the traffic policy lives.
+   (a ``SignalWriter`` over their journals; so for one worker too), and the workers share that database, where
+   the traffic policy lives. The CPU rows count the supervisor with its workers.
 3. Shadow: served latency with the shadow policy on vs off when the local model is 5x slower than the
    teacher (20 ms vs 100 ms). Target ratio <= 1.05.
 
@@ -249,7 +250,7 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         rig = Rig(Path(tmp))
         try:
-            label = "1 worker, capture on, real critic and retriever"
+            label = "1 worker (its journal stored by the supervisor), capture on, real critic and retriever"
             port, gateway, db = rig.gateway("teacher", 1, "one")
             sent_total = 0
             try:

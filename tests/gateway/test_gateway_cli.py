@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -82,6 +83,19 @@ def test_gateway_serve_starts_answers_and_stops_on_sigterm(tmp_path):
     finally:
         gateway_code, sim_code = _stop(gateway), _stop(sim)
     assert gateway_code in (0, -signal.SIGTERM) and sim_code in (0, -signal.SIGTERM)
+    # One worker also runs under the supervisor, whose relay stored the worker's journal before it exited.
+    with sqlite3.connect(tmp_path / "var" / "hibachi.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM training_signals").fetchone()[0] == 1
+
+
+def test_a_worker_that_cannot_start_stops_serve_instead_of_being_restarted(tmp_path):
+    blocker = tmp_path / "somefile"  # gateway.outbox_dir a file: the worker's journal cannot be created
+    blocker.write_text("")
+    env = {**os.environ, "HIBACHI_DATA_DIR": str(tmp_path / "var"), "HIBACHI_GATEWAY__OUTBOX_DIR": str(blocker)}
+    done = subprocess.run([sys.executable, "-m", "hibachi_cli", "gateway", "serve", "--port", str(free_port())],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert "FileExistsError" in done.stderr and done.stderr.count("Application startup failed") == 1
 
 
 def test_traffic_command_shows_and_changes_the_policy(sim, make_settings, start_gateway):
@@ -103,13 +117,10 @@ def test_traffic_command_shows_and_changes_the_policy(sim, make_settings, start_
 def test_serve_keeps_idle_connections_open_longer_than_a_load_balancer(monkeypatch):
     """uvicorn's default keep-alive (5 s) is shorter than a balancer's idle timeout: a request sent on a connection the
     gateway is just closing would be lost. ``gateway.keep_alive_s`` sets it (75 s unless configured)."""
-    import uvicorn
-
     from hibachi.settings import get_settings
 
     started: list[dict] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
-    monkeypatch.setattr("gateway.app.create_app", lambda settings: object())
+    monkeypatch.setattr("gateway.cli.supervise", lambda workers, options: started.append(options) or "stopped")
     for configured, expected in ((None, 75), ("120", 120)):
         if configured:
             monkeypatch.setenv("HIBACHI_GATEWAY__KEEP_ALIVE_S", configured)
